@@ -1,0 +1,40 @@
+"""flops-fit: plan, train, fit and report compute-optimal scaling laws.
+
+    snakemake --cores 8                          # the default study (config/config.yaml), locally
+    snakemake --profile profiles/slurm           # training jobs on a SLURM cluster's GPU nodes
+    snakemake --configfile config/studies/X.yaml --cores 8
+
+The logic lives in the flops_fit library (src/flops_fit); the rules only wire files together.
+"""
+
+import sys
+from pathlib import Path
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from flops_fit.config import ConfigError, check_config  # noqa: E402
+
+
+configfile: "config/config.yaml"
+
+
+try:
+    CONFIG = check_config(config)  # schema: workflow/schemas/config.schema.yaml
+except ConfigError as err:
+    raise WorkflowError(str(err)) from None
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/fit.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        [study_outputs(study) for study in STUDIES],

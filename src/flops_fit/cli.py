@@ -1,0 +1,243 @@
+"""The ``flops-fit`` command line: every pipeline stage as a subcommand.
+
+    flops-fit plan config/config.yaml                       # print the planned grid
+    flops-fit train --spec SPEC.json --data DIR --out RUN.json --checkpoint-dir DIR
+    flops-fit fit results/shakespeare/runs.csv --out results/shakespeare/fit
+    flops-fit predict --budget 1e21 results/shakespeare
+    flops-fit status results/shakespeare
+
+Heavy libraries are imported inside the subcommand that needs them, so ``flops-fit fit``
+starts without torch and ``flops-fit train`` without matplotlib.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+class UserError(Exception):
+    """An error caused by the user's input: printed as one line, exit status 2."""
+
+
+def _read_spec(value: str) -> dict:
+    """A run spec given inline as JSON or as the path of a JSON file."""
+    text = value if value.lstrip().startswith("{") else Path(value).read_text()
+    return json.loads(text)
+
+
+def cmd_plan(args) -> None:
+    from .config import load_config
+    from .plan import plan_study, plan_tsv
+
+    config = load_config(args.config)
+    names = [args.study] if args.study else config["active_studies"]
+    for name in names:
+        if name not in config["studies"]:
+            raise UserError(f"--study {name!r} is not a study of {args.config} (allowed: {', '.join(config['studies'])})")
+        tsv = plan_tsv(plan_study(name, config["studies"][name]))
+        if args.out:
+            from .io import atomic_write_text
+
+            out = Path(args.out) / name / "plan.tsv" if len(names) > 1 else Path(args.out)
+            atomic_write_text(out, tsv)
+        else:
+            print(f"# study {name}\n{tsv}", end="")
+
+
+def cmd_prepare_data(args) -> None:
+    from .data import prepare_dataset
+
+    meta = prepare_dataset(json.loads(args.data_config), args.out)
+    print(json.dumps(meta, indent=2))
+
+
+def cmd_train(args) -> None:
+    spec = _read_spec(args.spec)
+    backend = spec.get("training", {}).get("backend", "torch")
+    if backend == "mock":
+        from .mock import train_mock
+
+        train_mock(spec, args.out)
+        return
+    from .train import train_run
+
+    train_run(spec, args.data, args.out, args.checkpoint_dir, threads=args.threads)
+
+
+def cmd_aggregate(args) -> None:
+    from .runs import aggregate
+
+    aggregate(args.run_jsons, args.runs, args.curves)
+
+
+def _fit_options(args):
+    from .fitting import FitOptions
+
+    return FitOptions(
+        params=args.params,
+        flops=args.flops,
+        approaches=tuple(args.approaches),
+        bootstrap=args.bootstrap,
+        confidence=args.confidence,
+        seed=args.seed,
+        backtest_holdout=args.backtest_holdout,
+        predict_budgets=args.budgets or None,
+    )
+
+
+def cmd_fit(args) -> None:
+    from .fitting import fit_runs, load_runs, write_fit
+
+    runs, curves = load_runs(args.runs, args.curves)
+    result = fit_runs(runs, curves, _fit_options(args))
+    write_fit(result, args.out)
+    print(f"wrote {Path(args.out) / 'fit.json'} and {Path(args.out) / 'predictions.csv'}")
+
+
+def _find_fit(path: str) -> Path:
+    p = Path(path)
+    for candidate in (p, p / "fit.json", p / "fit" / "fit.json"):
+        if candidate.is_file():
+            return candidate
+    raise UserError(f"no fit.json at {p} (looked for {p}/fit.json and {p}/fit/fit.json); run the pipeline or `flops-fit fit` first")
+
+
+def cmd_predict(args) -> None:
+    from .fitting import predict, read_fit
+    from .tables import format_predictions
+
+    if args.results is None:
+        found = sorted(Path("results").glob("*/fit/fit.json"))
+        if len(found) != 1:
+            raise UserError(
+                "give the study's results folder, e.g. `flops-fit predict --budget 1e21 results/shakespeare` "
+                f"(found {len(found)} fits under results/)"
+            )
+        args.results = str(found[0])
+    fit = read_fit(_find_fit(args.results))
+    table = predict(fit, args.budget)
+    print(format_predictions(table, fit))
+
+
+def cmd_figures(args) -> None:
+    from .figures import make_figures
+
+    make_figures(args.runs, args.fit, args.predictions, args.out, curves_csv=args.curves,
+                 width=args.width, formats=tuple(args.formats))
+
+
+def cmd_tables(args) -> None:
+    from .tables import make_tables
+
+    make_tables(args.fit, args.predictions, args.out, runs_csv=args.runs)
+
+
+def cmd_status(args) -> None:
+    from .status import format_status, study_status
+
+    results = Path(args.results)
+    print(format_status(study_status(results.parent, results.name, results / "plan.tsv")))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flops-fit", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("plan", help="print or write the planned grid of runs")
+    p.add_argument("config", nargs="?", default="config/config.yaml")
+    p.add_argument("--study", help="one study (default: the active studies)")
+    p.add_argument("--out", help="write plan.tsv here instead of printing it")
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("prepare-data", help="tokenize and split a dataset (the data rule)")
+    p.add_argument("--data-config", required=True, help="the study's data config as JSON")
+    p.add_argument("--out", required=True, help="output folder (train.bin, val.bin, meta.json)")
+    p.set_defaults(func=cmd_prepare_data)
+
+    p = sub.add_parser("train", help="train one run and write its loss JSON")
+    p.add_argument("--spec", required=True, help="run spec: inline JSON or a JSON file")
+    p.add_argument("--data", help="prepared data folder (train.bin, val.bin, meta.json)")
+    p.add_argument("--out", required=True, help="the run JSON to write")
+    p.add_argument("--checkpoint-dir", help="side folder for checkpoints (resume)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("aggregate", help="collect run JSONs into runs.csv and curves.csv")
+    p.add_argument("run_jsons", nargs="+")
+    p.add_argument("--runs", required=True)
+    p.add_argument("--curves", required=True)
+    p.set_defaults(func=cmd_aggregate)
+
+    p = sub.add_parser("fit", help="fit scaling laws to a runs table (Approaches 1-3)")
+    p.add_argument("runs", help="runs.csv: columns params, tokens, loss (optional flops, budget, ...)")
+    p.add_argument("--out", required=True, help="folder for fit.json and predictions.csv")
+    p.add_argument("--curves", help="curves.csv (run_id, tokens, flops, loss) for Approach 1")
+    p.add_argument("--params", choices=["total", "non_embedding"], default="total", help="N convention")
+    p.add_argument("--flops", choices=["6ND", "counted"], default="6ND",
+                   help="C convention: 6*N*D, or the table's flops column")
+    p.add_argument("--approaches", type=int, nargs="+", choices=[1, 2, 3], default=[1, 2, 3])
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (0: none)")
+    p.add_argument("--confidence", type=float, default=0.9)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--backtest-holdout", type=int, default=1, help="largest budgets held out")
+    p.add_argument("--budgets", type=float, nargs="+", help="budgets for predictions.csv")
+    p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("predict", help="compute-optimal N*, D*, L* for a budget")
+    p.add_argument("--budget", type=float, nargs="+", required=True, help="compute budget(s) in FLOPs")
+    p.add_argument("results", nargs="?", help="results/<study>, its fit/ folder or a fit.json")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("figures", help="render the paper figures from a fit")
+    p.add_argument("--runs", required=True)
+    p.add_argument("--fit", required=True)
+    p.add_argument("--predictions", required=True)
+    p.add_argument("--curves")
+    p.add_argument("--out", required=True)
+    p.add_argument("--width", choices=["single", "double"], default="single")
+    p.add_argument("--formats", nargs="+", default=["pdf", "png"], choices=["pdf", "png", "svg"])
+    p.set_defaults(func=cmd_figures)
+
+    p = sub.add_parser("tables", help="write the LaTeX/Markdown/CSV tables of a fit")
+    p.add_argument("--fit", required=True)
+    p.add_argument("--predictions", required=True)
+    p.add_argument("--runs")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_tables)
+
+    p = sub.add_parser("status", help="runs done / running / failed / diverged of a study")
+    p.add_argument("results", help="results/<study>")
+    p.set_defaults(func=cmd_status)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .config import ConfigError
+
+    expected = (UserError, ConfigError, FileNotFoundError)
+    try:
+        from .fitting import FitError
+
+        expected += (FitError,)
+    except ImportError:
+        pass
+    try:
+        from .data import DataError
+
+        expected += (DataError,)
+    except ImportError:
+        pass
+    try:
+        args.func(args)
+    except expected as err:
+        print(f"flops-fit {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""Load and check a flops-fit configuration against workflow/schemas/config.schema.yaml.
+
+One bad key gives one message that names the key, the value and what is allowed; after
+checking, every optional key gets its documented default, so each run's spec is complete.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration value that the schema or the planner does not allow."""
+
+
+def load_schema(path: str | Path | None = None) -> dict:
+    with open(path or SCHEMA_PATH) as fh:
+        return yaml.safe_load(fh)
+
+
+def load_config(path: str | Path) -> dict:
+    """Read a YAML config file, check it and fill in defaults."""
+    try:
+        with open(path) as fh:
+            config = yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
+    return check_config(config or {})
+
+
+def check_config(config: dict, schema: dict | None = None) -> dict:
+    """Validate ``config``; return a copy with defaults filled in. Raises ConfigError."""
+    import jsonschema
+
+    schema = schema or load_schema()
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(e.absolute_path)))
+    if errors:
+        raise ConfigError(_describe(jsonschema.exceptions.best_match(errors)))
+    config = _with_defaults(copy.deepcopy(config), schema, schema)
+    _check_semantics(config)
+    return config
+
+
+def _key(path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _describe(err) -> str:
+    key, value, rule = _key(err.absolute_path), err.instance, err.validator
+    spec = err.validator_value
+    if rule == "additionalProperties":
+        allowed = ", ".join(sorted(err.schema.get("properties", {}))) or "none"
+        extra = sorted(set(value) - set(err.schema.get("properties", {})))
+        return f"config error at {key}: unknown key {', '.join(map(repr, extra))} (allowed keys: {allowed})"
+    if rule == "enum":
+        return f"config error at {key}: {value!r} is not allowed (allowed values: {', '.join(map(str, spec))})"
+    if rule == "type":
+        return f"config error at {key}: {value!r} has the wrong type (expected {spec})"
+    if rule == "required":
+        missing = [k for k in spec if k not in value]
+        return f"config error at {key}: missing required key {', '.join(map(repr, missing))}"
+    if rule in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        op = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}[rule]
+        return f"config error at {key}: {value!r} is out of range (allowed: a number {op} {spec})"
+    if rule == "minItems":
+        return f"config error at {key}: the list is empty (give at least {spec} item{'s' * (spec > 1)})"
+    if rule == "uniqueItems":
+        return f"config error at {key}: the list {value!r} has duplicates (each item must be unique)"
+    if rule == "pattern":
+        return f"config error at {key}: {value!r} does not match {spec} (letters, digits, '-', '_')"
+    return f"config error at {key}: {err.message}"
+
+
+def _resolve(node: dict, root: dict) -> dict:
+    while "$ref" in node:
+        node = root["$defs"][node["$ref"].rsplit("/", 1)[1]]
+    return node
+
+
+def _with_defaults(value, node: dict, root: dict):
+    node = _resolve(node, root)
+    if not isinstance(value, dict) or node.get("type") != "object":
+        return value
+    props = node.get("properties", {})
+    for name, sub in props.items():
+        sub = _resolve(sub, root)
+        if name not in value and "default" in sub:
+            value[name] = copy.deepcopy(sub["default"])
+        if name in value:
+            value[name] = _with_defaults(value[name], sub, root)
+    extra = node.get("additionalProperties")
+    if isinstance(extra, dict):
+        for name in set(value) - set(props):
+            value[name] = _with_defaults(value[name], extra, root)
+    return value
+
+
+def _check_semantics(config: dict) -> None:
+    studies = config["studies"]
+    for name in config["active_studies"]:
+        if name not in studies:
+            raise ConfigError(
+                f"config error at active_studies: {name!r} is not a study (allowed values: {', '.join(studies)})"
+            )
+    for name, study in studies.items():
+        grid = study["grid"]
+        if ("sizes" in grid) == ("centred" in grid):
+            raise ConfigError(
+                f"config error at studies.{name}.grid: give exactly one of 'sizes' (a list of model sizes) "
+                "or 'centred' (sizes centred on a guessed optimum per budget)"
+            )
+        study["data"].setdefault("name", study["data"]["source"])
+        if study["data"]["source"] == "text_files" and not study["data"]["files"]:
+            raise ConfigError(f"config error at studies.{name}.data.files: source text_files needs a list of files")

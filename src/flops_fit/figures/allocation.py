@@ -1,0 +1,96 @@
+"""Compute-optimal allocation: N* and D* against compute C, per approach (Hoffmann et al. 2022,
+Figure 3 middle and right; Figure 1 for the extrapolation).
+
+Lines are the fitted power laws read from predictions.csv (which spans the studied budgets and the
+table's budgets beyond them, 10x and 100x), with their bootstrap interval as a band; points are
+what each approach measured per budget (Approach 2's parabola minima with intervals, Approach 1's
+envelope). The shaded region marks extrapolation beyond the largest studied budget.
+"""
+
+from __future__ import annotations
+
+import math
+
+from flops_fit.figures import style
+
+
+def _studied_max(runs, view) -> float:
+    if runs is not None and "budget" in runs and runs["budget"].notna().any():
+        return float(runs["budget"].max())
+    budgets = [b.budget for b in view.isoflop()]
+    return max(budgets) if budgets else math.nan
+
+
+def draw(axes, runs, view, quantities=("params", "tokens")) -> list:
+    """Draw one panel per quantity; return legend handles."""
+    import numpy as np
+
+    colors = style.approach_colors()
+    preds = view.predictions
+    c_max = _studied_max(runs, view)
+    handles = {}
+    for ax, q in zip(axes, quantities, strict=True):
+        drew = False
+        if preds is not None:
+            for name in ("approach1", "approach2", "approach3"):
+                sel = preds[preds["approach"] == name].sort_values("budget")
+                sel = sel[np.isfinite(sel[q].astype(float))]
+                if sel.empty:
+                    continue
+                drew = True
+                line, = ax.plot(sel["budget"], sel[q], color=colors[name], lw=1.2, label=style.APPROACH_LABELS[name])
+                handles[name] = line
+                if sel[f"{q}_lo"].notna().all() and sel[f"{q}_hi"].notna().all():
+                    ax.fill_between(sel["budget"], sel[f"{q}_lo"], sel[f"{q}_hi"], color=colors[name],
+                                    alpha=0.18, lw=0)
+        # measured points
+        for b in view.isoflop():
+            iv = b.n_opt if q == "params" else b.d_opt
+            if not math.isfinite(iv.value):
+                continue
+            drew = True
+            yerr = [[max(iv.value - iv.lo, 0)], [max(iv.hi - iv.value, 0)]] if iv.has_interval else None
+            col = colors["approach2"] if b.included else style.EXCLUDED_COLOR
+            h = ax.errorbar([b.budget], [iv.value], yerr=yerr, fmt=style.APPROACH_MARKERS["approach2"], ms=3.5,
+                            color=col, mfc=col if b.included else "none", elinewidth=0.8, capsize=1.5, zorder=4)
+            if not b.included:
+                handles["excluded"] = h
+        env = view.envelope()
+        if env is not None and q in env:
+            drew = True
+            ax.scatter(env["flops"], env[q], s=8, marker=style.APPROACH_MARKERS["approach1"],
+                       color=colors["approach1"], alpha=0.7, zorder=3, lw=0)
+        if not drew:
+            style.placeholder(ax, "no fitted allocation in fit.json / predictions.csv")
+            continue
+        if math.isfinite(c_max):
+            lo, hi = ax.get_xlim()
+            if hi > c_max * 1.01:
+                ax.axvspan(c_max, hi, color="0.92", zorder=0, lw=0)
+                ax.text(c_max * 1.15, 0.04, "extrapolated", transform=ax.get_xaxis_transform(), fontsize=6,
+                        color="0.4", va="bottom")
+            ax.set_xlim(lo, hi)
+        ax.set_xlabel("Compute $C$ (FLOPs)")
+        ax.set_ylabel("Optimal parameters $N^*$" if q == "params" else "Optimal tokens $D^*$")
+        style.log_axis(ax, "x", "flops")
+        style.log_axis(ax, "y", "count")
+        ax.grid(True, which="major")
+    if "excluded" in handles:
+        handles["excluded"].set_label("excluded budget")
+    return list(handles.values())
+
+
+def make(runs, view, out_dir, width="single", formats=("pdf", "png")) -> list[str]:
+    import matplotlib.pyplot as plt
+
+    style.use_paper_style()
+    if width == "single":
+        fig, axes = plt.subplots(2, 1, figsize=style.figure_size(width, 1.3), sharex=True)
+    else:
+        fig, axes = plt.subplots(1, 2, figsize=style.figure_size(width, 0.38))
+    handles = draw(axes, runs, view)
+    if handles:
+        axes[0].legend(handles=handles, loc="upper left")
+    if width == "single":
+        axes[0].set_xlabel("")
+    return style.save_figure(fig, out_dir, "allocation", formats)

@@ -1,0 +1,92 @@
+"""Loss against compute with the compute-efficient frontier (Hoffmann et al. 2022, Figure 2;
+Kaplan et al. 2020, Figure 1 left).
+
+With curves.csv: every run's validation-loss curve against FLOPs (coloured by model size), and
+their lower envelope -- the least loss reached at each compute -- as the frontier (Approach 1's
+points, from fit.json, on it). Without curves: each run's final loss. The fitted L*(C) of each
+approach from predictions.csv is drawn on top, with its interval band.
+"""
+
+from __future__ import annotations
+
+from flops_fit.figures import style
+
+
+def draw(ax, runs, view, curves=None) -> None:
+    import numpy as np
+
+    colors = style.approach_colors()
+    have_data = False
+    if curves is not None and len(curves):
+        have_data = True
+        sizes = sorted(curves["params"].unique()) if "params" in curves else []
+        palette = dict(zip(sizes, style.sequential_colors(len(sizes)), strict=True))
+        for _run_id, grp in curves.groupby("run_id", sort=False):
+            grp = grp.sort_values("flops")
+            col = palette.get(grp["params"].iloc[0], "0.5") if sizes else "0.5"
+            ax.plot(grp["flops"], grp["loss"], color=col, lw=0.5, alpha=0.6)
+        # lower envelope of all curves, on a log grid of compute
+        f = curves["flops"].to_numpy(float)
+        loss = curves["loss"].to_numpy(float)
+        good = np.isfinite(f) & np.isfinite(loss) & (f > 0)
+        f, loss = f[good], loss[good]
+        order = np.argsort(f)
+        env_f, env_l = f[order], np.minimum.accumulate(loss[order])
+        keep = np.r_[True, env_l[1:] < env_l[:-1]]
+        ax.plot(env_f[keep], env_l[keep], color="black", lw=1.2, drawstyle="steps-post",
+                label="frontier (lower envelope)")
+        if sizes:
+            import matplotlib as mpl
+
+            norm = mpl.colors.LogNorm(min(sizes), max(sizes))
+            cmap = mpl.colors.ListedColormap(style.sequential_colors(256))
+            sm = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
+            cb = ax.figure.colorbar(sm, ax=ax, pad=0.02, fraction=0.05)
+            cb.set_label("Parameters $N$")
+            cb.ax.tick_params(labelsize=6)
+            cb.ax.yaxis.set_major_formatter(style.count_formatter())
+            cb.ax.yaxis.set_minor_formatter(style.count_formatter() if np.log10(max(sizes) / min(sizes)) < 1.2
+                                            else mpl.ticker.NullFormatter())
+    elif runs is not None and len(runs):
+        have_data = True
+        ok = runs[runs["status"] != "diverged"] if "status" in runs else runs
+        fcol = "flops" if "flops" in ok and ok["flops"].notna().all() else "flops_6nd"
+        if fcol not in ok:
+            ok = ok.assign(flops_6nd=6 * ok["params"] * ok["tokens"])
+        ax.scatter(ok[fcol], ok["loss"], s=10, color="0.45", lw=0, label="runs (final loss)")
+    env = view.envelope()
+    if env is not None and "loss" in env:
+        ax.scatter(env["flops"], env["loss"], s=10, marker=style.APPROACH_MARKERS["approach1"],
+                   color=colors["approach1"], zorder=4, lw=0, label="Approach 1 envelope")
+    preds = view.predictions
+    if preds is not None:
+        for name in ("approach1", "approach2", "approach3"):
+            sel = preds[preds["approach"] == name].sort_values("budget")
+            sel = sel[np.isfinite(sel["loss"].astype(float))]
+            if sel.empty:
+                continue
+            have_data = True
+            ax.plot(sel["budget"], sel["loss"], color=colors[name], lw=1.1, ls="--",
+                    label=f"{style.APPROACH_LABELS[name]}: $L^*(C)$")
+            if sel["loss_lo"].notna().all() and sel["loss_hi"].notna().all():
+                ax.fill_between(sel["budget"], sel["loss_lo"], sel["loss_hi"], color=colors[name], alpha=0.18, lw=0)
+    if not have_data:
+        style.placeholder(ax, "no runs or curves to draw")
+        return
+    ax.set_xlabel("Compute $C$ (FLOPs)")
+    ax.set_ylabel("Validation loss")
+    style.log_axis(ax, "x", "flops")
+    style.log_axis(ax, "y", "loss")
+    ax.grid(True, which="major")
+    ax.legend(loc="upper right")
+
+
+def make(runs, view, out_dir, curves=None, width="single", formats=("pdf", "png")) -> list[str]:
+    import matplotlib.pyplot as plt
+
+    style.use_paper_style()
+    fig, ax = plt.subplots(figsize=style.figure_size(width, 0.8 if width == "single" else 0.45))
+    if curves is not None and runs is not None and "params" not in curves and "run_id" in runs:
+        curves = curves.merge(runs[["run_id", "params"]], on="run_id", how="left")
+    draw(ax, runs, view, curves)
+    return style.save_figure(fig, out_dir, "frontier", formats)

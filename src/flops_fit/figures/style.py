@@ -1,0 +1,225 @@
+"""One paper style for every figure: sizes, fonts, colour-blind-safe colours, tick labels, saving.
+
+Sizes follow the common two-column venues (NeurIPS/ICML/ACL): a single column is about 3.25-3.5 in
+wide and a full page width about 6.75-7 in; fonts are 8 pt so a figure placed at 100 % matches a
+9-10 pt body. Colours come from seaborn's ``colorblind`` palette (Okabe-Ito-like) for categories
+(approaches, studies) and from ``viridis`` (perceptually uniform, readable in grey scale and by
+people with the common colour-vision deficiencies) for ordered quantities such as compute budgets.
+
+matplotlib and seaborn are imported inside functions, so importing this module costs nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+
+WIDTHS_IN = {"single": 3.4, "double": 7.0}
+"""Figure widths in inches for one column and for the full page width."""
+
+APPROACH_LABELS = {
+    "approach1": "Approach 1 (envelope)",
+    "approach2": "Approach 2 (IsoFLOP)",
+    "approach3": "Approach 3 (parametric)",
+}
+APPROACH_SHORT = {"approach1": "A1", "approach2": "A2", "approach3": "A3"}
+APPROACH_MARKERS = {"approach1": "s", "approach2": "o", "approach3": "^"}
+EXCLUDED_COLOR = "0.6"
+"""Grey for anything drawn but excluded from a fit (budgets, runs)."""
+
+RC = {
+    "font.size": 8,
+    "axes.titlesize": 8,
+    "axes.labelsize": 8,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "legend.fontsize": 6.5,
+    "legend.title_fontsize": 7,
+    "legend.frameon": False,
+    "axes.linewidth": 0.6,
+    "grid.linewidth": 0.4,
+    "grid.alpha": 0.5,
+    "lines.linewidth": 1.2,
+    "lines.markersize": 4,
+    "xtick.major.width": 0.6,
+    "ytick.major.width": 0.6,
+    "xtick.minor.width": 0.4,
+    "ytick.minor.width": 0.4,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "savefig.dpi": 300,
+    "savefig.bbox": "tight",
+    "savefig.pad_inches": 0.02,
+    "pdf.fonttype": 42,  # TrueType in the PDF: selectable text, accepted by every venue
+    "ps.fonttype": 42,
+    "figure.constrained_layout.use": True,
+}
+
+
+def use_paper_style() -> None:
+    """Select the non-interactive backend and apply the paper style (idempotent)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import seaborn as sns
+
+    sns.set_theme(context="paper", style="ticks", palette="colorblind", rc=RC)
+
+
+def figure_size(width: str = "single", aspect: float = 0.75, ncols: int = 1) -> tuple[float, float]:
+    """(width, height) in inches: ``width`` is "single" or "double"; height = width * aspect / ncols.
+
+    ``ncols`` keeps panels near ``aspect`` when several sit side by side in one row.
+    """
+    if width not in WIDTHS_IN:
+        raise ValueError(f"width must be one of {sorted(WIDTHS_IN)}, got {width!r}")
+    w = WIDTHS_IN[width]
+    return w, w * aspect / max(1, ncols)
+
+
+def approach_colors() -> dict[str, tuple]:
+    """A fixed colour per approach, the same in every figure."""
+    import seaborn as sns
+
+    pal = sns.color_palette("colorblind")
+    return {"approach1": pal[2], "approach2": pal[0], "approach3": pal[1]}
+
+
+def category_colors(n: int) -> list[tuple]:
+    """``n`` colour-blind-safe colours for unordered categories (e.g. studies)."""
+    import seaborn as sns
+
+    return list(sns.color_palette("colorblind", max(n, 1)))[:n] if n <= 10 else list(
+        sns.color_palette("husl", n)
+    )
+
+
+def sequential_colors(n: int) -> list[tuple]:
+    """``n`` ordered colours (viridis without its faint yellow end) for budgets, small to large."""
+    import matplotlib
+
+    cmap = matplotlib.colormaps["viridis"]
+    if n <= 1:
+        return [cmap(0.35)]
+    return [cmap(0.05 + 0.8 * i / (n - 1)) for i in range(n)]
+
+
+# ----------------------------------------------------------------------------- number formatting
+
+_SUFFIXES = [(1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")]
+
+
+def human(x: float, digits: int = 3) -> str:
+    """Counts as people write them: 12_000_000 -> '12M', 1.5e9 -> '1.5B', 950 -> '950'."""
+    if x is None or not math.isfinite(x):
+        return "--"
+    ax = abs(x)
+    for scale, suffix in _SUFFIXES:
+        if ax >= scale * 0.9995:
+            return f"{_sig(x / scale, digits)}{suffix}"
+    return _sig(x, digits)
+
+
+def sci(x: float, digits: int = 2) -> str:
+    """FLOPs as people write them: 1e21 -> '1e21', 3e18 -> '3e18', 2.5e19 -> '2.5e19'."""
+    if x is None or not math.isfinite(x):
+        return "--"
+    if x == 0:
+        return "0"
+    exp = math.floor(math.log10(abs(x)))
+    m = _sig(x / 10**exp, digits)
+    if m in ("10", "-10"):
+        m, exp = m[:-1], exp + 1
+    return f"{m}e{exp}"
+
+
+def _sig(x: float, digits: int) -> str:
+    """``x`` with at most ``digits`` significant digits and no trailing zeros."""
+    if x == 0:
+        return "0"
+    mag = math.floor(math.log10(abs(x)))
+    decimals = max(0, digits - 1 - mag)
+    s = f"{x:.{decimals}f}"
+    if "." in s:
+        s = s.rstrip("0").rstrip(".")
+    return s
+
+
+def count_formatter():
+    """matplotlib tick formatter for parameter and token counts (10M, 1B)."""
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda x, _pos: human(x, 2) if x > 0 else "")
+
+
+def flops_formatter():
+    """matplotlib tick formatter for FLOPs (1e18, 1e21)."""
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda x, _pos: sci(x, 2) if x > 0 else "")
+
+
+def plain_formatter():
+    """Tick formatter for losses on a log axis: plain decimals (2.5, 3, 4)."""
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda x, _pos: _sig(x, 2) if x > 0 else "")
+
+
+def log_axis(ax, which: str, kind: str) -> None:
+    """Make ``ax``'s ``which`` axis ("x"/"y") logarithmic with readable labels.
+
+    ``kind``: "count" (params, tokens), "flops" or "loss". Minor tick labels are shown only when
+    the axis spans less than about one decade, where the major ticks alone would leave it bare.
+    """
+    from matplotlib.ticker import LogLocator, NullFormatter
+
+    fmt = {"count": count_formatter, "flops": flops_formatter, "loss": plain_formatter}[kind]
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+    lo, hi = (ax.get_xlim() if which == "x" else ax.get_ylim())
+    decades = math.log10(hi / lo) if lo > 0 and hi > 0 else 10
+    axis.set_major_locator(LogLocator(base=10, numticks=12))
+    axis.set_major_formatter(fmt())
+    if decades < 1.2:
+        axis.set_minor_locator(LogLocator(base=10, subs=(2, 3, 5), numticks=12))
+        axis.set_minor_formatter(fmt())
+    else:
+        axis.set_minor_locator(LogLocator(base=10, subs="auto", numticks=12))
+        axis.set_minor_formatter(NullFormatter())
+
+
+# ----------------------------------------------------------------------------- saving
+
+
+def save_figure(fig, out_dir: str | os.PathLike, name: str, formats=("pdf", "png")) -> list[str]:
+    """Save ``fig`` as ``out_dir/name.<fmt>`` for each format, atomically; close it; return paths."""
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fmt in formats:
+        path = out_dir / f"{name}.{fmt}"
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=f".{fmt}", dir=out_dir)
+        os.close(fd)
+        try:
+            # metadata without a creation date: the same inputs give the same PDF bytes
+            meta = {"CreationDate": None} if fmt == "pdf" else {"Software": None} if fmt == "png" else {}
+            fig.savefig(tmp, format=fmt, metadata=meta)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        paths.append(str(path))
+    plt.close(fig)
+    return paths
+
+
+def placeholder(ax, message: str) -> None:
+    """An empty panel that says why there is nothing to show (missing or failed fit)."""
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, transform=ax.transAxes,
+            fontsize=7, color="0.35")

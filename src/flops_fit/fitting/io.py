@@ -1,0 +1,263 @@
+"""Reading and checking the runs table, choosing the conventions, grouping runs into budgets.
+
+The runs table (``runs.csv``, docs/contracts.md) needs ``params``, ``tokens`` and ``loss``; it may
+carry ``params_non_embedding``, ``flops`` (FLOPs counted under the study's convention),
+``budget``, ``status`` and ``run_id``.  Conventions (Porian et al. 2024 show that the choice of N
+-- total or non-embedding -- and of the FLOP count explains much of the Kaplan/Chinchilla
+discrepancy, so the choice is an explicit switch, never hidden):
+
+* ``params="total"`` uses the ``params`` column; ``"non_embedding"`` uses ``params_non_embedding``.
+* ``flops="6ND"`` sets C = 6 N D with that N (Kaplan et al. 2020); ``"counted"`` uses ``flops``.
+
+Bad inputs give a :class:`FitError` (a ``ValueError``) that names the column, the offending
+value and what is allowed; runs that are merely unusable (status other than ``ok``, a
+non-finite loss, an exact duplicate row) are excluded and listed with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REQUIRED_RUN_COLUMNS = ("params", "tokens", "loss")
+NUMERIC_RUN_COLUMNS = ("params", "params_non_embedding", "tokens", "flops", "loss", "budget")
+CURVE_COLUMNS = ("run_id", "step", "tokens", "flops", "loss")
+PARAMS_COLUMN = {"total": "params", "non_embedding": "params_non_embedding"}
+FLOPS_CONVENTIONS = ("6ND", "counted")
+BUDGET_TOLERANCE = 0.05  # runs whose C agree within 5% share a budget
+
+
+class FitError(ValueError):
+    """Input the fit cannot use: the message names the column/value and what is allowed."""
+
+
+def _read_table(src, what: str) -> pd.DataFrame:
+    if isinstance(src, pd.DataFrame):
+        return src.copy()
+    path = Path(src)
+    if not path.is_file():
+        raise FitError(f"{what} file {str(path)!r} does not exist")
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise FitError(f"{what} file {str(path)!r} is not a readable CSV: {exc}") from None
+
+
+def _numeric(df: pd.DataFrame, columns, what: str) -> None:
+    for col in columns:
+        if col not in df.columns:
+            continue
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad = values.isna() & df[col].notna()
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise FitError(
+                f"{what}: column {col!r} must be numeric; row {i} holds {df[col].iloc[i]!r}"
+            )
+        df[col] = values.astype(float)
+
+
+def load_runs(runs_csv, curves_csv=None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Read ``runs.csv`` (and optionally ``curves.csv``) and check columns and types.
+
+    Accepts paths or DataFrames.  Raises :class:`FitError` for a missing file, a missing
+    required column (runs: params, tokens, loss; curves: run_id, step, tokens, flops, loss) or
+    a non-numeric value.  Value checks that depend on the conventions happen in ``fit_runs``.
+    """
+    runs = _read_table(runs_csv, "runs table")
+    if runs.empty:
+        raise FitError("runs table has no rows; need at least params, tokens, loss per run")
+    missing = [c for c in REQUIRED_RUN_COLUMNS if c not in runs.columns]
+    if missing:
+        raise FitError(
+            f"runs table lacks column(s) {missing}; required: {list(REQUIRED_RUN_COLUMNS)} "
+            f"(optional: params_non_embedding, flops, budget, status, run_id); has {list(runs.columns)}"
+        )
+    _numeric(runs, NUMERIC_RUN_COLUMNS, "runs table")
+    curves = None
+    if curves_csv is not None:
+        curves = _read_table(curves_csv, "curves table")
+        missing = [c for c in CURVE_COLUMNS if c not in curves.columns]
+        if missing:
+            raise FitError(f"curves table lacks column(s) {missing}; required: {list(CURVE_COLUMNS)}")
+        _numeric(curves, ("step", "tokens", "flops", "loss"), "curves table")
+        curves["run_id"] = curves["run_id"].astype(str)
+    return runs, curves
+
+
+def _run_ids(runs: pd.DataFrame) -> pd.Series:
+    if "run_id" in runs.columns:
+        return runs["run_id"].astype(str)
+    return pd.Series([f"row{i}" for i in range(len(runs))], index=runs.index)
+
+
+def prepare_runs(runs: pd.DataFrame, params: str, flops: str) -> tuple[pd.DataFrame, list[dict]]:
+    """The usable runs as a table ``run_id, N, D, C, L, budget_label`` plus the excluded runs.
+
+    Raises FitError for a convention whose column is missing, or a value <= 0.
+    """
+    if params not in PARAMS_COLUMN:
+        raise FitError(f"params convention {params!r} is not allowed; use one of {list(PARAMS_COLUMN)}")
+    if flops not in FLOPS_CONVENTIONS:
+        raise FitError(f"flops convention {flops!r} is not allowed; use one of {list(FLOPS_CONVENTIONS)}")
+    runs = runs.reset_index(drop=True).copy()
+    _numeric(runs, NUMERIC_RUN_COLUMNS, "runs table")
+    n_col = PARAMS_COLUMN[params]
+    needed = [n_col, "tokens", "loss"] + (["flops"] if flops == "counted" else [])
+    for col in needed:
+        if col not in runs.columns:
+            raise FitError(
+                f"runs table lacks column {col!r}, needed by params={params!r}, flops={flops!r}; "
+                f"choose another convention or add the column"
+            )
+    ids = _run_ids(runs)
+    excluded: list[dict] = []
+    keep = np.ones(len(runs), dtype=bool)
+
+    if "status" in runs.columns:
+        status = runs["status"].astype(str).str.strip()
+        for i in np.flatnonzero((status != "ok").to_numpy()):
+            excluded.append({"run_id": ids[i], "reason": f"status is {status[i]!r}, not 'ok'"})
+            keep[i] = False
+
+    for col in needed:
+        values = runs[col].to_numpy(dtype=float)
+        for i in np.flatnonzero(keep & ~np.isfinite(values)):
+            excluded.append({"run_id": ids[i], "reason": f"non-finite {col} ({values[i]})"})
+            keep[i] = False
+        bad = keep & (values <= 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise FitError(
+                f"runs table: column {col!r} must be > 0; run {ids[i]!r} has {values[i]!r} "
+                f"({int(bad.sum())} such run(s))"
+            )
+
+    if "run_id" in runs.columns:
+        first: dict[str, int] = {}
+        for i in np.flatnonzero(keep):
+            rid = ids[i]
+            if rid in first:
+                j = first[rid]
+                same = runs.iloc[i].equals(runs.iloc[j])
+                if not same:
+                    raise FitError(
+                        f"runs table: run_id {rid!r} appears twice with different values; "
+                        "run_id must be unique (or the rows identical)"
+                    )
+            else:
+                first[rid] = i
+    dup = runs.duplicated(keep="first").to_numpy()
+    for i in np.flatnonzero(keep & dup):
+        excluded.append({"run_id": ids[i], "reason": "duplicate row (identical to an earlier row)"})
+        keep[i] = False
+
+    n = runs[n_col].to_numpy(float)
+    d = runs["tokens"].to_numpy(float)
+    c = 6.0 * n * d if flops == "6ND" else runs["flops"].to_numpy(float)
+    table = pd.DataFrame({"run_id": ids, "N": n, "D": d, "C": c, "L": runs["loss"].to_numpy(float)})
+    if "budget" in runs.columns:
+        table["budget_label"] = runs["budget"].to_numpy(float)
+        for i in np.flatnonzero(keep & ~np.isfinite(table["budget_label"].to_numpy())):
+            excluded.append({"run_id": ids[i], "reason": "non-finite budget"})
+            keep[i] = False
+    table = table[keep].reset_index(drop=True)
+    if table.empty:
+        raise FitError(f"no usable runs: all {len(runs)} were excluded ({excluded[0]['reason']}, ...)")
+    return table, excluded
+
+
+def assign_budgets(table: pd.DataFrame) -> pd.DataFrame:
+    """Add ``budget_id`` (0, 1, ... by increasing C) and ``budget`` (geometric-mean C of the group).
+
+    Groups by the ``budget`` column when the table had one (the planned grid); otherwise runs
+    whose C agree within 5% are grouped (sorted log C, a new group whenever C exceeds the
+    group's first C by more than 5%).
+    """
+    table = table.copy()
+    if "budget_label" in table.columns:
+        labels = table["budget_label"].to_numpy()
+        keys = np.unique(labels)
+        gid = np.searchsorted(keys, labels)
+    else:
+        order = np.argsort(table["C"].to_numpy(), kind="stable")
+        logc = np.log(table["C"].to_numpy()[order])
+        gid_sorted = np.zeros(len(order), dtype=int)
+        start = logc[0] if len(logc) else 0.0
+        for k in range(1, len(order)):
+            if logc[k] - start > math.log1p(BUDGET_TOLERANCE):
+                gid_sorted[k] = gid_sorted[k - 1] + 1
+                start = logc[k]
+            else:
+                gid_sorted[k] = gid_sorted[k - 1]
+        gid = np.empty(len(order), dtype=int)
+        gid[order] = gid_sorted
+    logc = np.log(table["C"].to_numpy())
+    means = np.array([logc[gid == g].mean() for g in range(gid.max() + 1)])
+    rank = np.argsort(np.argsort(means, kind="stable"), kind="stable")
+    table["budget_id"] = rank[gid]
+    table["budget"] = np.exp(means)[gid]
+    return table
+
+
+def prepare_curves(curves: pd.DataFrame | None, table: pd.DataFrame, flops: str) -> pd.DataFrame | None:
+    """Curve points of the usable runs as ``run_id, N, D, C, L`` (C under the chosen convention)."""
+    if curves is None or curves.empty:
+        return None
+    per_run = table.drop_duplicates("run_id").set_index("run_id")["N"]
+    cv = curves[curves["run_id"].astype(str).isin(per_run.index)].copy()
+    if cv.empty:
+        return None
+    n = per_run.loc[cv["run_id"].astype(str)].to_numpy(float)
+    d = cv["tokens"].to_numpy(float)
+    c = 6.0 * n * d if flops == "6ND" else cv["flops"].to_numpy(float)
+    out = pd.DataFrame({"run_id": cv["run_id"].astype(str).to_numpy(), "N": n, "D": d, "C": c,
+                        "L": cv["loss"].to_numpy(float)})
+    ok = np.isfinite(out[["N", "D", "C", "L"]]).all(axis=1) & (out[["N", "D", "C", "L"]] > 0).all(axis=1)
+    out = out[ok.to_numpy()]
+    return out.reset_index(drop=True) if len(out) else None
+
+
+# ---------------------------------------------------------------------------------------------
+# fit.json / predictions.csv
+
+
+def to_jsonable(obj):
+    """numpy scalars/arrays -> Python; NaN/inf -> None (strict JSON)."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [to_jsonable(v) for v in obj.tolist()]
+    if isinstance(obj, np.bool_ | bool):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, float | np.floating):
+        x = float(obj)
+        return x if math.isfinite(x) else None
+    return obj
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write to a temporary file beside ``path``, then ``os.replace`` (atomic on POSIX)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def dump_json(result: dict) -> str:
+    return json.dumps(to_jsonable(result), indent=1, allow_nan=False) + "\n"

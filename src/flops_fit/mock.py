@@ -1,0 +1,93 @@
+"""The ``mock`` training backend: a run's losses drawn from a known law, instantly.
+
+L(N, D) = E + A / N^alpha + B / D^beta (Hoffmann et al. 2022, eq. 2) with multiplicative
+Gaussian noise, evaluated along the run's own tokens so the curve feeds Approach 1 as a real
+one would. It lets a user try the whole pipeline and test a grid design before spending
+accelerator hours, and the tests use it for the fast paths. The noise is seeded by the run's
+seed and id, so the same spec gives the same numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import numpy as np
+
+import json
+
+from .accounting import GPTShape, gpt_flops_per_token
+from .io import atomic_write_json
+from .provenance import provenance
+
+
+def log_spaced_steps(steps: int, points: int) -> list[int]:
+    """``points`` distinct steps from 1 to ``steps``, evenly spaced in log(step)."""
+    grid = np.unique(np.round(np.geomspace(1, steps, points)).astype(int))
+    return [int(s) for s in grid]
+
+
+def flops_by_convention(shape: GPTShape, tokens: int) -> dict:
+    """The FLOPs of ``tokens`` training tokens under every convention (docs/contracts.md)."""
+    return {
+        "6N_total": tokens * gpt_flops_per_token(shape, "6N", "total"),
+        "6N_non_embedding": tokens * gpt_flops_per_token(shape, "6N", "non_embedding"),
+        "6N+attention": tokens * gpt_flops_per_token(shape, "6N+attention", "total"),
+        "chinchilla": tokens * gpt_flops_per_token(shape, "chinchilla"),
+    }
+
+
+def spec_hash(spec: dict) -> str:
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def mock_loss(n: float, d: np.ndarray, law: dict) -> np.ndarray:
+    return law["E"] + law["A"] / n ** law["alpha"] + law["B"] / np.asarray(d, float) ** law["beta"]
+
+
+def train_mock(spec: dict, out_json: str) -> dict:
+    """Write the run JSON of ``spec`` with losses from ``spec['training']['mock']``."""
+    start = time.perf_counter()
+    law = spec["training"]["mock"]
+    n = spec["params_total"] if spec["param_convention"] == "total" else spec["params_non_embedding"]
+    key = f"{spec['seed']}:{spec['study']}:{spec['run_id']}".encode()
+    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(key).digest()[:8], "little"))
+    steps = log_spaced_steps(spec["steps"], spec["eval"]["points"])
+    tokens = np.array(steps, float) * spec["tokens_per_step"]
+    clean = mock_loss(n, np.maximum(tokens, spec["tokens_per_step"]), law)
+    noisy = clean * (1 + law["noise"] * rng.standard_normal(len(steps)))
+    curve = [
+        {"step": int(s), "tokens": int(t), "flops": float(t * spec["flops_per_token"]), "val_loss": float(v)}
+        for s, t, v in zip(steps, tokens, noisy, strict=True)
+    ]
+    seen = spec["steps"] * spec["tokens_per_step"]
+    shape = GPTShape(**{k: v for k, v in spec["model"].items() if k != "family"})
+    run = {
+        "schema_version": 1,
+        "run_id": spec["run_id"],
+        "study": spec["study"],
+        "status": "ok",
+        "spec": spec,
+        "params": {
+            "total": spec["params_total"],
+            "non_embedding": spec["params_non_embedding"],
+            "embedding": spec["params_embedding"],
+        },
+        "flops": {
+            "planned": spec["budget"],
+            "actual": seen * gpt_flops_per_token(shape, spec["flop_convention"], spec["param_convention"]),
+            "convention": spec["flop_convention"],
+            **flops_by_convention(shape, seen),
+        },
+        "tokens": {"seen": seen, "unique": seen, "epochs": 0.0},
+        "curve": curve,
+        "final": {"train_loss": float(noisy[-1]), "val_loss": float(noisy[-1]), "step": spec["steps"]},
+        "optimizer": spec["optimizer"],
+        "schedule": spec["schedule"],
+        "timing": {"wall_s": time.perf_counter() - start, "train_s": 0.0, "tokens_per_s": None,
+                   "flops_per_s": None, "start_to_first_step_s": None},
+        "provenance": {**provenance("cpu"), "backend": "mock", "threads": 1, "config_hash": spec_hash(spec),
+                       "code_version": spec["code_version"], "resumed_from_step": None},
+    }
+    atomic_write_json(out_json, run)
+    return run

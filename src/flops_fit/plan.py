@@ -1,0 +1,149 @@
+"""Plan the IsoFLOP grid of a study: one run spec per (compute budget, model size).
+
+A pure function of the study's config, evaluated when Snakemake parses the workflow, so it
+imports only the standard library (the 1,000-run dry-run benchmark depends on it). The run
+spec is the contract of docs/contracts.md; its sorted-keys JSON is the train rule's params,
+so editing the config reruns exactly the runs whose spec changed.
+
+Steps follow the budget exactly (issue 4): ``steps = round(C / (flops_per_token * tokens_per_step))``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .accounting import gpt_flops_per_token, gpt_param_counts, gpt_shape
+from .config import ConfigError
+from .hparams import resolve_hparams, resolve_schedule
+
+PLAN_COLUMNS = [
+    "run_id", "budget", "size", "n_layer", "d_model", "n_head", "params_total", "params_non_embedding",
+    "flops_per_token", "batch_size", "steps", "tokens", "flops", "lr",
+]
+MAX_WIDTH = 16384
+
+
+def vocab_size(study: dict) -> int:
+    """Vocabulary size known at planning time (byte-level tokens: 256)."""
+    tokenizer = study["data"]["tokenizer"]
+    if tokenizer == "bytes":
+        return 256
+    raise ConfigError(f"unknown tokenizer {tokenizer!r} (allowed values: bytes)")
+
+
+def run_id(budget: float, size: int) -> str:
+    """Readable, stable, path-safe id: ``C1e12-d32``, ``C2.5e11-d24``."""
+    mantissa, exponent = f"{budget:.6e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"C{mantissa}e{int(exponent)}-d{size}"
+
+
+def sizes_for_budget(name: str, study: dict, budget: float) -> list[int]:
+    """Model sizes (GPT width knob) trained at ``budget``."""
+    grid = study["grid"]
+    if "sizes" in grid:
+        return sorted(grid["sizes"])
+    c = grid["centred"]
+    vocab = vocab_size(study)
+    counts = {w: n for w in range(4, MAX_WIDTH + 1, 4) if (n := _n_params(w, study, vocab))}
+    centre = c["n_opt"] * (budget / c["budget"]) ** c["exponent"]
+    chosen = []
+    for i in range(c["points"]):
+        t = i / (c["points"] - 1) - 0.5
+        target = centre * c["span"] ** t
+        chosen.append(min(counts, key=lambda w: abs(math.log(counts[w] / target))))
+    chosen = sorted(set(chosen))
+    if len(chosen) < c["points"]:
+        raise ConfigError(
+            f"config error at studies.{name}.grid.centred: only {len(chosen)} distinct sizes fit "
+            f"{c['points']} points over a span of {c['span']} at budget {budget:g} "
+            f"(widths come in steps of 4 and must be multiples of their head count); widen the span"
+        )
+    return chosen
+
+
+def _n_params(size: int, study: dict, vocab: int) -> int:
+    """Parameters of width ``size`` under the study's convention (0 if no valid shape)."""
+    try:
+        shape = gpt_shape(size, study["model"], vocab)
+    except ValueError:
+        return 0
+    return gpt_param_counts(shape)[study["accounting"]["params"]]
+
+
+def plan_run(name: str, study: dict, budget: float, size: int) -> dict:
+    """The complete spec of one run (docs/contracts.md)."""
+    model, acct, training = study["model"], study["accounting"], study["training"]
+    vocab = vocab_size(study)
+    try:
+        shape = gpt_shape(size, model, vocab)
+    except ValueError as err:
+        raise ConfigError(f"config error at studies.{name}.grid: size {size}: {err}") from None
+    counts = gpt_param_counts(shape)
+    fpt = gpt_flops_per_token(shape, acct["flops"], acct["params"])
+    hp = resolve_hparams(size, counts[acct["params"]], training)
+    tokens_per_step = hp["batch_size"] * shape.n_ctx
+    steps = round(budget / (fpt * tokens_per_step))
+    rid = run_id(budget, size)
+    if steps < study["grid"]["min_steps"]:
+        raise ConfigError(
+            f"config error at studies.{name}.grid: run {rid} gets only {steps} optimiser steps "
+            f"(minimum grid.min_steps={study['grid']['min_steps']}); raise the budget, shrink the "
+            f"size or the batch_size"
+        )
+    return {
+        "study": name,
+        "run_id": rid,
+        "seed": study["seed"],
+        "code_version": study["code_version"],
+        "dataset": study["data"]["name"],
+        "budget": float(budget),
+        "size": int(size),
+        "model": {"family": model["family"], **shape.to_dict()},
+        "params_total": counts["total"],
+        "params_non_embedding": counts["non_embedding"],
+        "params_embedding": counts["embedding"],
+        "flop_convention": acct["flops"],
+        "param_convention": acct["params"],
+        "flops_per_token": fpt,
+        "batch_size": hp["batch_size"],
+        "tokens_per_step": tokens_per_step,
+        "steps": steps,
+        "tokens": steps * tokens_per_step,
+        "flops": steps * tokens_per_step * fpt,
+        "optimizer": hp["optimizer"],
+        "schedule": resolve_schedule(steps, training),
+        "eval": {"points": training["eval_points"], "batches": training["eval_batches"]},
+        "training": {
+            k: training[k]
+            for k in ("backend", "device", "dtype", "compile", "checkpoint_minutes",
+                      "checkpoint_every_steps", "divergence_factor")
+        } | ({"mock": training["mock"]} if training["backend"] == "mock" else {}),
+    }
+
+
+def plan_study(name: str, study: dict) -> list[dict]:
+    """Every run of a study, ordered by budget then size."""
+    runs = [
+        plan_run(name, study, budget, size)
+        for budget in sorted(study["grid"]["budgets"])
+        for size in sizes_for_budget(name, study, budget)
+    ]
+    ids = [r["run_id"] for r in runs]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"config error at studies.{name}.grid.budgets: two budgets give the same run id")
+    return runs
+
+
+def plan_tsv(runs: list[dict]) -> str:
+    """The plan as a tab-separated table (results/{study}/plan.tsv)."""
+    rows = ["\t".join(PLAN_COLUMNS)]
+    for r in runs:
+        flat = {**r, "n_layer": r["model"]["n_layer"], "d_model": r["model"]["d_model"],
+                "n_head": r["model"]["n_head"], "lr": r["optimizer"]["lr"]}
+        rows.append("\t".join(_fmt(flat[c]) for c in PLAN_COLUMNS))
+    return "\n".join(rows) + "\n"
+
+
+def _fmt(value) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)

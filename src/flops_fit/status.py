@@ -1,0 +1,181 @@
+"""`flops-fit status`: where a (possibly running) study stands, from the files on disk alone.
+
+    flops-fit status --study tiny            # reads results/tiny/plan.tsv, runs/, checkpoints/, logs/
+
+Each planned run (one row of ``plan.tsv``) is in exactly one state:
+
+* ``done``      -- ``runs/{run_id}.json`` exists with ``status: ok``;
+* ``diverged``  -- the JSON exists with ``status: diverged`` (finished, loss blew up);
+* ``failed``    -- no JSON, and the run's log ends in an error (a Python traceback, ``Error``,
+  ``Killed``, an out-of-memory message or a SLURM cancellation);
+* ``running``   -- no JSON, no error in its log, and a checkpoint folder
+  ``checkpoints/{run_id}/`` or a log exists (started, or interrupted and resumable);
+* ``pending``   -- nothing on disk yet.
+
+Compute spent counts the actual FLOPs of finished runs (``flops.actual`` of the run JSON) plus,
+for running ones, the FLOPs recorded in a checkpoint's JSON side file if one holds a ``flops``
+(or ``tokens`` x flops per token) entry; planned compute is the sum of the plan's ``flops``
+(falling back to ``budget``). Nothing here imports torch or Snakemake: it is safe to run on a
+login node while the jobs train.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+STATES = ("done", "running", "failed", "diverged", "pending")
+_ERROR_MARKERS = ("Traceback (most recent call last)", "Error", "Killed", "CANCELLED", "out of memory",
+                  "oom-kill", "DUE TO TIME LIMIT")
+
+
+def _read_plan(plan_tsv: str | os.PathLike) -> list[dict]:
+    import csv
+
+    with open(plan_tsv, newline="") as fh:
+        return list(csv.DictReader(fh, delimiter="\t"))
+
+
+def _num(value) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return out
+
+
+def _log_files(logs_dir: Path, run_id: str) -> list[Path]:
+    if not logs_dir.is_dir():
+        return []
+    out = []
+    for path in logs_dir.rglob("*"):
+        if path.is_file() and (path.stem == run_id or path.name.startswith(run_id + ".")):
+            out.append(path)
+    return sorted(out)
+
+
+def _log_error(paths: list[Path]) -> str | None:
+    """The last error line of the run's newest log, or None."""
+    if not paths:
+        return None
+    newest = max(paths, key=lambda p: p.stat().st_mtime)
+    try:
+        with open(newest, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - 16384))
+            tail = fh.read().decode("utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    hit = None
+    for line in tail:
+        if any(marker in line for marker in _ERROR_MARKERS):
+            hit = line.strip()
+    return hit
+
+
+def _checkpoint_flops(ckpt_dir: Path, flops_per_token: float) -> float:
+    """FLOPs done so far by a running job, if its checkpoint folder holds a JSON with progress."""
+    best = 0.0
+    for path in sorted(ckpt_dir.glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(data, dict):
+            continue
+        flops = _num(data.get("flops"))
+        if not math.isfinite(flops):
+            flops = _num(data.get("tokens")) * flops_per_token
+        if math.isfinite(flops):
+            best = max(best, flops)
+    return best
+
+
+def study_status(results_dir: str | os.PathLike, study: str, plan_tsv: str | os.PathLike | None = None) -> dict:
+    """Summary of ``study``: counts per state, compute spent vs planned, and one row per run.
+
+    ``plan_tsv`` defaults to ``results_dir/study/plan.tsv``. Returns a dict with keys ``study``,
+    ``planned`` (number of runs), one count per state in :data:`STATES`, ``compute_planned``,
+    ``compute_spent``, ``compute_fraction``, ``by_budget`` (budget -> counts) and ``runs``
+    (a list of ``{run_id, budget, state, flops_planned, flops_spent, detail}``).
+    """
+    root = Path(results_dir) / study
+    plan_tsv = Path(plan_tsv) if plan_tsv else root / "plan.tsv"
+    plan = _read_plan(plan_tsv)
+    runs_dir, ckpt_root, logs_dir = root / "runs", root / "checkpoints", root / "logs"
+    rows = []
+    for spec in plan:
+        run_id = spec["run_id"]
+        budget = _num(spec.get("budget"))
+        planned = _num(spec.get("flops"))
+        if not math.isfinite(planned):
+            planned = budget
+        fpt = _num(spec.get("flops_per_token"))
+        state, spent, detail = "pending", 0.0, ""
+        run_json = runs_dir / f"{run_id}.json"
+        if run_json.is_file():
+            try:
+                data = json.loads(run_json.read_text())
+                state = "diverged" if data.get("status") == "diverged" else "done"
+                spent = _num((data.get("flops") or {}).get("actual"))
+                if not math.isfinite(spent):
+                    spent = planned
+                loss = _num((data.get("final") or {}).get("val_loss"))
+                detail = f"val_loss {loss:.4g}" if math.isfinite(loss) else ""
+            except (OSError, ValueError):
+                state, detail = "failed", "unreadable run JSON"
+        else:
+            error = _log_error(_log_files(logs_dir, run_id))
+            ckpt = ckpt_root / run_id
+            if error:
+                state, detail = "failed", error[:120]
+            elif ckpt.is_dir() or _log_files(logs_dir, run_id):
+                state = "running"
+                if ckpt.is_dir():
+                    spent = _checkpoint_flops(ckpt, fpt if math.isfinite(fpt) else math.nan)
+                    detail = "checkpoint present"
+        rows.append({"run_id": run_id, "budget": budget, "state": state, "flops_planned": planned,
+                     "flops_spent": spent, "detail": detail})
+    counts = {s: sum(r["state"] == s for r in rows) for s in STATES}
+    by_budget: dict[float, dict] = {}
+    for r in rows:
+        b = by_budget.setdefault(r["budget"], {s: 0 for s in STATES})
+        b[r["state"]] += 1
+    compute_planned = float(sum(r["flops_planned"] for r in rows if math.isfinite(r["flops_planned"])))
+    compute_spent = float(sum(r["flops_spent"] for r in rows if math.isfinite(r["flops_spent"])))
+    return {
+        "study": study,
+        "planned": len(rows),
+        **counts,
+        "compute_planned": compute_planned,
+        "compute_spent": compute_spent,
+        "compute_fraction": compute_spent / compute_planned if compute_planned > 0 else math.nan,
+        "by_budget": dict(sorted(by_budget.items())),
+        "runs": rows,
+    }
+
+
+def format_status(status: dict, verbose: bool = False) -> str:
+    """A few human-readable lines; ``verbose`` adds one line per run that is not pending."""
+    from flops_fit.figures.style import sci
+
+    lines = [
+        f"study {status['study']}: {status['planned']} runs planned, "
+        + ", ".join(f"{status[s]} {s}" for s in STATES),
+        f"compute: {sci(status['compute_spent'], 3)} of {sci(status['compute_planned'], 3)} FLOPs "
+        f"({100 * status['compute_fraction']:.1f}%)" if math.isfinite(status["compute_fraction"])
+        else "compute: nothing planned",
+    ]
+    if status["by_budget"]:
+        lines.append("by budget:")
+        for budget, counts in status["by_budget"].items():
+            parts = ", ".join(f"{counts[s]} {s}" for s in STATES if counts[s])
+            lines.append(f"  C={sci(budget, 3)}: {parts}")
+    shown = [r for r in status["runs"] if verbose and r["state"] != "pending" or r["state"] == "failed"]
+    if shown:
+        lines.append("runs:")
+        for r in shown:
+            lines.append(f"  {r['run_id']:<20} {r['state']:<9} {r['detail']}".rstrip())
+    return "\n".join(lines)

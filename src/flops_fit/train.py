@@ -1,0 +1,402 @@
+"""Train one run of the plan and write its loss JSON (schema in docs/contracts.md).
+
+Command line (what the Snakemake train rule runs, one process per run)::
+
+    python -m flops_fit.train --spec results/demo/specs/C1e12-d32.json \\
+        --data results/data/shakespeare --out results/demo/runs/C1e12-d32.json \\
+        --checkpoint-dir results/demo/checkpoints/C1e12-d32 --threads 1
+
+or from Python: ``train_run(spec, data_dir, out_json, checkpoint_dir, threads=1, log=print)``.
+
+What the job does, and the papers it follows:
+
+* trains exactly ``spec["steps"]`` AdamW steps of ``spec["batch_size"]`` windows of ``n_ctx``
+  tokens (the planner turned the budget into steps: steps = C / (FLOPs per token x tokens per
+  step)), with linear warmup and cosine decay to 10% over exactly the run (Hoffmann et al. 2022),
+  or warmup-stable-decay; gradient clipping; weight decay on 2-D weights only (nanoGPT);
+* evaluates the validation loss on a fixed set of evenly strided validation windows at
+  ``spec["eval"]["points"]`` log-spaced steps and at the end (the curve feeds Chinchilla's
+  Approach 1);
+* samples training windows without replacement in a seeded permutation per epoch;
+* is deterministic on CPU (one thread, seeded) and resumable: every
+  ``training.checkpoint_minutes`` (or ``training.checkpoint_every_steps`` steps, or the environment
+  variable ``FLOPS_FIT_CHECKPOINT_EVERY_STEPS``) it checkpoints atomically to ``checkpoint_dir``;
+  a restarted job resumes from there and ends with exactly the losses of an uninterrupted run;
+* treats divergence as data: a non-finite loss, or one above ``divergence_factor`` x the first
+  step's loss, ends the run early with status ``diverged`` and the curve so far;
+* runs on CPU by default, on CUDA with bf16 autocast, fused AdamW and optional ``torch.compile``
+  when ``training.device`` is ``cuda``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from flops_fit.accounting import GPTShape, gpt_flops_by_convention, gpt_flops_per_token
+from flops_fit.io import atomic_write_json
+from flops_fit.models.gpt import GPT
+from flops_fit.provenance import provenance
+from flops_fit.training import checkpoint
+from flops_fit.training.data import WindowSampler, eval_windows, load_split
+from flops_fit.training.schedule import lr_at
+
+SCHEMA_VERSION = 1
+TRAIN_LOSS_WINDOW = 10  # final train loss = mean over the last 10 steps
+LOG_EVERY_S = 10.0  # progress line rhythm (seconds); training.log_every_s overrides
+
+
+# --- set-up helpers ---------------------------------------------------------------------------
+def process_start_time() -> float:
+    """Wall-clock time at which this process started (Linux /proc; else now)."""
+    try:
+        stat = Path("/proc/self/stat").read_text()
+        start_ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22: starttime
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return time.time() - (uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return time.time()
+
+
+def resolve_device(training: dict) -> torch.device:
+    """The torch device of ``training.device``; one clear error if it is not available."""
+    name = training.get("device", "cpu") or "cpu"
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"training.device is 'cuda' but no CUDA device is available here (torch "
+                f"{torch.__version__}, CUDA build {torch.version.cuda}, CUDA_VISIBLE_DEVICES="
+                f"{os.environ.get('CUDA_VISIBLE_DEVICES')!r}); available: cpu. Set training.device: cpu "
+                f"or run the job on a GPU node."
+            )
+        return torch.device("cuda")
+    raise ValueError(f"training.device {name!r} is not supported; use 'cpu' or 'cuda'")
+
+
+def autocast_context(device: torch.device, dtype: str | None):
+    """bf16 autocast on CUDA by default (or when ``training.dtype`` is bfloat16); fp32 otherwise."""
+    if dtype == "bfloat16" or (device.type == "cuda" and dtype in (None, "auto")):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def make_optimizer(model: GPT, opt: dict, device: torch.device) -> torch.optim.AdamW:
+    """AdamW (Loshchilov & Hutter 2019) with nanoGPT's decay groups; fused kernel on CUDA."""
+    extra = {"fused": True} if device.type == "cuda" else {"foreach": True}
+    return torch.optim.AdamW(
+        model.optimizer_groups(float(opt.get("weight_decay", 0.0))),
+        lr=float(opt["lr"]),
+        betas=(float(opt.get("beta1", 0.9)), float(opt.get("beta2", 0.95))),
+        eps=float(opt.get("eps", 1e-8)),
+        **extra,
+    )
+
+
+def eval_steps(steps: int, points: int) -> list[int]:
+    """``points`` log-spaced steps in [1, steps], strictly increasing, always ending at ``steps``."""
+    if steps <= 0:
+        return []
+    raw = np.geomspace(1, steps, max(2, points)) if steps > 1 else np.array([1.0])
+    out: list[int] = []
+    for value in raw:
+        s = max(int(round(value)), out[-1] + 1 if out else 1)
+        if s > steps:
+            break
+        out.append(s)
+    if out[-1] != steps:
+        out.append(steps)
+    return out
+
+
+def _finite_or_none(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
+
+
+def _mean_tail(losses: list[float], n: int = TRAIN_LOSS_WINDOW) -> float | None:
+    tail = losses[-n:]
+    return _finite_or_none(float(sum(tail) / len(tail))) if tail else None
+
+
+# --- the job ------------------------------------------------------------------------------
+def train_run(
+    spec: dict,
+    data_dir: str | os.PathLike,
+    out_json: str | os.PathLike,
+    checkpoint_dir: str | os.PathLike,
+    threads: int = 1,
+    log=print,
+) -> dict:
+    """Train the run ``spec`` on the prepared data in ``data_dir``; write and return its JSON."""
+    t_call = time.time()
+    t_process = process_start_time()
+    training = spec.get("training", {})
+    if training.get("backend", "torch") != "torch":
+        raise ValueError(
+            f"train_run trains backend 'torch' only; got training.backend {training['backend']!r}"
+        )
+    device = resolve_device(training)
+    torch.set_num_threads(int(threads))
+    random.seed(spec["seed"])
+    np.random.seed(spec["seed"] % 2**32)
+    torch.manual_seed(spec["seed"])
+
+    # model (its counts must be the planner's)
+    shape = GPTShape.from_dict(spec["model"])
+    model = GPT(shape).to(device)
+    groups = model.param_groups()
+    if "params_total" in spec and spec["params_total"] != groups["total"]:
+        raise ValueError(f"model has {groups['total']} parameters but the spec says {spec['params_total']}")
+    steps, batch_size, n_ctx = int(spec["steps"]), int(spec["batch_size"]), shape.n_ctx
+    tokens_per_step = batch_size * n_ctx
+    opt_cfg, schedule = spec["optimizer"], spec["schedule"]
+    peak_lr, grad_clip = float(opt_cfg["lr"]), float(opt_cfg.get("grad_clip", 0.0))
+    optimizer = make_optimizer(model, opt_cfg, device)
+    step_model = torch.compile(model) if training.get("compile") else model
+    amp = autocast_context(device, training.get("dtype"))
+
+    # data: training windows without replacement; a fixed set of validation windows
+    train_tokens, meta = load_split(data_dir, "train")
+    val_tokens, _ = load_split(data_dir, "val")
+    if int(meta["vocab_size"]) > shape.vocab_size:
+        raise ValueError(f"data vocab_size {meta['vocab_size']} exceeds model vocab_size {shape.vocab_size}")
+    sampler = WindowSampler(train_tokens, n_ctx, batch_size, int(spec["seed"]))
+    eval_cfg = spec.get("eval", {})
+    eval_batches = int(eval_cfg.get("batches", 4))
+    xv, yv = eval_windows(val_tokens, n_ctx, eval_batches * batch_size)
+    xv, yv = torch.from_numpy(xv).to(device), torch.from_numpy(yv).to(device)
+    curve_steps = set(eval_steps(steps, int(eval_cfg.get("points", 12))))
+
+    def evaluate() -> float:
+        model.eval()
+        total = 0.0
+        with torch.inference_mode(), amp:
+            for i in range(0, len(xv), batch_size):
+                total += step_model(xv[i : i + batch_size], yv[i : i + batch_size])[1].item()
+        model.train()
+        return total / math.ceil(len(xv) / batch_size)
+
+    # FLOPs per token under every convention, and under the study's own
+    fpt_all = gpt_flops_by_convention(shape)
+    fpt = gpt_flops_per_token(
+        shape, spec.get("flop_convention", "chinchilla"), spec.get("param_convention", "total")
+    )
+
+    # resume?
+    spec_hash = checkpoint.spec_hash(spec)
+    every_steps = int(
+        os.environ.get("FLOPS_FIT_CHECKPOINT_EVERY_STEPS") or training.get("checkpoint_every_steps") or 0
+    )
+    every_s = 60.0 * float(training.get("checkpoint_minutes") or 0) or math.inf
+    state = checkpoint.load(checkpoint_dir, spec_hash, log=log)
+    step, curve, losses, initial_loss = 0, [], [], None
+    prior = {"train_s": 0.0, "eval_s": 0.0, "wall_s": 0.0}
+    resumed_from = None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if device.type == "cuda" and state["rng"].get("cuda") is not None:
+            torch.cuda.set_rng_state(state["rng"]["cuda"])
+        sampler.position = int(state["sampler_position"])
+        step, curve, losses = int(state["step"]), list(state["curve"]), list(state["losses"])
+        initial_loss, prior = state["initial_loss"], dict(state["timing"])
+        resumed_from = step
+        log(f"[{spec['run_id']}] resuming from step {step}/{steps}")
+
+    def save_checkpoint(train_s: float, eval_s: float) -> None:
+        now = time.time()
+        checkpoint.save(
+            checkpoint_dir,
+            {
+                "spec_hash": spec_hash,
+                "step": step,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "rng": {
+                    "torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state() if device.type == "cuda" else None,
+                },
+                "sampler_position": sampler.position,
+                "curve": curve,
+                "losses": losses,
+                "initial_loss": initial_loss,
+                "timing": {
+                    "train_s": prior["train_s"] + train_s,
+                    "eval_s": prior["eval_s"] + eval_s,
+                    "wall_s": prior["wall_s"] + now - t_call,
+                },
+            },
+        )
+
+    prov = provenance(device.type)
+    factor = float(training.get("divergence_factor", math.inf) or math.inf)
+    log_every = float(training.get("log_every_s", LOG_EVERY_S))
+    run_id = spec.get("run_id", "run")
+    params = [p for p in model.parameters()]
+    status, last_loss, first_step_at = "ok", None, None
+    eval_s = 0.0
+    t0 = time.time()
+    last_log = last_ckpt = t0
+    start_step = step
+    log(f"[{run_id}] {groups['total']:,} params, {steps} steps x {tokens_per_step} tokens, device {device}")
+
+    while step < steps:
+        lr = lr_at(step, peak_lr, schedule, steps)
+        for g in optimizer.param_groups:
+            g["lr"] = lr
+        x, y = sampler.next_batch()
+        x = torch.from_numpy(x).to(device, non_blocking=True)
+        y = torch.from_numpy(y).to(device, non_blocking=True)
+        with amp:
+            _, loss = step_model(x, y)
+        last_loss = loss.item()
+        if initial_loss is None:
+            initial_loss = last_loss
+        if first_step_at is None:
+            first_step_at = time.time()
+        if not math.isfinite(last_loss) or last_loss > factor * initial_loss:
+            status = "diverged"
+            log(f"[{run_id}] diverged at step {step + 1}: loss {last_loss} (first loss {initial_loss:.4f})")
+            break
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(params, grad_clip, foreach=True)
+        optimizer.step()
+        losses.append(last_loss)
+        step += 1
+
+        if step in curve_steps:
+            te = time.time()
+            val = evaluate()
+            eval_s += time.time() - te
+            tokens = step * tokens_per_step
+            curve.append(
+                {
+                    "step": step,
+                    "tokens": tokens,
+                    "flops": tokens * fpt,
+                    "val_loss": _finite_or_none(val),
+                    "train_loss": _mean_tail(losses),
+                }
+            )
+            if not math.isfinite(val):
+                status = "diverged"
+                log(f"[{run_id}] diverged at step {step}: validation loss {val}")
+                break
+        now = time.time()
+        if now - last_log >= log_every or step == steps:
+            done = step - start_step
+            rate = done * tokens_per_step / max(now - t0, 1e-9)
+            eta = (steps - step) * tokens_per_step / max(rate, 1e-9)
+            log(
+                f"[{run_id}] step {step}/{steps} tokens {step * tokens_per_step:.3g} loss {last_loss:.4f} "
+                f"lr {lr:.2e} tok/s {rate:,.0f} eta {eta:.0f}s"
+            )
+            last_log = now
+        if step < steps and ((every_steps and step % every_steps == 0) or now - last_ckpt >= every_s):
+            save_checkpoint(now - t0 - eval_s, eval_s)
+            last_ckpt = time.time()
+
+    t_end = time.time()
+    train_s = prior["train_s"] + (t_end - t0)  # the loop's time, evaluation included
+    # final point of the curve (the last eval already is, unless the run diverged before it)
+    if curve and curve[-1]["step"] == step:
+        final_val = curve[-1]["val_loss"]
+    else:
+        final_val = _finite_or_none(evaluate()) if step > 0 else None
+        if step > 0:
+            tokens = step * tokens_per_step
+            curve.append(
+                {
+                    "step": step,
+                    "tokens": tokens,
+                    "flops": tokens * fpt,
+                    "val_loss": final_val,
+                    "train_loss": _mean_tail(losses),
+                }
+            )
+    if status == "ok" and final_val is None:
+        status = "diverged"
+
+    seen = step * tokens_per_step
+    n_train = len(train_tokens)
+    result = {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id,
+        "study": spec.get("study"),
+        "status": status,
+        "spec": spec,
+        "params": {k: groups[k] for k in ("total", "non_embedding", "embedding")},
+        "flops": {
+            "planned": spec.get("budget", spec.get("flops")),
+            "actual": fpt * seen,
+            "convention": spec.get("flop_convention", "chinchilla"),
+            **{name: value * seen for name, value in fpt_all.items()},
+        },
+        "tokens": {"seen": seen, "unique": min(seen, sampler.n_windows * n_ctx), "epochs": seen / n_train},
+        "curve": curve,
+        "final": {
+            "train_loss": _mean_tail(losses) if status == "ok" else _finite_or_none(last_loss),
+            "val_loss": final_val,
+            "step": step,
+        },
+        "optimizer": opt_cfg,
+        "schedule": schedule,
+        "timing": {
+            "wall_s": prior["wall_s"] + time.time() - t_call,
+            "train_s": train_s,
+            "eval_s": prior["eval_s"] + eval_s,
+            "tokens_per_s": seen / train_s if train_s > 0 else None,
+            "flops_per_s": fpt * seen / train_s if train_s > 0 else None,
+            "start_to_first_step_s": (first_step_at - t_process) if first_step_at else None,
+            "call_to_first_step_s": (first_step_at - t_call) if first_step_at else None,
+        },
+        "provenance": {
+            **prov,
+            "threads": int(threads),
+            "config_hash": spec_hash,
+            "code_version": spec.get("code_version"),
+            "resumed_from_step": resumed_from,
+        },
+    }
+    atomic_write_json(out_json, result)
+    checkpoint.remove(checkpoint_dir)
+    log(
+        f"[{run_id}] {status}: step {step}/{steps}, val loss {final_val}, {train_s:.1f}s, "
+        f"{result['timing']['tokens_per_s'] or 0:,.0f} tok/s"
+    )
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m flops_fit.train", description=__doc__.split("\n")[0])
+    parser.add_argument("--spec", required=True, help="run spec JSON (one row of the plan)")
+    parser.add_argument("--data", required=True, help="prepared data folder (train.bin, val.bin, meta.json)")
+    parser.add_argument("--out", required=True, help="run JSON to write")
+    parser.add_argument("--checkpoint-dir", required=True, help="side folder for checkpoints")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    args = parser.parse_args(argv)
+    spec = json.loads(Path(args.spec).read_text())
+
+    def log(msg):
+        print(msg, flush=True)
+
+    result = train_run(spec, args.data, args.out, args.checkpoint_dir, threads=args.threads, log=log)
+    return 0 if result["status"] in ("ok", "diverged") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Helpers of the training job (``flops_fit.train``): schedule, data, checkpoints."""

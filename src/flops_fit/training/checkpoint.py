@@ -1,0 +1,80 @@
+"""Side-folder checkpoints that let a killed or preempted run resume exactly.
+
+One file, ``{checkpoint_dir}/state.pt``, written to a temporary file in the same folder and
+renamed over the old one (atomic on POSIX), so a kill at any instant leaves either the previous
+or the new checkpoint, never a torn one. It holds the model, the optimiser, the RNG states, the
+data position and the curve so far, plus the hash of the run spec: a checkpoint of a different
+spec (the config changed) is ignored and removed rather than resumed. Checkpoints are never
+Snakemake outputs (Snakemake deletes a failed job's outputs); they are removed after the run JSON
+is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+FILENAME = "state.pt"
+
+
+def spec_hash(spec: dict) -> str:
+    """A stable hash of the run spec (sorted-key JSON)."""
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def save(checkpoint_dir: str | Path, state: dict) -> None:
+    """Write ``state`` to ``checkpoint_dir/state.pt`` atomically."""
+    folder = Path(checkpoint_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{FILENAME}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(state, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, folder / FILENAME)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load(checkpoint_dir: str | Path, expected_hash: str, log=print) -> dict | None:
+    """The checkpoint in ``checkpoint_dir`` if there is one for this spec, else None.
+
+    Leftover temporary files of an interrupted save are removed; an unreadable checkpoint or one
+    of another spec is reported through ``log`` and removed.
+    """
+    folder = Path(checkpoint_dir)
+    if not folder.is_dir():
+        return None
+    for tmp in folder.glob(f".{FILENAME}.*.tmp"):
+        tmp.unlink(missing_ok=True)
+    path = folder / FILENAME
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torn or foreign file: start afresh rather than fail the job
+        log(f"checkpoint {path} is unreadable ({err}); starting from scratch")
+        path.unlink(missing_ok=True)
+        return None
+    if state.get("spec_hash") != expected_hash:
+        log(f"checkpoint {path} belongs to another spec; starting from scratch")
+        path.unlink(missing_ok=True)
+        return None
+    return state
+
+
+def remove(checkpoint_dir: str | Path) -> None:
+    """Delete the checkpoint and the folder if it is then empty."""
+    folder = Path(checkpoint_dir)
+    (folder / FILENAME).unlink(missing_ok=True)
+    try:
+        folder.rmdir()
+    except OSError:
+        pass

@@ -1,0 +1,38 @@
+"""Learning-rate schedules as pure functions of the step (so a resumed run needs no state).
+
+* ``cosine``: linear warmup from lr/warmup to lr over ``warmup_steps``, then cosine decay to
+  ``min_lr_ratio * lr`` reached at exactly the run's last step (Hoffmann et al. 2022, Sec. 3 and
+  App. B: the cosine cycle length must match the run, and decays 10x; nanoGPT's ``get_lr``).
+* ``wsd``: warmup, constant, then a linear decay to ``min_lr_ratio * lr`` over the last
+  ``decay_steps`` (or ``decay_fraction`` of the) steps (Hu et al. 2024 "MiniCPM"; Hägele et al.
+  2024).
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def lr_at(step: int, lr: float, schedule: dict, total_steps: int) -> float:
+    """Learning rate for optimiser step ``step`` (0-based) of a run of ``total_steps`` steps."""
+    warmup = int(schedule.get("warmup_steps", 0))
+    min_lr = lr * float(schedule.get("min_lr_ratio", 0.1))
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    name = schedule.get("name", "cosine")
+    last = max(total_steps - 1, 1)
+    if name == "cosine":
+        if last <= warmup:
+            return lr
+        progress = min(1.0, (step - warmup) / (last - warmup))  # 0 after warmup .. 1 at the last step
+        return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (lr - min_lr)
+    if name == "wsd":
+        decay = schedule.get("decay_steps")
+        if decay is None:
+            decay = max(1, round(float(schedule.get("decay_fraction", 0.2)) * total_steps))
+        start = max(warmup, total_steps - int(decay))  # first step of the decay phase
+        if step < start:
+            return lr
+        progress = min(1.0, (step - start + 1) / max(total_steps - start, 1))  # .. 1 at the last step
+        return lr - progress * (lr - min_lr)
+    raise ValueError(f"schedule.name {name!r} is not one of cosine, wsd")

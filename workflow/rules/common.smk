@@ -1,0 +1,87 @@
+# Planning and helpers shared by the rules: the grid is a pure function of the config,
+# computed once at parse time (flops_fit.plan), with deterministic per-run params.
+import json
+import os
+import re
+
+from flops_fit.plan import plan_study, plan_tsv
+
+
+STUDIES = CONFIG["active_studies"]
+PLANS = {}
+for _study in STUDIES:
+    try:
+        PLANS[_study] = {run["run_id"]: run for run in plan_study(_study, CONFIG["studies"][_study])}
+    except ConfigError as err:
+        raise WorkflowError(str(err)) from None
+
+
+def _datasets():
+    """Data configs by dataset id; two studies sharing an id must agree on it."""
+    found = {}
+    for study in STUDIES:
+        data = CONFIG["studies"][study]["data"]
+        if found.setdefault(data["name"], data) != data:
+            raise WorkflowError(
+                f"config error at studies.{study}.data: dataset name {data['name']!r} is used by "
+                "another study with different settings; give this one its own data.name"
+            )
+    return found
+
+
+DATASETS = _datasets()
+
+
+wildcard_constraints:
+    study="|".join(re.escape(s) for s in STUDIES),
+    run_id="|".join(sorted({re.escape(r) for plan in PLANS.values() for r in plan})),
+    dataset="|".join(re.escape(d) for d in DATASETS),
+
+
+# No oversubscription on a workstation: `--cores 8` on a 2-core machine still runs at most as
+# many busy training threads as the machine has cores (one torch thread per process is the
+# fastest here). On a cluster, SLURM does the counting.
+MACHINE_CORES = len(os.sched_getaffinity(0))
+if workflow.local_exec and "cpu_busy" not in workflow.global_resources:
+    workflow.register_resource("cpu_busy", MACHINE_CORES)
+
+
+def study_cfg(wildcards):
+    return CONFIG["studies"][wildcards.study]
+
+
+def run_ids(study):
+    return list(PLANS[study])
+
+
+def run_spec(wildcards):
+    """The run's spec as sorted-keys JSON: a deterministic param, so exactly the runs whose
+    spec changed are rerun."""
+    return json.dumps(PLANS[wildcards.study][wildcards.run_id], sort_keys=True)
+
+
+def run_jsons(wildcards):
+    return [f"results/{wildcards.study}/runs/{r}.json" for r in run_ids(wildcards.study)]
+
+
+def data_dir(study):
+    return f"results/data/{CONFIG['studies'][study]['data']['name']}"
+
+
+def predict_budgets(study):
+    """The compute-optimal table's budgets: the studied ones, 10x and 100x the largest, and
+    any listed in fit.predict_budgets."""
+    cfg = CONFIG["studies"][study]
+    studied = sorted(cfg["grid"]["budgets"])
+    return sorted({*studied, 10 * studied[-1], 100 * studied[-1], *cfg["fit"]["predict_budgets"]})
+
+
+def study_outputs(study):
+    """Everything `rule all` builds for one study."""
+    return [
+        f"results/{study}/plan.tsv",
+        f"results/{study}/runs.csv",
+        f"results/{study}/fit/fit.json",
+        f"results/{study}/fit/predictions.csv",
+        *presentation_outputs(study),
+    ]

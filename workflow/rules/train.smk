@@ -1,0 +1,30 @@
+# One training job per planned run; its only output is the run's loss JSON. Checkpoints go
+# to a side folder (never a declared output: Snakemake deletes outputs of failed jobs), so a
+# killed or preempted run resumes.
+
+
+def train_inputs(wildcards):
+    """The prepared data, unless the study trains with the mock backend (no data needed)."""
+    if study_cfg(wildcards)["training"]["backend"] == "mock":
+        return {}
+    folder = data_dir(wildcards.study)
+    return {"train": f"{folder}/train.bin", "val": f"{folder}/val.bin", "meta": f"{folder}/meta.json"}
+
+
+rule train:
+    input:
+        unpack(train_inputs),
+    output:
+        run="results/{study}/runs/{run_id}.json",
+    params:
+        spec=run_spec,
+        data=lambda wildcards: data_dir(wildcards.study),
+        checkpoints="results/{study}/checkpoints/{run_id}",
+    threads: lambda wildcards: study_cfg(wildcards)["training"]["threads"]
+    resources:
+        cpu_busy=lambda wildcards, threads: threads,
+    log:
+        "results/{study}/logs/train/{run_id}.log",
+    shell:
+        "flops-fit train --spec {params.spec:q} --data {params.data} --out {output.run}"
+        " --checkpoint-dir {params.checkpoints} --threads {threads} > {log} 2>&1"
