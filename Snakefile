@@ -24,7 +24,7 @@ configfile: "config/config.yaml"
 try:
     CONFIG = check_config(config)  # schema: workflow/schemas/config.schema.yaml
 except ConfigError as err:
-    raise WorkflowError(str(err)) from None
+    sys.exit(f"flops-fit: {err}")
 
 
 include: "workflow/rules/common.smk"

@@ -73,10 +73,10 @@ def gpt_shape(size: int, model: dict, vocab_size: int) -> GPTShape:
 
     Rule: depth ``n_layer = max(1, round(d_model / aspect_ratio))`` (Kaplan et al. 2020, Fig. 5:
     loss depends only weakly on the aspect ratio d_model / n_layer over a wide range, so one knob
-    suffices), heads of width ``head_dim`` (``n_head = max(1, d_model // head_dim)``; ``d_model``
-    must be a multiple of it), and an MLP of ``mlp_ratio * d_model`` (GELU) or ``2/3`` of that
-    (SwiGLU, as in LLaMA, so both MLPs have the same parameter count). ``model["n_layer"]``, when
-    given, fixes the depth instead of the aspect rule.
+    suffices), heads of about ``head_dim`` (``n_head = max(1, round(d_model / head_dim))``;
+    ``d_model`` must be a multiple of ``n_head``), and an MLP of ``mlp_ratio * d_model`` (GELU)
+    or ``2/3`` of that (SwiGLU, as in LLaMA, so both MLPs have the same parameter count).
+    ``model["n_layer"]``, when given, fixes the depth instead of the aspect rule.
     """
     d = int(size)
     head_dim = int(model.get("head_dim", 16))

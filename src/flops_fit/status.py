@@ -1,22 +1,23 @@
 """`flops-fit status`: where a (possibly running) study stands, from the files on disk alone.
 
-    flops-fit status --study tiny            # reads results/tiny/plan.tsv, runs/, checkpoints/, logs/
+    flops-fit status results/tiny      # reads results/tiny/plan.tsv, runs/, checkpoints/, logs/
 
 Each planned run (one row of ``plan.tsv``) is in exactly one state:
 
 * ``done``      -- ``runs/{run_id}.json`` exists with ``status: ok``;
 * ``diverged``  -- the JSON exists with ``status: diverged`` (finished, loss blew up);
-* ``failed``    -- no JSON, and the run's log ends in an error (a Python traceback, ``Error``,
-  ``Killed``, an out-of-memory message or a SLURM cancellation);
-* ``running``   -- no JSON, no error in its log, and a checkpoint folder
-  ``checkpoints/{run_id}/`` or a log exists (started, or interrupted and resumable);
+* ``failed``    -- no JSON, and the run's log holds an error (a Python traceback, ``Error``,
+  ``Killed``, an out-of-memory message or a SLURM cancellation) that is not a preemption;
+* ``running``   -- no JSON and no error: its checkpoint folder ``checkpoints/{run_id}/`` or its
+  log exists. This includes runs stopped by a signal after checkpointing (preempted): they
+  resume on the next ``snakemake`` call, and the detail column says so;
 * ``pending``   -- nothing on disk yet.
 
 Compute spent counts the actual FLOPs of finished runs (``flops.actual`` of the run JSON) plus,
-for running ones, the FLOPs recorded in a checkpoint's JSON side file if one holds a ``flops``
-(or ``tokens`` x flops per token) entry; planned compute is the sum of the plan's ``flops``
-(falling back to ``budget``). Nothing here imports torch or Snakemake: it is safe to run on a
-login node while the jobs train.
+for started ones, the planned FLOPs times the fraction of steps done, read from the last
+``step S/T`` progress line of the training log; planned compute is the sum of the plan's
+``flops`` (falling back to ``budget``). Nothing here imports torch or Snakemake (a checkpoint is
+never opened): it is safe to run on a login node while the jobs train.
 """
 
 from __future__ import annotations
@@ -24,11 +25,14 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 STATES = ("done", "running", "failed", "diverged", "pending")
 _ERROR_MARKERS = ("Traceback (most recent call last)", "Error", "Killed", "CANCELLED", "out of memory",
                   "oom-kill", "DUE TO TIME LIMIT")
+_STEP = re.compile(r"\bstep (\d+)/(\d+)")
+_PREEMPTED = re.compile(r"checkpointed at step \d+/\d+; stopping|Preempted")
 
 
 def _read_plan(plan_tsv: str | os.PathLike) -> list[dict]:
@@ -56,41 +60,38 @@ def _log_files(logs_dir: Path, run_id: str) -> list[Path]:
     return sorted(out)
 
 
-def _log_error(paths: list[Path]) -> str | None:
-    """The last error line of the run's newest log, or None."""
+def _log_tail(paths: list[Path]) -> list[str]:
+    """The last lines (up to 64 KB) of the run's newest log."""
     if not paths:
-        return None
+        return []
     newest = max(paths, key=lambda p: p.stat().st_mtime)
     try:
         with open(newest, "rb") as fh:
             fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - 16384))
-            tail = fh.read().decode("utf-8", errors="replace").splitlines()
+            fh.seek(max(0, fh.tell() - 65536))
+            return fh.read().decode("utf-8", errors="replace").splitlines()
     except OSError:
-        return None
+        return []
+
+
+def _log_error(tail: list[str]) -> str | None:
+    """The last error line of a log tail, or None (a preemption is not an error)."""
     hit = None
     for line in tail:
         if any(marker in line for marker in _ERROR_MARKERS):
             hit = line.strip()
+    if hit and any(_PREEMPTED.search(line) for line in tail):
+        return None
     return hit
 
 
-def _checkpoint_flops(ckpt_dir: Path, flops_per_token: float) -> float:
-    """FLOPs done so far by a running job, if its checkpoint folder holds a JSON with progress."""
-    best = 0.0
-    for path in sorted(ckpt_dir.glob("*.json")):
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if not isinstance(data, dict):
-            continue
-        flops = _num(data.get("flops"))
-        if not math.isfinite(flops):
-            flops = _num(data.get("tokens")) * flops_per_token
-        if math.isfinite(flops):
-            best = max(best, flops)
-    return best
+def _progress(tail: list[str]) -> tuple[int, int] | None:
+    """(step, steps) of the last ``step S/T`` line of a training log, or None."""
+    for line in reversed(tail):
+        m = _STEP.search(line)
+        if m:
+            return int(m.group(1)), int(m.group(2))
+    return None
 
 
 def study_status(results_dir: str | os.PathLike, study: str, plan_tsv: str | os.PathLike | None = None) -> dict:
@@ -112,7 +113,6 @@ def study_status(results_dir: str | os.PathLike, study: str, plan_tsv: str | os.
         planned = _num(spec.get("flops"))
         if not math.isfinite(planned):
             planned = budget
-        fpt = _num(spec.get("flops_per_token"))
         state, spent, detail = "pending", 0.0, ""
         run_json = runs_dir / f"{run_id}.json"
         if run_json.is_file():
@@ -127,15 +127,23 @@ def study_status(results_dir: str | os.PathLike, study: str, plan_tsv: str | os.
             except (OSError, ValueError):
                 state, detail = "failed", "unreadable run JSON"
         else:
-            error = _log_error(_log_files(logs_dir, run_id))
+            logs = _log_files(logs_dir, run_id)
+            tail = _log_tail(logs)
+            error = _log_error(tail)
             ckpt = ckpt_root / run_id
+            progress = _progress(tail)
+            if progress and progress[1] > 0 and math.isfinite(planned):
+                spent = planned * min(progress[0] / progress[1], 1.0)
             if error:
                 state, detail = "failed", error[:120]
-            elif ckpt.is_dir() or _log_files(logs_dir, run_id):
+            elif ckpt.is_dir() or logs:
                 state = "running"
-                if ckpt.is_dir():
-                    spent = _checkpoint_flops(ckpt, fpt if math.isfinite(fpt) else math.nan)
-                    detail = "checkpoint present"
+                parts = [f"step {progress[0]}/{progress[1]}"] if progress else []
+                if any(_PREEMPTED.search(line) for line in tail):
+                    parts.append("preempted, resumes on the next snakemake call")
+                elif ckpt.is_dir():
+                    parts.append("checkpoint present")
+                detail = ", ".join(parts)
         rows.append({"run_id": run_id, "budget": budget, "state": state, "flops_planned": planned,
                      "flops_spent": spent, "detail": detail})
     counts = {s: sum(r["state"] == s for r in rows) for s in STATES}

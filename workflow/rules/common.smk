@@ -13,7 +13,7 @@ for _study in STUDIES:
     try:
         PLANS[_study] = {run["run_id"]: run for run in plan_study(_study, CONFIG["studies"][_study])}
     except ConfigError as err:
-        raise WorkflowError(str(err)) from None
+        sys.exit(f"flops-fit: {err}")
 
 
 def _datasets():
@@ -22,8 +22,8 @@ def _datasets():
     for study in STUDIES:
         data = CONFIG["studies"][study]["data"]
         if found.setdefault(data["name"], data) != data:
-            raise WorkflowError(
-                f"config error at studies.{study}.data: dataset name {data['name']!r} is used by "
+            sys.exit(
+                f"flops-fit: config error at studies.{study}.data: dataset name {data['name']!r} is used by "
                 "another study with different settings; give this one its own data.name"
             )
     return found
@@ -85,3 +85,15 @@ def study_outputs(study):
         f"results/{study}/fit/predictions.csv",
         *presentation_outputs(study),
     ]
+
+
+def train_runtime_minutes(wildcards, attempt):
+    """SLURM wall time of one training job, in minutes (the `runtime` resource; unused locally):
+    planned FLOPs / (cluster.sustained_flops_per_s x GPUs) x cluster.runtime_safety_factor, at
+    least cluster.min_runtime_minutes, times the attempt, so a run killed at its wall time asks
+    for twice as long when Snakemake resubmits it (it resumes from its checkpoint)."""
+    cluster = CONFIG["cluster"]
+    flops = PLANS[wildcards.study][wildcards.run_id]["flops"]
+    devices = max(1, cluster["gpus_per_run"])
+    seconds = flops / (cluster["sustained_flops_per_s"] * devices) * cluster["runtime_safety_factor"]
+    return max(cluster["min_runtime_minutes"], -(-int(seconds) // 60)) * attempt

@@ -23,6 +23,12 @@ rule train:
     threads: lambda wildcards: study_cfg(wildcards)["training"]["threads"]
     resources:
         cpu_busy=lambda wildcards, threads: threads,
+        # SLURM only (profiles/slurm; see docs/slurm.md): wall time from the planned FLOPs, and
+        # the `cluster:` block of the config. `gpu` (singular) is the plugin's GPU request.
+        runtime=train_runtime_minutes,
+        gpu=CONFIG["cluster"]["gpus_per_run"],
+        cpus_per_gpu=CONFIG["cluster"]["cpus_per_gpu"],
+        mem_mb=CONFIG["cluster"]["mem_mb"],
     log:
         "results/{study}/logs/train/{run_id}.log",
     shell:

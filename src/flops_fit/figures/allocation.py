@@ -14,11 +14,17 @@ import math
 from flops_fit.figures import style
 
 
-def _studied_max(runs, view) -> float:
-    if runs is not None and "budget" in runs and runs["budget"].notna().any():
-        return float(runs["budget"].max())
-    budgets = [b.budget for b in view.isoflop()]
+def _studied_max(view) -> float:
+    budgets = view.studied_budgets
     return max(budgets) if budgets else math.nan
+
+
+def thin(frame, n: int = 40):
+    """At most ``n`` rows, evenly spaced (Approach 1's envelope has ~1,500 points)."""
+    if frame is None or len(frame) <= n:
+        return frame
+    step = max(1, len(frame) // n)
+    return frame.iloc[::step]
 
 
 def draw(axes, runs, view, quantities=("params", "tokens")) -> list:
@@ -27,7 +33,7 @@ def draw(axes, runs, view, quantities=("params", "tokens")) -> list:
 
     colors = style.approach_colors()
     preds = view.predictions
-    c_max = _studied_max(runs, view)
+    c_max = _studied_max(view)
     handles = {}
     for ax, q in zip(axes, quantities, strict=True):
         drew = False
@@ -55,7 +61,7 @@ def draw(axes, runs, view, quantities=("params", "tokens")) -> list:
                             color=col, mfc=col if b.included else "none", elinewidth=0.8, capsize=1.5, zorder=4)
             if not b.included:
                 handles["excluded"] = h
-        env = view.envelope()
+        env = thin(view.envelope())
         if env is not None and q in env:
             drew = True
             ax.scatter(env["flops"], env[q], s=8, marker=style.APPROACH_MARKERS["approach1"],
@@ -63,6 +69,14 @@ def draw(axes, runs, view, quantities=("params", "tokens")) -> list:
         if not drew:
             style.placeholder(ax, "no fitted allocation in fit.json / predictions.csv")
             continue
+        if env is not None:
+            handles["envelope"] = ax.scatter([], [], s=8, marker=style.APPROACH_MARKERS["approach1"],
+                                             color=colors["approach1"], lw=0, label="A1 envelope points")
+        if view.isoflop():
+            handles["vertices"] = ax.errorbar([], [], yerr=[], fmt="o", ms=3.5, color=colors["approach2"],
+                                              label="A2 IsoFLOP minima")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
         if math.isfinite(c_max):
             lo, hi = ax.get_xlim()
             if hi > c_max * 1.01:

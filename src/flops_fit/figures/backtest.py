@@ -1,9 +1,10 @@
-"""Backtest: each approach fitted without the largest budget(s), its predictions for the held-out
-budget against what the held-out runs measured.
+"""Backtest: each approach refitted without the largest budget(s) predicts the held-out budgets
+(fit.json ``backtest``; Choshen et al. 2025 judge a scaling law by how well it extrapolates).
 
-One panel per quantity the backtest reports (loss, and where present N* and D*): predicted
-(with its interval) against actual; the diagonal is a perfect prediction. The text gives the
-relative error of each approach.
+Two panels against compute C: the optimal loss L* and the optimal size N*. Black circles are
+what each budget measured (its IsoFLOP vertex); the held-out budget's measurement is a black
+star; coloured markers are each approach's prediction for it (nudged sideways so they do not
+hide each other). The legend gives each approach's error, prediction / observation - 1.
 """
 
 from __future__ import annotations
@@ -12,64 +13,67 @@ import math
 
 from flops_fit.figures import style
 
-_LABELS = {"loss": "loss", "params": "$N^*$", "tokens": "$D^*$"}
+_LABELS = {"loss": "Optimal loss $L^*$", "params": "Optimal parameters $N^*$"}
 
 
-def draw(axes, view, quantities) -> None:
+def draw(axes, view, quantities) -> dict:
+    """Draw the panels; return {label: handle} for one shared legend."""
     import numpy as np
 
     bt = view.backtest()
     colors = style.approach_colors()
+    handles = {}
+    held = set(bt["budget"].round(-6).unique()) if bt is not None else set()
     for ax, q in zip(axes, quantities, strict=True):
         sel = bt[bt["quantity"] == q] if bt is not None else None
         if sel is None or sel.empty:
-            style.placeholder(ax, "no backtest in fit.json")
+            style.placeholder(ax, view.backtest_note() or "no backtest for this quantity")
             continue
-        lines = []
-        for name, grp in sel.groupby("approach", sort=True):
-            col = colors.get(name, "0.3")
-            yerr = None
-            if grp["lo"].notna().all() and grp["hi"].notna().all():
-                yerr = [np.maximum(grp["predicted"] - grp["lo"], 0), np.maximum(grp["hi"] - grp["predicted"], 0)]
-            ax.errorbar(grp["actual"], grp["predicted"], yerr=yerr, fmt=style.APPROACH_MARKERS.get(name, "o"),
-                        color=col, ms=4, elinewidth=0.8, capsize=1.5, label=style.APPROACH_LABELS.get(name, name))
-            rel = (grp["predicted"] / grp["actual"] - 1).abs().max()
-            if math.isfinite(rel):
-                lines.append(f"{style.APPROACH_SHORT.get(name, name)}: {100 * rel:.1f}%")
-        vals = np.concatenate([sel["actual"], sel["predicted"], sel["lo"].dropna(), sel["hi"].dropna()])
-        vals = vals[np.isfinite(vals) & (vals > 0)]
-        lo, hi = vals.min(), vals.max()
-        pad = (hi / lo) ** 0.15 if hi > lo else 1.05
-        lo, hi = lo / pad, hi * pad
-        ax.plot([lo, hi], [lo, hi], color="0.5", lw=0.8, ls="--", zorder=0)
-        ax.set_xlim(lo, hi)
-        ax.set_ylim(lo, hi)
-        kind = "loss" if q == "loss" else "count"
-        style.log_axis(ax, "x", kind)
-        style.log_axis(ax, "y", kind)
-        ax.set_aspect("equal", adjustable="box")
-        ax.set_xlabel(f"Held-out {_LABELS[q]} (measured)")
-        ax.set_ylabel(f"Predicted {_LABELS[q]}")
-        if lines:
-            ax.text(0.04, 0.96, "max rel. error\n" + "\n".join(lines), transform=ax.transAxes, va="top",
-                    fontsize=6)
+        for b in view.isoflop():
+            iv = b.l_opt if q == "loss" else b.n_opt
+            if not (b.included and math.isfinite(iv.value)) or round(b.budget, -6) in held:
+                continue
+            h = ax.scatter([b.budget], [iv.value], s=14, color="black", zorder=3)
+            handles.setdefault("measured optimum (fitted)", h)
+        obs = sel.drop_duplicates("budget")
+        h = ax.scatter(obs["budget"], obs["actual"], marker="*", s=60, color="black", zorder=4)
+        handles.setdefault("held-out measurement", h)
+        names = sorted(sel["approach"].unique())
+        errors = []
+        for i, name in enumerate(names):
+            grp = sel[sel["approach"] == name]
+            nudge = 10 ** (0.06 * (i - (len(names) - 1) / 2))
+            h = ax.scatter(grp["budget"] * nudge, grp["predicted"], marker=style.APPROACH_MARKERS.get(name, "o"),
+                           color=colors.get(name, "0.3"), s=22, zorder=5, edgecolors="white", linewidths=0.4)
+            err = 100 * (grp["predicted"] / grp["actual"] - 1).to_numpy(float)
+            worst = err[int(np.argmax(np.abs(err)))]
+            short = style.APPROACH_SHORT.get(name, name)
+            errors.append((f"{short}: {worst:+.1f}%", colors.get(name, "0.3")))
+            handles.setdefault(f"{short} prediction", h)
+        # errors in the empty corner: loss falls with C (lower left), N* rises (upper left)
+        y0, va = (0.04, "bottom") if q == "loss" else (0.96, "top")
+        ax.text(0.04, y0, "pred/obs - 1", transform=ax.transAxes, fontsize=6, va=va, color="0.3")
+        for j, (text, col) in enumerate(errors):
+            step = (j + 1) * 0.075
+            ax.text(0.04, y0 + step if va == "bottom" else y0 - step, text, transform=ax.transAxes,
+                    fontsize=6, va=va, color=col)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        style.log_axis(ax, "x", "flops")
+        style.log_axis(ax, "y", "loss" if q == "loss" else "count")
+        ax.set_xlabel("Compute $C$ (FLOPs)")
+        ax.set_ylabel(_LABELS[q])
         ax.grid(True, which="major")
-    if len(axes):
-        handles, labels = axes[0].get_legend_handles_labels()
-        if handles:
-            axes[0].legend(handles, labels, loc="lower right")
+    return handles
 
 
 def make(view, out_dir, width="single", formats=("pdf", "png")) -> list[str]:
     import matplotlib.pyplot as plt
 
     style.use_paper_style()
-    bt = view.backtest()
-    quantities = [q for q in ("loss", "params", "tokens") if bt is not None and (bt["quantity"] == q).any()]
-    quantities = quantities or ["loss"]
-    if width == "single" and len(quantities) > 1:
-        quantities = quantities[:2] if "loss" not in quantities else ["loss", *[q for q in quantities if q != "loss"]][:2]
-    fig, axes = plt.subplots(1, len(quantities), figsize=style.figure_size(width, 0.85, ncols=len(quantities)),
-                             squeeze=False)
-    draw(list(axes[0]), view, quantities)
+    fig, axes = plt.subplots(1, 2, figsize=style.figure_size(width, 0.62 if width == "single" else 0.36))
+    handles = draw(list(axes), view, ["loss", "params"])
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="outside lower center",
+                   ncols=3 if width == "single" else len(handles), columnspacing=1.0, handletextpad=0.3)
     return style.save_figure(fig, out_dir, "backtest", formats)

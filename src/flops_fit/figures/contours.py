@@ -30,11 +30,20 @@ def draw(ax, runs, view, fig=None) -> None:
         reason = view.approaches["approach3"].error or "no Approach 3 fit"
         style.placeholder(ax, f"Approach 3 unavailable: {reason}")
         return
-    if runs is not None and len(runs):
-        n_lo, n_hi = runs["params"].min() / 3, runs["params"].max() * 3
-        d_lo, d_hi = runs["tokens"].min() / 3, runs["tokens"].max() * 3
+    from flops_fit.figures.isoflop import excluded_runs_frame
+
+    used = view.used_runs()
+    bad = excluded_runs_frame(runs, view)
+    pts = [f for f in (used, bad) if f is not None and len(f)]
+    if pts:
+        import pandas as pd
+
+        allp = pd.concat([f[["N", "D"]] for f in pts])
+        n_lo, n_hi = allp["N"].min() / 3, allp["N"].max() * 3
+        d_lo, d_hi = allp["D"].min() / 3, allp["D"].max() * 3
     else:
         n_lo, n_hi, d_lo, d_hi = 1e6, 1e10, 1e8, 1e12
+    kappa = view.flops_per_6nd  # counted FLOPs per 6ND: C = kappa * 6 N D
     n = np.geomspace(n_lo, n_hi, 240)
     d = np.geomspace(d_lo, d_hi, 240)
     nn, dd = np.meshgrid(n, d)
@@ -48,29 +57,26 @@ def draw(ax, runs, view, fig=None) -> None:
         cb.ax.tick_params(labelsize=6)
         cb.ax.yaxis.set_major_formatter(style.plain_formatter())
     # iso-FLOP lines
-    c_lo, c_hi = 6 * n_lo * d_lo, 6 * n_hi * d_hi
+    c_lo, c_hi = 6 * kappa * n_lo * d_lo, 6 * kappa * n_hi * d_hi
     for e in range(math.ceil(math.log10(c_lo)), math.floor(math.log10(c_hi)) + 1):
         c = 10.0**e
-        ax.plot(n, c / (6 * n), color="white", lw=0.5, ls="--", alpha=0.7)
-    fn, fd = _frontier(p, np.geomspace(c_lo, c_hi, 200))
+        ax.plot(n, c / (6 * kappa * n), color="white", lw=0.5, ls="--", alpha=0.7)
+    fn, fd = _frontier(p, np.geomspace(c_lo, c_hi, 400) / kappa)
     keep = (fn >= n_lo) & (fn <= n_hi) & (fd >= d_lo) & (fd <= d_hi)
     ax.plot(fn[keep], fd[keep], color="black", lw=1.4, label="efficient frontier")
-    if runs is not None and len(runs):
-        ok = runs[runs["status"] != "diverged"] if "status" in runs else runs
-        ax.scatter(ok["params"], ok["tokens"], s=10, facecolors="white", edgecolors="black", lw=0.5, zorder=3,
+    if used is not None and len(used):
+        ax.scatter(used["N"], used["D"], s=10, facecolors="white", edgecolors="black", lw=0.5, zorder=3,
                    label="runs")
-        if "status" in runs and (runs["status"] == "diverged").any():
-            bad = runs[runs["status"] == "diverged"]
-            ax.scatter(bad["params"], bad["tokens"], s=12, marker="x", color="red", lw=0.8, zorder=3,
-                       label="diverged")
-    ax.plot([], [], color="white", lw=0.5, ls="--", label="iso-FLOP $C=6ND$")
+    if bad is not None and len(bad):
+        ax.scatter(bad["N"], bad["D"], s=14, marker="x", color="black", lw=0.9, zorder=3, label="excluded run")
+    ax.plot([], [], color="white", lw=0.5, ls="--", label="iso-FLOP, $C = 10^k$")
     ax.set_xlim(n_lo, n_hi)
     ax.set_ylim(d_lo, d_hi)
     style.log_axis(ax, "x", "count")
     style.log_axis(ax, "y", "count")
-    ax.set_xlabel("Parameters $N$")
+    ax.set_xlabel(view.params_label)
     ax.set_ylabel("Tokens $D$")
-    leg = ax.legend(loc="upper right", frameon=True, facecolor="0.3", framealpha=0.6, labelcolor="white")
+    leg = ax.legend(loc="lower right", frameon=True, facecolor="0.3", framealpha=0.6, labelcolor="white")
     leg.get_frame().set_linewidth(0)
 
 

@@ -33,8 +33,7 @@ def draw(ax, runs, view, curves=None) -> None:
         order = np.argsort(f)
         env_f, env_l = f[order], np.minimum.accumulate(loss[order])
         keep = np.r_[True, env_l[1:] < env_l[:-1]]
-        ax.plot(env_f[keep], env_l[keep], color="black", lw=1.2, drawstyle="steps-post",
-                label="frontier (lower envelope)")
+        ax.plot(env_f[keep], env_l[keep], color="black", lw=1.2, label="frontier (lower envelope)")
         if sizes:
             import matplotlib as mpl
 
@@ -54,7 +53,9 @@ def draw(ax, runs, view, curves=None) -> None:
         if fcol not in ok:
             ok = ok.assign(flops_6nd=6 * ok["params"] * ok["tokens"])
         ax.scatter(ok[fcol], ok["loss"], s=10, color="0.45", lw=0, label="runs (final loss)")
-    env = view.envelope()
+    from flops_fit.figures.allocation import thin
+
+    env = thin(view.envelope(), 25)
     if env is not None and "loss" in env:
         ax.scatter(env["flops"], env["loss"], s=10, marker=style.APPROACH_MARKERS["approach1"],
                    color=colors["approach1"], zorder=4, lw=0, label="Approach 1 envelope")
@@ -81,12 +82,25 @@ def draw(ax, runs, view, curves=None) -> None:
     ax.legend(loc="upper right")
 
 
+def in_convention(curves, runs, view):
+    """curves.csv with ``params`` (N under the fit's convention) and ``flops`` as the fit counts C:
+    6 N D under the 6ND convention, the counted FLOPs otherwise (so the fitted L*(C) lines up)."""
+    if curves is None or runs is None or "run_id" not in runs:
+        return curves
+    conv = view.fit.get("convention") or {}
+    col = conv.get("params_column", "params")
+    col = col if col in runs else "params"
+    per_run = runs[["run_id", col]].rename(columns={col: "params"})
+    curves = curves.drop(columns=[c for c in ("params",) if c in curves]).merge(per_run, on="run_id", how="inner")
+    if conv.get("flops") == "6ND":
+        curves = curves.assign(flops=6.0 * curves["params"] * curves["tokens"])
+    return curves
+
+
 def make(runs, view, out_dir, curves=None, width="single", formats=("pdf", "png")) -> list[str]:
     import matplotlib.pyplot as plt
 
     style.use_paper_style()
     fig, ax = plt.subplots(figsize=style.figure_size(width, 0.8 if width == "single" else 0.45))
-    if curves is not None and runs is not None and "params" not in curves and "run_id" in runs:
-        curves = curves.merge(runs[["run_id", "params"]], on="run_id", how="left")
-    draw(ax, runs, view, curves)
+    draw(ax, runs, view, in_convention(curves, runs, view))
     return style.save_figure(fig, out_dir, "frontier", formats)

@@ -39,8 +39,13 @@ def curves_by_run(curves: pd.DataFrame | None) -> list[tuple]:
         if len(grp) < 2:
             continue
         runs.append(
-            (str(rid), float(grp["N"].iloc[0]), np.log(grp["C"].to_numpy()),
-             np.log(grp["D"].to_numpy()), grp["L"].to_numpy())
+            (
+                str(rid),
+                float(grp["N"].iloc[0]),
+                np.log(grp["C"].to_numpy()),
+                np.log(grp["D"].to_numpy()),
+                grp["L"].to_numpy(),
+            )
         )
     return runs
 

@@ -57,9 +57,7 @@ def _numeric(df: pd.DataFrame, columns, what: str) -> None:
         bad = values.isna() & df[col].notna()
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise FitError(
-                f"{what}: column {col!r} must be numeric; row {i} holds {df[col].iloc[i]!r}"
-            )
+            raise FitError(f"{what}: column {col!r} must be numeric; row {i} holds {df[col].iloc[i]!r}")
         df[col] = values.astype(float)
 
 
@@ -217,8 +215,15 @@ def prepare_curves(curves: pd.DataFrame | None, table: pd.DataFrame, flops: str)
     n = per_run.loc[cv["run_id"].astype(str)].to_numpy(float)
     d = cv["tokens"].to_numpy(float)
     c = 6.0 * n * d if flops == "6ND" else cv["flops"].to_numpy(float)
-    out = pd.DataFrame({"run_id": cv["run_id"].astype(str).to_numpy(), "N": n, "D": d, "C": c,
-                        "L": cv["loss"].to_numpy(float)})
+    out = pd.DataFrame(
+        {
+            "run_id": cv["run_id"].astype(str).to_numpy(),
+            "N": n,
+            "D": d,
+            "C": c,
+            "L": cv["loss"].to_numpy(float),
+        }
+    )
     ok = np.isfinite(out[["N", "D", "C", "L"]]).all(axis=1) & (out[["N", "D", "C", "L"]] > 0).all(axis=1)
     out = out[ok.to_numpy()]
     return out.reset_index(drop=True) if len(out) else None

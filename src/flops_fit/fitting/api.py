@@ -1,0 +1,399 @@
+"""The fit as one call: runs table in, fit.json content out (see ``flops_fit.fitting``)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import approach1, approach2, approach3, backtest, bootstrap, powerlaw
+from .io import (
+    PARAMS_COLUMN,
+    FitError,
+    assign_budgets,
+    atomic_write,
+    dump_json,
+    load_runs,
+    prepare_curves,
+    prepare_runs,
+    to_jsonable,
+)
+
+SCHEMA_VERSION = 1
+IN_SAMPLE_TOLERANCE = 0.05
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """Every choice of the fit; all of it is recorded in fit.json under ``options``.
+
+    params            "total" | "non_embedding": which parameter count is N.
+    flops             "6ND" | "counted": C = 6 N D, or the runs' ``flops`` column.
+    approaches        subset of (1, 2, 3), Hoffmann et al. 2022 §3.1-3.3.
+    bootstrap         resamples for the intervals (0: no intervals).
+    confidence        central interval mass (0.9: 5th-95th percentile).
+    seed              bootstrap seed; same seed, same numbers.
+    backtest_holdout  how many of the largest budgets the backtest holds out (0: none).
+    predict_budgets   budgets of predictions.csv; None: the studied ones, 10x and 100x the largest.
+    huber_delta       Approach 3's Huber delta (Chinchilla: 1e-3).
+    approach3_starts  L-BFGS runs from this many best starts of Chinchilla's grid (None: all 4,500).
+    """
+
+    params: str = "total"
+    flops: str = "6ND"
+    approaches: tuple[int, ...] = (1, 2, 3)
+    bootstrap: int = 1000
+    confidence: float = 0.9
+    seed: int = 0
+    backtest_holdout: int = 1
+    predict_budgets: tuple[float, ...] | None = None
+    huber_delta: float = 1e-3
+    approach3_starts: int | None = 64
+    extra: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def check(self) -> None:
+        if self.params not in PARAMS_COLUMN:
+            raise FitError(f"option params={self.params!r} is not allowed; use 'total' or 'non_embedding'")
+        if self.flops not in ("6ND", "counted"):
+            raise FitError(f"option flops={self.flops!r} is not allowed; use '6ND' or 'counted'")
+        bad = [a for a in self.approaches if a not in (1, 2, 3)]
+        if bad or not self.approaches:
+            raise FitError(
+                f"option approaches={self.approaches!r}: allowed values are 1, 2, 3 (at least one)"
+            )
+        if int(self.bootstrap) != self.bootstrap or self.bootstrap < 0:
+            raise FitError(f"option bootstrap={self.bootstrap!r} must be an integer >= 0")
+        if not 0 < self.confidence < 1:
+            raise FitError(f"option confidence={self.confidence!r} must lie strictly between 0 and 1")
+        if int(self.backtest_holdout) != self.backtest_holdout or self.backtest_holdout < 0:
+            raise FitError(f"option backtest_holdout={self.backtest_holdout!r} must be an integer >= 0")
+        if not self.huber_delta > 0:
+            raise FitError(f"option huber_delta={self.huber_delta!r} must be > 0")
+        if self.predict_budgets is not None:
+            c = np.asarray(self.predict_budgets, dtype=float)
+            if c.size == 0 or not np.all(np.isfinite(c)) or np.any(c <= 0):
+                raise FitError(
+                    f"option predict_budgets={self.predict_budgets!r} must be positive FLOP values"
+                )
+
+
+def _convention(options: FitOptions) -> dict:
+    return {
+        "params": options.params,
+        "flops": options.flops,
+        "params_column": PARAMS_COLUMN[options.params],
+        "flops_column": "flops" if options.flops == "counted" else "6 * N * tokens",
+    }
+
+
+def _samples_dict(samples: dict) -> dict:
+    return {k: np.asarray(v, dtype=float) for k, v in samples.items()}
+
+
+def _intervals(samples: dict, names, confidence: float) -> dict:
+    out = {}
+    for k in names:
+        lo, hi = bootstrap.percentile_interval(np.asarray(samples[k], dtype=float)[:, None], confidence)
+        out[k] = [float(lo[0]), float(hi[0])]
+    return out
+
+
+def _no_samples(names) -> dict:
+    return {k: np.array([]) for k in names}
+
+
+def _block(status, options, params=None, samples=None, names=(), unit="", **extra) -> dict:
+    """One approach's entry of fit.json."""
+    block = {"status": status, "convention": _convention(options)}
+    if params is not None:
+        n_ok = int(np.sum(np.isfinite(samples[names[0]]))) if samples and len(samples[names[0]]) else 0
+        intervals = (
+            _intervals(samples, names, options.confidence) if n_ok else {k: [None, None] for k in names}
+        )
+        block.update(
+            params=params,
+            intervals=intervals,
+            a=params["a"],
+            b=params["b"],
+            a_interval=intervals["a"],
+            b_interval=intervals["b"],
+            bootstrap={
+                "resamples": options.bootstrap,
+                "ok": n_ok,
+                "unit": unit,
+                "seed": options.seed,
+                "confidence": options.confidence,
+                "samples": {k: samples[k] for k in names},
+            },
+        )
+    block.setdefault("excluded_budgets", [])
+    block.setdefault("warnings", [])
+    block.update(extra)
+    return block
+
+
+# ---------------------------------------------------------------------------------------------
+# the three approaches
+
+
+def _fit_approach1(curves, options, rng) -> dict:
+    try:
+        params, env = approach1.fit(curves)
+    except approach1.NotEnoughCurves as exc:
+        return _block("skipped", options, reason=str(exc), note=str(exc))
+    runs = approach1.curves_by_run(curves)
+    if options.bootstrap:
+        samples = bootstrap.approach1_samples(runs, options.bootstrap, rng, approach1.GRID_POINTS)
+    else:
+        samples = _no_samples(powerlaw.PARAM_NAMES)
+    return _block(
+        "ok",
+        options,
+        params,
+        _samples_dict(samples),
+        powerlaw.PARAM_NAMES,
+        unit="runs (whole curves), with replacement",
+        method="envelope of validation-loss curves on a log grid of FLOPs; power laws in log space",
+        envelope={k: env[k].tolist() for k in ("C", "N", "D", "L", "run_id")},
+        n_runs=len(runs),
+    )
+
+
+def _fit_approach2(table, options, rng, details) -> dict:
+    params = approach2.laws(details)
+    if options.bootstrap:
+        samples, vertices = bootstrap.approach2_samples(table, options.flops, options.bootstrap, rng)
+    else:
+        samples, vertices = _no_samples(powerlaw.PARAM_NAMES), np.full((0, len(details), 3), np.nan)
+    lo, hi = bootstrap.percentile_interval(vertices, options.confidence)
+    budgets = []
+    for j, det in enumerate(details):
+        grp = table[table["budget_id"] == det["budget_id"]].sort_values("N")
+        det = dict(det)
+        for i, name in enumerate(("N_opt", "D_opt", "L_opt")):
+            det[f"{name}_lo"], det[f"{name}_hi"] = float(lo[j, i]), float(hi[j, i])
+        det["runs"] = {k: grp[k].tolist() for k in ("run_id", "N", "D", "L")}
+        budgets.append(det)
+    excluded = [{"budget": b["budget"], "reason": b["reason"]} for b in budgets if not b["included"]]
+    warnings = [f"C={b['budget']:.3g}: {w}" for b in budgets for w in b["warnings"]]
+    return _block(
+        "ok",
+        options,
+        params,
+        _samples_dict(samples),
+        powerlaw.PARAM_NAMES,
+        unit="runs within each budget, with replacement (stratified)",
+        method="parabola of loss vs log10 N per budget; power laws through the vertices in log space",
+        excluded_budgets=excluded,
+        warnings=warnings,
+        budgets=budgets,
+    )
+
+
+def _kappa(table) -> float:
+    """Counted FLOPs per 6ND (1 under the 6ND convention): Approach 3's allocation uses C / kappa."""
+    return float(np.median(table["C"] / (6.0 * table["N"] * table["D"])))
+
+
+def _fit_approach3(table, options, rng) -> dict:
+    if len(table) < 6:
+        raise FitError(f"Approach 3 fits 5 parameters and needs >= 6 usable runs; got {len(table)}")
+    log_n, log_d, log_l = (np.log(table[k].to_numpy()) for k in ("N", "D", "L"))
+    theta, f = approach3.minimise(log_n, log_d, log_l, options.huber_delta, options.approach3_starts)
+    params = approach3.params_from_theta(theta)
+    if options.bootstrap:
+        samples = bootstrap.approach3_samples(
+            theta, log_n, log_d, log_l, options.huber_delta, options.bootstrap, rng
+        )
+    else:
+        samples = _no_samples(approach3.PARAM_NAMES)
+    warnings = []
+    if not (params["alpha"] > 0 and params["beta"] > 0):
+        warnings.append("alpha or beta <= 0: the allocation exponents are undefined")
+    kappa = _kappa(table)
+    return _block(
+        "ok",
+        options,
+        params,
+        _samples_dict(samples),
+        approach3.PARAM_NAMES,
+        unit="runs, with replacement; L-BFGS warm-started from the point estimate",
+        method=(
+            "L(N,D) = E + A/N^alpha + B/D^beta; Huber (delta={}) on log L vs LSE form, summed over runs; "
+            "L-BFGS-B from the best {} of Chinchilla's 4,500 grid starts"
+        ).format(options.huber_delta, options.approach3_starts or "all"),
+        theta={"a": theta[0], "b": theta[1], "e": theta[2], "alpha": theta[3], "beta": theta[4]},
+        objective=f,
+        n_runs=len(table),
+        flops_per_6ND=kappa,
+        warnings=warnings,
+    )
+
+
+def evaluate(approach: int, params: dict, budgets, block: dict | None = None):
+    """N*, D*, L* of one approach's parameters at FLOP budgets (arrays broadcast)."""
+    if approach == 3:
+        kappa = (block or {}).get("flops_per_6ND") or 1.0
+        n, d, _ = approach3.optimal(params, np.asarray(budgets, dtype=float) / kappa)
+        return n, d, approach3.loss(params, n, d)
+    return powerlaw.evaluate(params, budgets)
+
+
+# ---------------------------------------------------------------------------------------------
+# public API
+
+
+def fit_runs(runs_df: pd.DataFrame, curves_df: pd.DataFrame | None = None, options: FitOptions | None = None):
+    """Fit every requested approach; returns the fit.json content (JSON-serialisable dict).
+
+    Raises FitError for unusable input: a missing column, a value <= 0, fewer than 2 budgets,
+    Approach 2 with fewer than 2 usable budgets, Approach 3 with fewer than 6 runs.
+    """
+    options = options or FitOptions()
+    options.check()
+    runs_df, curves_df = load_runs(runs_df, curves_df)
+    table, excluded = prepare_runs(runs_df, options.params, options.flops)
+    table = assign_budgets(table)
+    budgets = sorted(table["budget"].unique().tolist())
+    if len(budgets) < 2:
+        raise FitError(
+            f"all {len(table)} usable runs share one compute budget (C={budgets[0]:.3g}); scaling laws "
+            "need runs at >= 2 budgets (C agreeing within 5% counts as one budget)"
+        )
+    curves = prepare_curves(curves_df, table, options.flops)
+    rngs = bootstrap.rngs(options.seed)
+    details = approach2.minima(table, options.flops)
+
+    approaches = {}
+    for k in sorted(set(options.approaches)):
+        if k == 1:
+            approaches["approach1"] = _fit_approach1(curves, options, rngs[1])
+        elif k == 2:
+            approaches["approach2"] = _fit_approach2(table, options, rngs[2], details)
+        else:
+            approaches["approach3"] = _fit_approach3(table, options, rngs[3])
+
+    def fit_point(train, train_curves):
+        out = {}
+        for k in sorted(set(options.approaches)):
+            try:
+                if k == 1:
+                    out[k] = approach1.fit(train_curves)[0]
+                elif k == 2:
+                    out[k] = approach2.fit(train, options.flops)[0]
+                else:
+                    ln, ld, ll = (np.log(train[c].to_numpy()) for c in ("N", "D", "L"))
+                    if len(train) < 6:
+                        raise FitError(f"Approach 3 needs >= 6 runs; {len(train)} left")
+                    th, _ = approach3.minimise(ln, ld, ll, options.huber_delta, options.approach3_starts)
+                    out[k] = approach3.params_from_theta(th)
+            except (FitError, approach1.NotEnoughCurves) as exc:
+                out[k] = exc
+        return out
+
+    def predict_point(k, params, c):
+        return evaluate(k, params, c, approaches.get(f"approach{k}"))
+
+    bt = backtest.run(table, curves, options.backtest_holdout, fit_point, predict_point, details)
+    for k in list(bt.get("approaches", {})):
+        if approaches.get(k, {}).get("status") != "ok":
+            bt["approaches"][k] = {"status": "skipped", "reason": "approach not fitted on all data"}
+
+    predict_budgets = (
+        list(options.predict_budgets)
+        if options.predict_budgets is not None
+        else budgets + [10 * budgets[-1], 100 * budgets[-1]]
+    )
+    opts = asdict(options)
+    opts.pop("extra")
+    return to_jsonable(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "convention": _convention(options),
+            "options": opts,
+            "n_runs": int(len(runs_df)),
+            "n_used": int(len(table)),
+            "budgets": budgets,
+            "predict_budgets": predict_budgets,
+            "runs": {k: table[k].tolist() for k in ("run_id", "N", "D", "C", "L", "budget", "budget_id")},
+            "excluded_runs": excluded,
+            "approaches": approaches,
+            "backtest": bt,
+            "references": REFERENCES,
+        }
+    )
+
+
+REFERENCES = [
+    "Hoffmann et al. 2022, Training Compute-Optimal Large Language Models, §3 and App. D",
+    "Besiroglu et al. 2024, Chinchilla Scaling: A replication attempt (epoch-research/analyzing-chinchilla)",
+    "Porian et al. 2024, Resolving Discrepancies in Compute-Optimal Scaling of Language Models",
+    "Choshen et al. 2025, A Hitchhiker's Guide to Scaling Law Estimation",
+    "Czech et al. 2026 (Open-Athena), bias of IsoFLOP parabola fits with off-centre sampling",
+]
+
+
+def _arr(values) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def predict(result: dict, budgets) -> pd.DataFrame:
+    """Rows per (budget, approach): N*, D*, L*, D*/N* with interval bounds, in_sample, conventions."""
+    c = np.atleast_1d(np.asarray(budgets, dtype=float))
+    studied = np.asarray(result["budgets"], dtype=float)
+    lo_c, hi_c = studied.min() * (1 - IN_SAMPLE_TOLERANCE), studied.max() * (1 + IN_SAMPLE_TOLERANCE)
+    conf = result["options"]["confidence"]
+    conv = result["convention"]
+    frames = []
+    for key, block in result["approaches"].items():
+        if block.get("status") != "ok":
+            continue
+        k = int(key[-1])
+        params = {p: (math.nan if v is None else v) for p, v in block["params"].items()}
+        n, d, loss = (np.broadcast_to(x, c.shape) for x in evaluate(k, params, c, block))
+        samples = {p: _arr(v)[:, None] for p, v in block["bootstrap"]["samples"].items()}
+        cols = {"N_opt": n, "D_opt": d, "L_opt": loss, "tokens_per_param": d / n}
+        frame = {"budget": c, "approach": k}
+        if samples and len(next(iter(samples.values()))):
+            with np.errstate(all="ignore"):
+                ns, ds, ls = evaluate(k, samples, c[None, :], block)
+                draws = {"N_opt": ns, "D_opt": ds, "L_opt": ls, "tokens_per_param": ds / ns}
+        else:
+            draws = {}
+        for name, point in cols.items():
+            frame[name] = point
+            if name in draws:
+                lo, hi = bootstrap.percentile_interval(draws[name], conf)
+            else:
+                lo = hi = np.full(c.shape, np.nan)
+            frame[f"{name}_lo"], frame[f"{name}_hi"] = lo, hi
+        frame["in_sample"] = (c >= lo_c) & (c <= hi_c)
+        frame["params_convention"] = conv["params"]
+        frame["flops_convention"] = conv["flops"]
+        frame["confidence"] = conf
+        frames.append(pd.DataFrame(frame))
+    if not frames:
+        return pd.DataFrame(columns=["budget", "approach", "N_opt", "D_opt", "L_opt", "tokens_per_param"])
+    return pd.concat(frames, ignore_index=True).sort_values(["budget", "approach"], ignore_index=True)
+
+
+def write_fit(result: dict, out_dir) -> None:
+    """Write ``out_dir/fit.json`` and ``out_dir/predictions.csv`` atomically."""
+    out = Path(out_dir)
+    table = predict(result, result["predict_budgets"])
+    atomic_write(out / "predictions.csv", table.to_csv(index=False, float_format="%.10g"))
+    atomic_write(out / "fit.json", dump_json(result))
+
+
+def read_fit(path_or_dir) -> dict:
+    """Read a fit.json (or the fit.json inside a folder)."""
+    path = Path(path_or_dir)
+    if path.is_dir():
+        path = path / "fit.json"
+    if not path.is_file():
+        raise FitError(f"no fit.json at {str(path)!r}")
+    return json.loads(path.read_text())

@@ -1,0 +1,136 @@
+# Presentation: figures, tables, the multi-study comparison and what `snakemake --report` shows.
+# These rules read only runs.csv, curves.csv, fit.json and predictions.csv (never refit), so a
+# change of `studies.<name>.figures` (a rule param) reruns the figure rules and nothing else.
+# One figures job per study and file format renders every figure in flops_fit.figures.FIGURES.
+import yaml
+
+from flops_fit.figures import FIGURES
+from flops_fit.tables import FORMATS as TABLE_FORMATS
+from flops_fit.tables import NUMBERS as NUMBERS_TEX
+from flops_fit.tables import TABLES
+
+
+report: "../report/workflow.rst"
+
+
+localrules:
+    figures,
+    tables,
+    study_config,
+    comparison,
+
+
+wildcard_constraints:
+    ext="pdf|png|svg",
+
+
+def figure_formats(study):
+    return CONFIG["studies"][study]["figures"]["formats"]
+
+
+def presentation_outputs(study):
+    """Every figure and table file of ``study`` (and the comparison when several studies are active)."""
+    out = [f"results/{study}/figures/{name}.{ext}" for ext in figure_formats(study) for name in FIGURES]
+    out += [f"results/{study}/tables/{name}.{ext}" for name in TABLES for ext in TABLE_FORMATS]
+    out += [f"results/{study}/tables/{NUMBERS_TEX}", f"results/{study}/config.yaml"]
+    if len(STUDIES) > 1:
+        out += [f"results/comparison/figures/comparison.{ext}" for ext in figure_formats(STUDIES[0])]
+    return out
+
+
+rule figures:
+    input:
+        runs="results/{study}/runs.csv",
+        curves="results/{study}/curves.csv",
+        fit="results/{study}/fit/fit.json",
+        predictions="results/{study}/fit/predictions.csv",
+    output:
+        **{
+            name: report(
+                f"results/{{study}}/figures/{name}.{{ext}}",
+                caption=f"../report/{name}.rst",
+                category="{study}",
+                subcategory="Figures",
+                labels={"study": "{study}", "figure": name, "format": "{ext}"},
+            )
+            for name in FIGURES
+        },
+    params:
+        width=lambda wildcards: CONFIG["studies"][wildcards.study]["figures"]["width"],
+        out=lambda wildcards, output: os.path.dirname(output[0]),
+    log:
+        "results/{study}/logs/figures_{ext}.log",
+    shell:
+        "flops-fit figures --runs {input.runs} --curves {input.curves} --fit {input.fit}"
+        " --predictions {input.predictions} --out {params.out} --width {params.width}"
+        " --formats {wildcards.ext} > {log} 2>&1"
+
+
+rule tables:
+    input:
+        runs="results/{study}/runs.csv",
+        fit="results/{study}/fit/fit.json",
+        predictions="results/{study}/fit/predictions.csv",
+    output:
+        **{
+            f"{name}_{ext}": (
+                report(
+                    f"results/{{study}}/tables/{name}.{ext}",
+                    caption=f"../report/table_{name}.rst",
+                    category="{study}",
+                    subcategory="Tables",
+                    labels={"study": "{study}", "table": name},
+                )
+                if ext == "csv"
+                else f"results/{{study}}/tables/{name}.{ext}"
+            )
+            for name in TABLES
+            for ext in TABLE_FORMATS
+        },
+        numbers=f"results/{{study}}/tables/{NUMBERS_TEX}",
+    params:
+        out=lambda wildcards, output: os.path.dirname(output.numbers),
+    log:
+        "results/{study}/logs/tables.log",
+    shell:
+        "flops-fit tables --fit {input.fit} --predictions {input.predictions} --runs {input.runs}"
+        " --out {params.out} > {log} 2>&1"
+
+
+rule study_config:
+    output:
+        config=report(
+            "results/{study}/config.yaml",
+            caption="../report/config.rst",
+            category="{study}",
+            subcategory="Configuration",
+            labels={"study": "{study}", "file": "config.yaml"},
+        ),
+    params:
+        text=lambda wildcards: yaml.safe_dump(
+            {wildcards.study: CONFIG["studies"][wildcards.study]}, sort_keys=True, default_flow_style=False
+        ),
+    log:
+        "results/{study}/logs/study_config.log",
+    shell:
+        "printf '%s' {params.text:q} > {output.config} 2> {log}"
+
+
+rule comparison:
+    input:
+        fits=expand("results/{study}/fit/fit.json", study=STUDIES),
+        predictions=expand("results/{study}/fit/predictions.csv", study=STUDIES),
+    output:
+        figure=report(
+            "results/comparison/figures/comparison.{ext}",
+            caption="../report/comparison.rst",
+            category="Comparison",
+            labels={"figure": "comparison", "format": "{ext}"},
+        ),
+    params:
+        studies=" ".join(f"{s}=results/{s}/fit/fit.json" for s in STUDIES),
+    log:
+        "results/comparison/logs/comparison_{ext}.log",
+    shell:
+        "python -m flops_fit.figures.comparison {params.studies} --out results/comparison/figures"
+        " --formats {wildcards.ext} > {log} 2>&1"
