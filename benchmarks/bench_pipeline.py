@@ -55,7 +55,7 @@ def bench_dry_run(n_budgets: int = 20, n_sizes: int = 50) -> None:
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     study = config["studies"]["shakespeare"]
     study["grid"] = {"budgets": [1e13 * 1.25**i for i in range(n_budgets)],
-                     "sizes": [8 + 4 * i for i in range(n_sizes)], "min_steps": 1}
+                     "sizes": [8 * (i + 1) for i in range(n_sizes)], "min_steps": 1}
     study["training"]["backend"] = "mock"
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     times = [snakemake(workdir, "-n", "--cores", "8", "--quiet", "all") for _ in range(3)]

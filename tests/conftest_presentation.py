@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 TRUTH = {"E": 1.8, "A": 400.0, "B": 2000.0, "alpha": 0.34, "beta": 0.37}
-BUDGETS = (1e17, 3e17, 1e18, 3e18, 1e19)
+BUDGETS = (1e17, 3e17, 1e18, 3e18)
 
 
 def law(n, d, p=TRUTH):
@@ -28,8 +28,9 @@ def optimal_n(c, p=TRUTH):
     return g * (np.asarray(c, float) / 6) ** (p["beta"] / s)
 
 
-def make_runs(budgets=BUDGETS, per_budget=7, span=8.0, noise=0.004, seed=0, study="synthetic",
-              truth=TRUTH) -> pd.DataFrame:
+def make_runs(
+    budgets=BUDGETS, per_budget=6, span=8.0, noise=0.004, seed=0, study="synthetic", truth=TRUTH
+) -> pd.DataFrame:
     """One IsoFLOP row per (budget, size): sizes log-spaced over ``span``x around the true N*."""
     rng = np.random.default_rng(seed)
     rows = []
@@ -39,13 +40,28 @@ def make_runs(budgets=BUDGETS, per_budget=7, span=8.0, noise=0.004, seed=0, stud
             n = float(round(n))
             d = float(round(c / (6 * n)))
             loss = float(law(n, d, truth) * np.exp(rng.normal(0, noise)))
-            rows.append({
-                "run_id": f"C{c:.0e}-d{i}".replace("+", "").replace(".", ""), "study": study, "status": "ok",
-                "budget": c, "size": i, "params": n, "params_non_embedding": n * 0.9,
-                "params_embedding": n * 0.1, "tokens": d, "flops": 6 * n * d, "flops_6nd": 6 * n * d,
-                "loss": loss, "train_loss": loss * 0.99, "unique_tokens": d, "epochs": 1.0,
-                "n_layer": 2, "d_model": 32 * (i + 1), "wall_s": 1.0,
-            })
+            rows.append(
+                {
+                    "run_id": f"C{c:.0e}-d{i}".replace("+", "").replace(".", ""),
+                    "study": study,
+                    "status": "ok",
+                    "budget": c,
+                    "size": i,
+                    "params": n,
+                    "params_non_embedding": n * 0.9,
+                    "params_embedding": n * 0.1,
+                    "tokens": d,
+                    "flops": 6 * n * d,
+                    "flops_6nd": 6 * n * d,
+                    "loss": loss,
+                    "train_loss": loss * 0.99,
+                    "unique_tokens": d,
+                    "epochs": 1.0,
+                    "n_layer": 2,
+                    "d_model": 32 * (i + 1),
+                    "wall_s": 1.0,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -54,13 +70,21 @@ def make_curves(runs: pd.DataFrame, points=12) -> pd.DataFrame:
     for r in runs.itertuples():
         for step, frac in enumerate(np.geomspace(0.02, 1.0, points), start=1):
             d = r.tokens * frac
-            rows.append({"run_id": r.run_id, "step": step * 10, "tokens": d, "flops": 6 * r.params * d,
-                         "loss": float(law(r.params, d)) * (r.loss / float(law(r.params, r.tokens)))})
+            rows.append(
+                {
+                    "run_id": r.run_id,
+                    "step": step * 10,
+                    "tokens": d,
+                    "flops": 6 * r.params * d,
+                    "loss": float(law(r.params, d)) * (r.loss / float(law(r.params, r.tokens))),
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def write_study(root: Path, diverged: int = 0, curves: bool = True, bootstrap: int = 20,
-                approaches=(1, 2, 3), **kwargs) -> dict[str, Path]:
+def write_study(
+    root: Path, diverged: int = 0, curves: bool = True, bootstrap: int = 10, approaches=(1, 2, 3), **kwargs
+) -> dict[str, Path]:
     """Write runs.csv, curves.csv, fit/fit.json and fit/predictions.csv under ``root``; return paths.
 
     The fit is the real one (flops_fit.fitting), with few bootstrap resamples for speed.
@@ -71,8 +95,13 @@ def write_study(root: Path, diverged: int = 0, curves: bool = True, bootstrap: i
     runs = make_runs(**kwargs)
     if diverged:
         runs.loc[runs.index[:diverged], "status"] = "diverged"
-    paths = {"root": root, "runs": root / "runs.csv", "curves": root / "curves.csv",
-             "fit": root / "fit" / "fit.json", "predictions": root / "fit" / "predictions.csv"}
+    paths = {
+        "root": root,
+        "runs": root / "runs.csv",
+        "curves": root / "curves.csv",
+        "fit": root / "fit" / "fit.json",
+        "predictions": root / "fit" / "predictions.csv",
+    }
     runs.to_csv(paths["runs"], index=False)
     make_curves(runs).to_csv(paths["curves"], index=False)
     if not curves:

@@ -12,7 +12,7 @@ import pytest
 from conftest_presentation import cached_study
 
 from flops_fit.figures import FIGURES, make_figures
-from flops_fit.figures.style import WIDTHS_IN, human, sci
+from flops_fit.figures.style import WIDTHS_IN, _umask, human, sci
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,13 +40,22 @@ def test_all_figures_written(study, tmp_path):
         # 300 dpi at the single-column width (bbox "tight" trims or pads a little)
         assert abs(w - WIDTHS_IN["single"] * 300) < 0.1 * WIDTHS_IN["single"] * 300, (name, w)
         assert 0.3 * w < h < 1.5 * w, (name, w, h)
+    # readable by others like any file the user writes (mkstemp alone would make them 0600)
+    assert (out / "isoflop.png").stat().st_mode & 0o044 == 0o044 & ~_umask()
     # written atomically: no temporary files left beside them
     assert sorted(p.name for p in out.iterdir()) == sorted(Path(p).name for p in paths)
 
 
 def test_double_width_and_subset(study, tmp_path):
-    paths = make_figures(study["runs"], study["fit"], study["predictions"], tmp_path, width="double",
-                         formats=("png",), only=["allocation"])
+    paths = make_figures(
+        study["runs"],
+        study["fit"],
+        study["predictions"],
+        tmp_path,
+        width="double",
+        formats=("png",),
+        only=["allocation"],
+    )
     assert paths == [str(tmp_path / "allocation.png")]
     w, _ = png_size(tmp_path / "allocation.png")
     assert abs(w - WIDTHS_IN["double"] * 300) < 0.1 * WIDTHS_IN["double"] * 300
@@ -55,19 +64,20 @@ def test_double_width_and_subset(study, tmp_path):
 
 
 def test_pdf_is_deterministic(study, tmp_path):
-    """Same inputs, same bytes: no timestamps in the PDF."""
-    a = make_figures(study["runs"], study["fit"], study["predictions"], tmp_path / "a", formats=("pdf",),
-                     only=["isoflop"])
-    b = make_figures(study["runs"], study["fit"], study["predictions"], tmp_path / "b", formats=("pdf",),
-                     only=["isoflop"])
-    assert Path(a[0]).read_bytes() == Path(b[0]).read_bytes()
+    """Same inputs, same bytes: no timestamps in the PDF or SVG."""
+    kw = {"formats": ("pdf", "svg"), "only": ["isoflop"]}
+    a = make_figures(study["runs"], study["fit"], study["predictions"], tmp_path / "a", **kw)
+    b = make_figures(study["runs"], study["fit"], study["predictions"], tmp_path / "b", **kw)
+    for x, y in zip(a, b, strict=True):
+        assert Path(x).read_bytes() == Path(y).read_bytes(), x
 
 
 def test_missing_pieces_still_give_every_figure(tmp_path_factory, tmp_path):
     """Approach 2 only, no curves: the other figures are notes, not crashes (declared outputs exist)."""
     study = cached_study(tmp_path_factory, key="a2only", curves=False, approaches=(2,), bootstrap=0)
-    paths = make_figures(study["runs"], study["fit"], study["predictions"], tmp_path, curves_csv=None,
-                         formats=("png",))
+    paths = make_figures(
+        study["runs"], study["fit"], study["predictions"], tmp_path, curves_csv=None, formats=("png",)
+    )
     assert len(paths) == len(FIGURES)
     assert all(os.path.getsize(p) > 1000 for p in paths)
 
@@ -80,9 +90,28 @@ def test_comparison(study, tmp_path_factory, tmp_path):
     assert [Path(p).name for p in paths] == ["comparison.png", "comparison.pdf"]
     w, _ = png_size(tmp_path / "comparison.png")
     assert abs(w - WIDTHS_IN["double"] * 300) < 0.1 * WIDTHS_IN["double"] * 300
-    assert main([f"one={study['fit']}", f"two={other['fit']}", "--out", str(tmp_path / "cli"),
-                 "--formats", "png"]) == 0
+    assert (
+        main(
+            [f"one={study['fit']}", f"two={other['fit']}", "--out", str(tmp_path / "cli"), "--formats", "png"]
+        )
+        == 0
+    )
     assert (tmp_path / "cli" / "comparison.png").stat().st_size > 1000
+
+
+def test_presentation_files():
+    from flops_fit.figures import presentation_files
+    from flops_fit.tables import FORMATS, TABLES
+
+    one = presentation_files("s", ("png",), ["s"])
+    assert [f for f in one if "/figures/" in f] == [f"results/s/figures/{n}.png" for n in FIGURES]
+    assert len([f for f in one if "/tables/" in f]) == len(TABLES) * len(FORMATS) + 1
+    assert "results/s/tables/numbers.tex" in one and "results/s/config.yaml" in one
+    assert not any("comparison" in f for f in one)
+    two = presentation_files("s", ("pdf", "png"), ["s", "t"])
+    assert {"results/comparison/figures/comparison.pdf", "results/comparison/figures/comparison.png"} <= set(
+        two
+    )
 
 
 def test_tick_labels():
@@ -92,9 +121,11 @@ def test_tick_labels():
 
 def test_presentation_imports_are_light():
     """The CLI must start fast and work without torch: no torch, matplotlib or pandas at import."""
-    code = ("import sys, flops_fit.figures, flops_fit.figures.style, flops_fit.tables, flops_fit.status;"
-            "heavy = [m for m in ('torch', 'matplotlib', 'pandas', 'seaborn') if m in sys.modules];"
-            "assert not heavy, heavy")
+    code = (
+        "import sys, flops_fit.figures, flops_fit.figures.style, flops_fit.tables, flops_fit.status;"
+        "heavy = [m for m in ('torch', 'matplotlib', 'pandas', 'seaborn') if m in sys.modules];"
+        "assert not heavy, heavy"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -10,14 +10,30 @@ import pytest
 
 from flops_fit.status import STATES, format_status, study_status
 
-PLAN = [("C1e12-d8", 1e12), ("C1e12-d16", 1e12), ("C2e12-d8", 2e12), ("C2e12-d16", 2e12), ("C4e12-d8", 4e12),
-        ("C4e12-d16", 4e12), ("C4e12-d24", 4e12)]
+PLAN = [
+    ("C1e12-d8", 1e12),
+    ("C1e12-d16", 1e12),
+    ("C2e12-d8", 2e12),
+    ("C2e12-d16", 2e12),
+    ("C4e12-d8", 4e12),
+    ("C4e12-d16", 4e12),
+    ("C4e12-d24", 4e12),
+]
 
 
 def _run_json(path: Path, run_id: str, status: str, actual: float) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"schema_version": 1, "run_id": run_id, "status": status,
-                                "flops": {"planned": actual, "actual": actual}, "final": {"val_loss": 2.5}}))
+    path.write_text(
+        json.dumps(
+            {
+                "schema_version": 1,
+                "run_id": run_id,
+                "status": status,
+                "flops": {"planned": actual, "actual": actual},
+                "final": {"val_loss": 2.5},
+            }
+        )
+    )
 
 
 @pytest.fixture
@@ -34,16 +50,21 @@ def results(tmp_path: Path) -> Path:
     (study / "checkpoints" / "C2e12-d16" / "state.pt").write_bytes(b"not read")
     logs = study / "logs" / "train"
     logs.mkdir(parents=True)
-    (logs / "C2e12-d16.log").write_text("[C2e12-d16] 100 params\n[C2e12-d16] step 50/100 tokens 1e4 loss 3.1\n")
+    (logs / "C2e12-d16.log").write_text(
+        "[C2e12-d16] 100 params\n[C2e12-d16] step 50/100 tokens 1e4 loss 3.1\n"
+    )
     # failed: a traceback in the log, no JSON
     (logs / "C4e12-d8.log").write_text(
         "[C4e12-d8] step 10/100 tokens 1e3 loss 4\nTraceback (most recent call last):\n"
-        "RuntimeError: CUDA error: out of memory\n")
+        "RuntimeError: CUDA error: out of memory\n"
+    )
     # preempted: stopped by a signal after a checkpoint -> resumes, not a failure
     (study / "checkpoints" / "C4e12-d16").mkdir(parents=True)
     (logs / "C4e12-d16.log").write_text(
-        "[C4e12-d16] step 25/100 tokens 1e3 loss 4\n[C4e12-d16] signal 15: checkpointed at step 25/100; stopping\n"
-        "Traceback (most recent call last):\nflops_fit.train.Preempted: run C4e12-d16 stopped by signal 15\n")
+        "[C4e12-d16] step 25/100 tokens 1e3 loss 4\n"
+        "[C4e12-d16] signal 15: checkpointed at step 25/100; stopping\n"
+        "Traceback (most recent call last):\nflops_fit.train.Preempted: run C4e12-d16 stopped by signal 15\n"
+    )
     return tmp_path
 
 
@@ -69,7 +90,10 @@ def test_states_and_compute(results: Path):
 
 def test_format_status(results: Path):
     text = format_status(study_status(results, "demo", results / "demo" / "plan.tsv"))
-    assert text.splitlines()[0] == "study demo: 7 runs planned, 2 done, 2 running, 1 failed, 1 diverged, 1 pending"
+    assert (
+        text.splitlines()[0]
+        == "study demo: 7 runs planned, 2 done, 2 running, 1 failed, 1 diverged, 1 pending"
+    )
     assert "compute:" in text and "%" in text
     assert "C4e12-d8" in text  # failed runs are always listed
     verbose = format_status(study_status(results, "demo"), verbose=True)

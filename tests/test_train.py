@@ -285,3 +285,91 @@ def test_hparams_rules():
     assert resolve_hparams(64, 4 * 10**5, rule)["batch_size"] == 32
     with pytest.raises(ValueError, match="lr_scaling"):
         resolve_hparams(64, 1, {"lr_scaling": "magic"})
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_data_parallel_two_ranks_match_one_process(data, tmp_path):
+    """Two gloo ranks (the environment torchrun sets, without its launcher's start-up cost) with
+    the same global batch give the single-process losses to float tolerance."""
+    spec = make_spec(steps=20, batch_size=8)
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    ref = train_run(spec, data, tmp_path / "ref.json", tmp_path / "cref", log=quiet)
+    out = tmp_path / "ddp.json"
+    cmd = [sys.executable, "-m", "flops_fit.train", "--spec", str(tmp_path / "spec.json"),
+           "--data", str(data), "--out", str(out), "--checkpoint-dir", str(tmp_path / "ck")]  # fmt: skip
+    base = {**os.environ, "PYTHONPATH": str(REPO / "src"), "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(_free_port())}  # fmt: skip
+    procs = [
+        subprocess.Popen(cmd, env={**base, "RANK": str(r), "LOCAL_RANK": str(r)}, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)  # fmt: skip
+        for r in range(2)
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    ddp = json.loads(out.read_text())
+    assert ddp["provenance"]["world_size"] == 2 and ddp["tokens"] == ref["tokens"]
+    assert [p["step"] for p in ddp["curve"]] == [p["step"] for p in ref["curve"]]
+    for a, b in zip(ddp["curve"], ref["curve"], strict=True):
+        assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-5)
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
+    assert ddp["final"]["train_loss"] == pytest.approx(ref["final"]["train_loss"], rel=1e-5)
+
+
+def test_cpu_bfloat16_autocast_and_time_based_checkpoints(data, tmp_path):
+    """The autocast path (CUDA's default, bf16 here on CPU) trains; a tiny checkpoint_minutes
+    checkpoints every step, so a crash at step 7 resumes from step 6."""
+    spec = make_spec(steps=12, log_every_s=0, checkpoint_minutes=1e-9)
+    spec["training"]["dtype"] = "bfloat16"
+
+    def crash_at_step_7(msg):
+        if " step 7/" in msg:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train_run(spec, data, tmp_path / "b.json", tmp_path / "cb", log=crash_at_step_7)
+    result = train_run(spec, data, tmp_path / "b.json", tmp_path / "cb", log=quiet)
+    assert result["provenance"]["resumed_from_step"] == 6
+    assert result["status"] == "ok" and math.isfinite(result["final"]["val_loss"])
+
+
+def test_vit_on_images_through_the_same_job(tmp_path):
+    """The loop is family-agnostic (flops_fit.tasks): a ViT on (fake) CIFAR-10 trains, counts
+    images, records accuracy, and resumes exactly."""
+    from fake_data import write_cifar10
+
+    from flops_fit.accounting import vit_flops_per_image, vit_param_counts, vit_shape
+    from flops_fit.data import prepare_dataset
+
+    write_cifar10(tmp_path / "raw", per_batch=40, test=30)
+    raw = {"root": str(tmp_path / "raw"), "download": False}
+    cifar = {"source": "cifar10", "name": "fake", "cifar10": raw}
+    prepare_dataset(cifar, tmp_path / "data")
+    shape = vit_shape(32, {"aspect_ratio": 32, "head_dim": 16, "patch_size": 8}, 32, 3, 10)
+    counts = vit_param_counts(shape)
+    spec = make_spec(steps=12, batch_size=8, checkpoint_every_steps=5, log_every_s=0)
+    spec.update({"model": shape.to_dict(), "unit": "images", "params_total": counts["total"],
+                 "params_non_embedding": counts["non_embedding"], "params_embedding": counts["embedding"],
+                 "flops_per_token": vit_flops_per_image(shape, "chinchilla"), "dataset": "fake"})  # fmt: skip
+    ref = train_run(spec, tmp_path / "data", tmp_path / "ref.json", tmp_path / "cref", log=quiet)
+    assert ref["status"] == "ok" and ref["unit"] == "images"
+    assert ref["tokens"]["seen"] == 12 * 8
+    assert ref["flops"]["actual"] == pytest.approx(96 * spec["flops_per_token"])
+    assert all(0 <= p["val_accuracy"] <= 1 for p in ref["curve"]) and "val_accuracy" in ref["final"]
+
+    def crash_at_step_8(msg):
+        if " step 8/" in msg:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train_run(spec, tmp_path / "data", tmp_path / "run.json", tmp_path / "ck", log=crash_at_step_8)
+    resumed = train_run(spec, tmp_path / "data", tmp_path / "run.json", tmp_path / "ck", log=quiet)
+    assert resumed["provenance"]["resumed_from_step"] == 5 and _losses(resumed) == _losses(ref)

@@ -172,3 +172,126 @@ def chinchilla_forward_flops_per_token(s: GPTShape, embeddings: bool = True) -> 
     if embeddings:
         total += 2 * v * d + 2 * d * v  # embedding lookup as a matmul + final logits
     return float(total)
+
+
+# --- Vision Transformer (ViT; Dosovitskiy et al. 2021) -------------------------------------------
+# One knob, the width d_model; depth and heads follow the same rule as the GPT's (aspect_ratio,
+# head_dim), and the MLP is mlp_ratio x d_model. An image is (image_size / patch_size)^2 patch
+# tokens plus one class token; the unit of data is the image, so "tokens" seen = images seen.
+
+
+@dataclass(frozen=True)
+class ViTShape:
+    """Everything that fixes a ViT's parameter count and FLOPs (``spec["model"]`` minus ``family``)."""
+
+    n_layer: int
+    d_model: int
+    n_head: int
+    d_ff: int
+    image_size: int
+    patch_size: int
+    channels: int
+    num_classes: int
+    mlp: str = "gelu"  # gelu | swiglu
+    bias: bool = True
+
+    def __post_init__(self):
+        if self.mlp not in MLP_KINDS:
+            raise ValueError(f"model.mlp {self.mlp!r} is not one of {', '.join(MLP_KINDS)}")
+        if self.d_model % self.n_head:
+            raise ValueError(f"model.d_model {self.d_model} is not a multiple of n_head {self.n_head}")
+        if self.image_size % self.patch_size:
+            raise ValueError(f"image size {self.image_size} is not a multiple of patch_size {self.patch_size}")
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.n_head
+
+    @property
+    def n_patches(self) -> int:
+        return (self.image_size // self.patch_size) ** 2
+
+    @property
+    def tokens_per_image(self) -> int:
+        """Sequence length: the patches and the class token."""
+        return self.n_patches + 1
+
+    def to_dict(self) -> dict:
+        return {"family": "vit", **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, model: dict) -> ViTShape:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in model.items() if k in names})
+
+
+def vit_shape(size: int, model: dict, image_size: int, channels: int, num_classes: int) -> ViTShape:
+    """Shape of the ViT of width ``size``: ``n_layer = max(1, round(d_model / aspect_ratio))``,
+    ``n_head = max(1, round(d_model / head_dim))`` (must divide d_model), MLP of ``mlp_ratio x
+    d_model`` (SwiGLU: 2/3 of that), patches of ``model.patch_size`` (default 4) pixels."""
+    d = int(size)
+    head_dim = int(model.get("head_dim", 16))
+    n_head = max(1, round(d / head_dim))
+    if d % n_head:
+        raise ValueError(f"width {d} is not a multiple of n_head={n_head} (model.head_dim={head_dim})")
+    n_layer = max(1, round(d / float(model.get("aspect_ratio", 24))))
+    mlp = model.get("mlp", "gelu")
+    ratio = float(model.get("mlp_ratio", 4))
+    d_ff = int(ratio * d) if mlp == "gelu" else int(round(2 * ratio * d / 3))
+    return ViTShape(n_layer=n_layer, d_model=d, n_head=n_head, d_ff=d_ff, image_size=int(image_size),
+                    patch_size=int(model.get("patch_size", 4)), channels=int(channels),
+                    num_classes=int(num_classes), mlp=mlp, bias=bool(model.get("bias", True)))
+
+
+def vit_param_counts(s: ViTShape) -> dict[str, int]:
+    """``embedding``: the input and output layers (patch projection, class token, position table,
+    classifier head); ``non_embedding``: the transformer blocks and the final norm."""
+    d, b = s.d_model, int(s.bias)
+    ln = 2 * d if s.bias else d
+    attn = d * 3 * d + 3 * d * b + d * d + d * b
+    mlp = 3 * d * s.d_ff + (2 * s.d_ff + d) * b if s.mlp == "swiglu" else 2 * d * s.d_ff + (s.d_ff + d) * b
+    patch = s.channels * s.patch_size**2 * d + d * b
+    embedding = patch + d + s.tokens_per_image * d + d * s.num_classes + s.num_classes * b
+    non_embedding = s.n_layer * (2 * ln + attn + mlp) + ln
+    return {"embedding": embedding, "non_embedding": non_embedding, "total": embedding + non_embedding}
+
+
+def vit_forward_flops_per_image(s: ViTShape, softmax: bool = True) -> float:
+    """Forward FLOPs of one image, counted as Hoffmann et al. 2022, Appendix F count a sequence
+    (a multiply-add is 2 FLOPs): the patch projection ``2*P*(C*p^2)*d``; per layer over the T = P + 1
+    tokens QKV ``2*3*d*d*T``, attention logits ``2*T*T*d``, softmax ``3*h*T*T`` (left out with
+    ``softmax=False``, as torch's FlopCounterMode does), softmax @ V ``2*T*T*d``, output projection
+    ``2*d*d*T`` and the MLP ``2*2*d*d_ff*T`` (SwiGLU: 3 matmuls); the classifier ``2*d*classes`` on the
+    class token. Norms, biases and non-linearities are not counted."""
+    d, t, h = s.d_model, s.tokens_per_image, s.n_head
+    per_layer = 2 * 3 * d * d * t + 4 * t * t * d + 2 * d * d * t
+    per_layer += (3 if s.mlp == "swiglu" else 2) * 2 * d * s.d_ff * t
+    per_layer += 3 * h * t * t if softmax else 0
+    patch = 2 * s.n_patches * s.channels * s.patch_size**2 * d
+    return float(patch + s.n_layer * per_layer + 2 * d * s.num_classes)
+
+
+def vit_flops_per_image(s: ViTShape, convention: str, params: str = "total") -> float:
+    """Training FLOPs per image: ``6N`` x T tokens, ``6N+attention`` adds ``12*n_layer*d*T`` per
+    token (PaLM), ``chinchilla`` is 3 x :func:`vit_forward_flops_per_image`."""
+    if convention not in FLOP_CONVENTIONS:
+        raise ValueError(f"unknown FLOP convention {convention!r}; allowed: {', '.join(FLOP_CONVENTIONS)}")
+    if params not in PARAM_CONVENTIONS:
+        raise ValueError(f"unknown parameter convention {params!r}; allowed: {', '.join(PARAM_CONVENTIONS)}")
+    t = s.tokens_per_image
+    n = vit_param_counts(s)[params]
+    if convention == "6N":
+        return 6.0 * n * t
+    if convention == "6N+attention":
+        return (6.0 * n + 12.0 * s.n_layer * s.d_model * t) * t
+    return 3.0 * vit_forward_flops_per_image(s)
+
+
+def vit_flops_by_convention(s: ViTShape) -> dict[str, float]:
+    """Training FLOPs per image under every convention, keyed as in the run JSON's ``flops``."""
+    return {
+        "6N_total": vit_flops_per_image(s, "6N", "total"),
+        "6N_non_embedding": vit_flops_per_image(s, "6N", "non_embedding"),
+        "6N+attention": vit_flops_per_image(s, "6N+attention", "total"),
+        "chinchilla": vit_flops_per_image(s, "chinchilla"),
+    }

@@ -187,7 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("predict", help="compute-optimal N*, D*, L* for a budget")
-    p.add_argument("--budget", type=float, nargs="+", required=True, help="compute budget(s) in FLOPs")
+    p.add_argument("--budget", type=float, action="append", required=True,
+                   help="compute budget in FLOPs (repeat for several)")
     p.add_argument("results", nargs="?", help="results/<study>, its fit/ folder or a fit.json")
     p.set_defaults(func=cmd_predict)
 

@@ -8,6 +8,7 @@ Sources:
   (MIT, ~5.2 MB), read from its install folder without importing it (its imports pin old
   dependencies). Real text, installed from a registry, no download at run time.
 * ``text_files``: any UTF-8 text files (globs allowed).
+* ``huggingface`` (BPE tokens) and ``cifar10`` (image records): see ``flops_fit.datasets``.
 
 Tokens are bytes (vocabulary 256, as byte-level GPTs; Radford et al. 2019 §2.2 discuss the
 trade-off). The validation split holds out whole documents (every ``round(1/val_fraction)``-th
@@ -78,6 +79,14 @@ def split_documents(docs: list[bytes], val_fraction: float) -> tuple[bytes, byte
 
 def prepare_dataset(data: dict, out_dir: str | Path) -> dict:
     """Tokenize and split the corpus of ``data`` (a study's ``data`` config) into ``out_dir``."""
+    if data["source"] in ("huggingface", "cifar10"):  # flops_fit.datasets: BPE text, images
+        module = importlib.import_module(f"flops_fit.datasets.{data['source']}")
+        try:
+            return module.prepare(data, out_dir)
+        except ValueError as err:
+            raise DataError(str(err)) from None
+    if data["source"] == "custom":
+        raise DataError("data.source custom needs no preparation: the training job calls the loader")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = source_files(data)

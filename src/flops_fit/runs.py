@@ -51,6 +51,57 @@ def run_row(run: dict) -> dict:
     }
 
 
+MUENNIGHOFF_R_STAR = 15.4  # Muennighoff et al. 2023, eq. 5: the decay constant of repeated epochs' value
+
+
+def repetition_warnings(runs, max_epochs: float = 4.0) -> list[str]:
+    """One line per run that repeats its data more than ``max_epochs`` epochs, and a summary.
+
+    Muennighoff et al. 2023 ("Scaling Data-Constrained Language Models") find up to ~4 epochs of
+    repeated data are almost as good as fresh data, and that the value of further repetitions
+    decays quickly; a law fitted to such runs underestimates what fresh data would give.
+    ``runs``: a runs.csv DataFrame (columns run_id, epochs; optional unique_tokens, study).
+    """
+    if "epochs" not in runs.columns or runs.empty:
+        return []
+    over = runs[runs["epochs"] > max_epochs].sort_values("epochs", ascending=False)
+    if over.empty:
+        return []
+    study = f"study {runs['study'].iloc[0]}: " if "study" in runs.columns else ""
+    lines = [
+        f"{study}{len(over)} of {len(runs)} runs repeat their data more than {max_epochs:g} epochs "
+        f"(up to {over['epochs'].max():.1f}); beyond ~4 epochs repeated data is worth less than fresh data "
+        "(Muennighoff et al. 2023), so the fit may be biased; consider more data or fit.effective_data: true"
+    ]
+    for _, row in over.iterrows():
+        unique = f", {row['unique_tokens']:.3g} unique" if "unique_tokens" in over.columns else ""
+        lines.append(f"  {row['run_id']}: {row['epochs']:.1f} epochs{unique}")
+    return lines
+
+
+def effective_data(unique, epochs, r_star: float = MUENNIGHOFF_R_STAR):
+    """Effective data D' = U + U R* (1 - exp(-R / R*)) with R = max(epochs - 1, 0) repetitions
+    (Muennighoff et al. 2023, eq. 5): a run that saw U unique tokens ``epochs`` times counts as
+    D' tokens of fresh data. Works on numbers, numpy arrays and pandas Series."""
+    import numpy as np
+
+    unique = np.asarray(unique, dtype=float)
+    repeats = np.maximum(np.asarray(epochs, dtype=float) - 1.0, 0.0)
+    return unique + unique * r_star * (1.0 - np.exp(-repeats / r_star))
+
+
+def with_effective_data(runs):
+    """A copy of a runs table whose ``tokens`` are the effective data D' (the raw count kept as
+    ``tokens_seen``), for ``fit.effective_data: true``. Runs without epochs/unique counts keep D."""
+    out = runs.copy()
+    if not {"unique_tokens", "epochs"} <= set(out.columns):
+        return out
+    out["tokens_seen"] = out["tokens"]
+    known = out["unique_tokens"].notna() & out["epochs"].notna() & (out["epochs"] > 1)
+    out.loc[known, "tokens"] = effective_data(out.loc[known, "unique_tokens"], out.loc[known, "epochs"])
+    return out
+
+
 def aggregate(run_jsons: list[str], runs_csv: str, curves_csv: str) -> None:
     """Write runs.csv and curves.csv (atomically) from the given run JSONs."""
     import pandas as pd

@@ -29,8 +29,15 @@ import re
 from pathlib import Path
 
 STATES = ("done", "running", "failed", "diverged", "pending")
-_ERROR_MARKERS = ("Traceback (most recent call last)", "Error", "Killed", "CANCELLED", "out of memory",
-                  "oom-kill", "DUE TO TIME LIMIT")
+_ERROR_MARKERS = (
+    "Traceback (most recent call last)",
+    "Error",
+    "Killed",
+    "CANCELLED",
+    "out of memory",
+    "oom-kill",
+    "DUE TO TIME LIMIT",
+)
 _STEP = re.compile(r"\bstep (\d+)/(\d+)")
 _PREEMPTED = re.compile(r"checkpointed at step \d+/\d+; stopping|Preempted")
 
@@ -94,7 +101,9 @@ def _progress(tail: list[str]) -> tuple[int, int] | None:
     return None
 
 
-def study_status(results_dir: str | os.PathLike, study: str, plan_tsv: str | os.PathLike | None = None) -> dict:
+def study_status(
+    results_dir: str | os.PathLike, study: str, plan_tsv: str | os.PathLike | None = None
+) -> dict:
     """Summary of ``study``: counts per state, compute spent vs planned, and one row per run.
 
     ``plan_tsv`` defaults to ``results_dir/study/plan.tsv``. Returns a dict with keys ``study``,
@@ -144,8 +153,16 @@ def study_status(results_dir: str | os.PathLike, study: str, plan_tsv: str | os.
                 elif ckpt.is_dir():
                     parts.append("checkpoint present")
                 detail = ", ".join(parts)
-        rows.append({"run_id": run_id, "budget": budget, "state": state, "flops_planned": planned,
-                     "flops_spent": spent, "detail": detail})
+        rows.append(
+            {
+                "run_id": run_id,
+                "budget": budget,
+                "state": state,
+                "flops_planned": planned,
+                "flops_spent": spent,
+                "detail": detail,
+            }
+        )
     counts = {s: sum(r["state"] == s for r in rows) for s in STATES}
     by_budget: dict[float, dict] = {}
     for r in rows:
@@ -173,7 +190,8 @@ def format_status(status: dict, verbose: bool = False) -> str:
         f"study {status['study']}: {status['planned']} runs planned, "
         + ", ".join(f"{status[s]} {s}" for s in STATES),
         f"compute: {sci(status['compute_spent'], 3)} of {sci(status['compute_planned'], 3)} FLOPs "
-        f"({100 * status['compute_fraction']:.1f}%)" if math.isfinite(status["compute_fraction"])
+        f"({100 * status['compute_fraction']:.1f}%)"
+        if math.isfinite(status["compute_fraction"])
         else "compute: nothing planned",
     ]
     if status["by_budget"]:

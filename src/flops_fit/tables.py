@@ -37,15 +37,48 @@ NUMBERS = "numbers.tex"
 
 APPROACH_NAMES = {"approach1": "Approach 1", "approach2": "Approach 2", "approach3": "Approach 3"}
 APPROACH_WORDS = {"approach1": "AOne", "approach2": "ATwo", "approach3": "AThree"}
-PARAM_TEX = {"E": "$E$", "A": "$A$", "B": "$B$", "alpha": r"$\alpha$", "beta": r"$\beta$",
-             "a": "$a$ ($N^* \\propto C^a$)", "b": "$b$ ($D^* \\propto C^b$)", "G": "$G$",
-             "k_N": "$k_N$", "k_D": "$k_D$", "gamma": r"$\gamma$ ($L^* \propto C^{-\gamma}$)", "k_L": "$k_L$"}
+PARAM_TEX = {
+    "E": "$E$",
+    "A": "$A$",
+    "B": "$B$",
+    "alpha": r"$\alpha$",
+    "beta": r"$\beta$",
+    "a": "$a$ ($N^* \\propto C^a$)",
+    "b": "$b$ ($D^* \\propto C^b$)",
+    "G": "$G$",
+    "k_N": "$k_N$",
+    "k_D": "$k_D$",
+    "gamma": r"$\gamma$ ($L^* \propto C^{-\gamma}$)",
+    "k_L": "$k_L$",
+}
 PARAM_MD = {"alpha": "α", "beta": "β", "gamma": "γ (L* ∝ C^-γ)", "a": "a (N* ∝ C^a)", "b": "b (D* ∝ C^b)"}
-PARAM_WORDS = {"E": "E", "A": "CoefA", "B": "CoefB", "alpha": "Alpha", "beta": "Beta", "a": "ExponentA",
-               "b": "ExponentB", "G": "G", "k_N": "CoefN", "k_D": "CoefD", "gamma": "Gamma", "k_L": "CoefL"}
+PARAM_WORDS = {
+    "E": "E",
+    "A": "CoefA",
+    "B": "CoefB",
+    "alpha": "Alpha",
+    "beta": "Beta",
+    "a": "ExponentA",
+    "b": "ExponentB",
+    "G": "G",
+    "k_N": "CoefN",
+    "k_D": "CoefD",
+    "gamma": "Gamma",
+    "k_L": "CoefL",
+}
 _DIGITS = ("Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine")
-_TEENS = ("Ten", "Eleven", "Twelve", "Thirteen", "Fourteen", "Fifteen", "Sixteen", "Seventeen", "Eighteen",
-          "Nineteen")
+_TEENS = (
+    "Ten",
+    "Eleven",
+    "Twelve",
+    "Thirteen",
+    "Fourteen",
+    "Fifteen",
+    "Sixteen",
+    "Seventeen",
+    "Eighteen",
+    "Nineteen",
+)
 _TENS = ("", "", "Twenty", "Thirty", "Forty", "Fifty", "Sixty", "Seventy", "Eighty", "Ninety")
 
 
@@ -77,8 +110,18 @@ def _interval_text(iv: Interval, fmt) -> str:
 
 def tex_escape(text: str) -> str:
     """Escape the characters LaTeX treats specially in running text."""
-    repl = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-            "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+    repl = {
+        "\\": r"\textbackslash{}",
+        "&": r"\&",
+        "%": r"\%",
+        "$": r"\$",
+        "#": r"\#",
+        "_": r"\_",
+        "{": r"\{",
+        "}": r"\}",
+        "~": r"\textasciitilde{}",
+        "^": r"\textasciicircum{}",
+    }
     return "".join(repl.get(ch, ch) for ch in str(text))
 
 
@@ -105,7 +148,7 @@ def number_words(n: int) -> str:
 
 
 def budget_words(c: float) -> str:
-    """A compute budget as letters for macro names: 1e21 -> 'COneETwentyOne', 2.5e19 -> 'CTwoPointFiveENineteen'."""
+    """A budget as letters for macro names: 1e21 -> 'COneETwentyOne', 2.5e19 -> 'CTwoPointFiveENineteen'."""
     mant, exp = sci(c, 3).split("e")
     whole, _, frac = mant.partition(".")
     words = number_words(int(whole)) + ("Point" + "".join(_DIGITS[int(d)] for d in frac) if frac else "")
@@ -137,8 +180,21 @@ def allocations_frame(view: FitView, studied_max: float | None = None):
     import numpy as np
     import pandas as pd
 
-    cols = ["budget", "approach", "params", "params_lo", "params_hi", "tokens", "tokens_lo", "tokens_hi",
-            "loss", "loss_lo", "loss_hi", "tokens_per_param", "extrapolated"]
+    cols = [
+        "budget",
+        "approach",
+        "params",
+        "params_lo",
+        "params_hi",
+        "tokens",
+        "tokens_lo",
+        "tokens_hi",
+        "loss",
+        "loss_lo",
+        "loss_hi",
+        "tokens_per_param",
+        "extrapolated",
+    ]
     preds = view.predictions
     if preds is None or preds.empty:
         return pd.DataFrame(columns=cols)
@@ -151,7 +207,9 @@ def allocations_frame(view: FitView, studied_max: float | None = None):
     order = {a: i for i, a in enumerate(APPROACHES)}
     frame["_o"] = frame["approach"].map(order).fillna(9)
     frame = frame.sort_values(["budget", "_o"]).drop(columns="_o")
-    keep = [c for c in cols if c in frame.columns] + [c for c in frame.columns if c.startswith("tokens_per_param_")]
+    keep = [c for c in cols if c in frame.columns] + [
+        c for c in frame.columns if c.startswith("tokens_per_param_")
+    ]
     out = frame[keep].reset_index(drop=True)
     for c in ("params", "tokens", "loss"):
         out[c] = out[c].astype(float)
@@ -168,7 +226,39 @@ def _md_table(header: list[str], rows: list[list[str]], align: list[str]) -> str
     return "\n".join(lines) + "\n"
 
 
+LONG_TABLE_ROWS = 40
+"""Tables with more rows than this become a ``longtable`` (breaks across pages)."""
+
+
 def _tex_table(header: list[str], groups: list[list[list[str]]], align: str, caption: str, label: str) -> str:
+    """A booktabs table; a ``longtable`` (header repeated on every page) when it is long."""
+    head = [" & ".join(header) + " \\\\"]
+    body = []
+    for i, group in enumerate(groups):
+        if i:
+            body.append("\\midrule")
+        body += [" & ".join(r) + " \\\\" for r in group]
+    if sum(len(g) for g in groups) > LONG_TABLE_ROWS:
+        lines = [
+            "% requires \\usepackage{booktabs} and \\usepackage{longtable}",
+            "{\\small",
+            f"\\begin{{longtable}}{{{align}}}",
+            f"\\caption{{{caption}}}\\label{{{label}}} \\\\",
+            "\\toprule",
+            *head,
+            "\\midrule",
+            "\\endfirsthead",
+            "\\toprule",
+            *head,
+            "\\midrule",
+            "\\endhead",
+            "\\bottomrule",
+            "\\endfoot",
+            *body,
+            "\\end{longtable}",
+            "}",
+        ]
+        return "\n".join(lines) + "\n"
     lines = [
         "% requires \\usepackage{booktabs}",
         "\\begin{table}[t]",
@@ -178,14 +268,13 @@ def _tex_table(header: list[str], groups: list[list[list[str]]], align: str, cap
         f"\\label{{{label}}}",
         f"\\begin{{tabular}}{{{align}}}",
         "\\toprule",
-        " & ".join(header) + " \\\\",
+        *head,
         "\\midrule",
+        *body,
+        "\\bottomrule",
+        "\\end{tabular}",
+        "\\end{table}",
     ]
-    for i, group in enumerate(groups):
-        if i:
-            lines.append("\\midrule")
-        lines += [" & ".join(r) + " \\\\" for r in group]
-    lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
     return "\n".join(lines) + "\n"
 
 
@@ -209,24 +298,49 @@ def render_parameters(frame, view: FitView) -> dict[str, str]:
         for r in sel.itertuples():
             iv = Interval(r.value, r.lo, r.hi)
             f = lambda x, p=r.parameter: fmt_param(p, x)  # noqa: E731
-            rows_md.append([APPROACH_NAMES[name], PARAM_MD.get(r.parameter, r.parameter), f(r.value),
-                            _interval_text(iv, f)])
-            group.append([APPROACH_NAMES[name] if not group else "", PARAM_TEX.get(r.parameter, tex_escape(r.parameter)),
-                          f(r.value), _interval_text(iv, f)])
+            rows_md.append(
+                [
+                    APPROACH_NAMES[name],
+                    PARAM_MD.get(r.parameter, r.parameter),
+                    f(r.value),
+                    _interval_text(iv, f),
+                ]
+            )
+            group.append(
+                [
+                    APPROACH_NAMES[name] if not group else "",
+                    PARAM_TEX.get(r.parameter, tex_escape(r.parameter)),
+                    f(r.value),
+                    _interval_text(iv, f),
+                ]
+            )
         groups.append(group)
     md = _md_table(header_md, rows_md, ["l", "l", "r", "r"])
     notes = []
     for name in APPROACHES:
         ap = view.approaches[name]
-        if not ap.ok and ap.error:
-            notes.append(f"{APPROACH_NAMES[name]}: {ap.error}")
+        if not ap.ok and ap.reason:
+            notes.append(f"{APPROACH_NAMES[name]}: not fitted: {ap.reason}")
+        for budget, reason in ap.excluded:
+            notes.append(f"{APPROACH_NAMES[name]}: budget {sci(budget, 3)} excluded: {reason}")
+        notes += [f"{APPROACH_NAMES[name]}: warning: {w}" for w in ap.warnings]
+    if name_budgets := [b for b in view.isoflop() if b.warnings]:
+        for b in name_budgets:
+            notes += [f"Approach 2: budget {sci(b.budget, 3)}: {w}" for w in b.warnings]
     if notes:
-        md += "\n" + "\n".join(f"- {n}" for n in notes) + "\n"
-    caption = (f"Fitted scaling-law parameters per approach"
-               + (f" with {tex_escape(conf)} bootstrap intervals ({view.bootstrap} resamples). " if conf else ". ")
-               + f"Conventions: {tex_escape(view.convention)}.")
-    tex = _tex_table(["Approach", "Parameter", "Estimate", f"{tex_escape(conf)} interval".strip()], groups, "llrr",
-                     caption, "tab:scaling-parameters")
+        md += "\nNotes:\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
+    caption = (
+        "Fitted scaling-law parameters per approach"
+        + (f" with {tex_escape(conf)} bootstrap intervals ({view.bootstrap} resamples). " if conf else ". ")
+        + f"Conventions: {tex_escape(view.convention)}."
+    )
+    tex = _tex_table(
+        ["Approach", "Parameter", "Estimate", f"{tex_escape(conf)} interval".strip()],
+        groups,
+        "llrr",
+        caption,
+        "tab:scaling-parameters",
+    )
     return {"md": md, "tex": tex}
 
 
@@ -240,13 +354,32 @@ def render_allocations(frame, view: FitView) -> dict[str, str]:
             n_iv = Interval(r.params, r.params_lo, r.params_hi)
             d_iv = Interval(r.tokens, r.tokens_lo, r.tokens_hi)
             l_iv = Interval(r.loss, r.loss_lo, r.loss_hi)
-            rows_md.append([sci(budget, 3) + mark, APPROACH_NAMES.get(r.approach, r.approach),
-                            human(r.params), _interval_text(n_iv, human), human(r.tokens), _interval_text(d_iv, human),
-                            fmt_loss(r.loss), _interval_text(l_iv, fmt_loss), fmt_ratio(r.tokens_per_param)])
-            group.append([(tex_flops(budget) + ("$^\\dagger$" if mark else "")) if not group else "",
-                          APPROACH_NAMES.get(r.approach, tex_escape(r.approach)),
-                          human(r.params), _interval_text(n_iv, human), human(r.tokens), _interval_text(d_iv, human),
-                          fmt_loss(r.loss), _interval_text(l_iv, fmt_loss), fmt_ratio(r.tokens_per_param)])
+            rows_md.append(
+                [
+                    sci(budget, 3) + mark,
+                    APPROACH_NAMES.get(r.approach, r.approach),
+                    human(r.params),
+                    _interval_text(n_iv, human),
+                    human(r.tokens),
+                    _interval_text(d_iv, human),
+                    fmt_loss(r.loss),
+                    _interval_text(l_iv, fmt_loss),
+                    fmt_ratio(r.tokens_per_param),
+                ]
+            )
+            group.append(
+                [
+                    (tex_flops(budget) + ("$^\\dagger$" if mark else "")) if not group else "",
+                    APPROACH_NAMES.get(r.approach, tex_escape(r.approach)),
+                    human(r.params),
+                    _interval_text(n_iv, human),
+                    human(r.tokens),
+                    _interval_text(d_iv, human),
+                    fmt_loss(r.loss),
+                    _interval_text(l_iv, fmt_loss),
+                    fmt_ratio(r.tokens_per_param),
+                ]
+            )
         groups.append(group)
     iv_head = f"{conf} interval".strip()
     header = ["Budget (FLOPs)", "Approach", "N*", iv_head, "D*", iv_head, "L*", iv_head, "D*/N*"]
@@ -255,15 +388,32 @@ def render_allocations(frame, view: FitView) -> dict[str, str]:
         md += "\n† beyond the largest studied budget (extrapolated).\n"
     t_iv = tex_escape(conf) or "interval"
     tex_header = ["FLOPs", "Approach", "$N^*$", t_iv, "$D^*$", t_iv, "$L^*$", t_iv, "$D^*/N^*$"]
-    caption = ("Compute-optimal allocations per budget and approach (cf. Hoffmann et al. 2022, Table 3)"
-               + (f", with {tex_escape(conf)} bootstrap intervals. " if conf else ". ")
-               + ("$^\\dagger$Beyond the largest studied budget (extrapolated). " if frame["extrapolated"].any() else "")
-               + f"Conventions: {tex_escape(view.convention)}.")
+    caption = (
+        "Compute-optimal allocations per budget and approach (cf. Hoffmann et al. 2022, Table 3)"
+        + (f", with {tex_escape(conf)} bootstrap intervals. " if conf else ". ")
+        + (
+            "$^\\dagger$Beyond the largest studied budget (extrapolated). "
+            if frame["extrapolated"].any()
+            else ""
+        )
+        + f"Conventions: {tex_escape(view.convention)}."
+    )
     tex = _tex_table(tex_header, groups, "llrrrrrrr", caption, "tab:compute-optimal")
     return {"md": md, "tex": tex}
 
 
-RUN_COLUMNS = ("run_id", "status", "budget", "size", "n_layer", "d_model", "params", "tokens", "flops", "loss")
+RUN_COLUMNS = (
+    "run_id",
+    "status",
+    "budget",
+    "size",
+    "n_layer",
+    "d_model",
+    "params",
+    "tokens",
+    "flops",
+    "loss",
+)
 
 
 def runs_frame(runs):
@@ -278,11 +428,29 @@ def runs_frame(runs):
 
 
 def render_runs(frame, view: FitView) -> dict[str, str]:
-    heads = {"run_id": "Run", "status": "Status", "budget": "Budget (FLOPs)", "size": "Size", "n_layer": "Layers",
-             "d_model": "Width", "params": "N", "tokens": "D", "flops": "FLOPs", "loss": "Loss"}
+    heads = {
+        "run_id": "Run",
+        "status": "Status",
+        "budget": "Budget (FLOPs)",
+        "size": "Size",
+        "n_layer": "Layers",
+        "d_model": "Width",
+        "params": "N",
+        "tokens": "D",
+        "flops": "FLOPs",
+        "loss": "Loss",
+    }
     tex_heads = {**heads, "budget": "Budget", "params": "$N$", "tokens": "$D$", "loss": "Val.\\ loss"}
-    fmt = {"budget": lambda x: sci(x, 3), "flops": lambda x: sci(x, 3), "params": human, "tokens": human,
-           "loss": fmt_loss, "size": lambda x: f"{x:g}", "n_layer": lambda x: f"{x:g}", "d_model": lambda x: f"{x:g}"}
+    fmt = {
+        "budget": lambda x: sci(x, 3),
+        "flops": lambda x: sci(x, 3),
+        "params": human,
+        "tokens": human,
+        "loss": fmt_loss,
+        "size": lambda x: f"{x:g}",
+        "n_layer": lambda x: f"{x:g}",
+        "d_model": lambda x: f"{x:g}",
+    }
     tex_fmt = {**fmt, "budget": tex_flops, "flops": tex_flops}
     cols = list(frame.columns)
     excluded = view.excluded_runs()
@@ -302,9 +470,13 @@ def render_runs(frame, view: FitView) -> dict[str, str]:
     align = ["l" if c in ("run_id", "status") else "r" for c in cols]
     md = _md_table([heads[c] for c in cols], rows_md, align)
     if excluded:
-        md += "\nExcluded from the fits: " + "; ".join(f"{k} ({v})" for k, v in sorted(excluded.items())) + "\n"
-    caption = (f"All {len(frame)} training runs (final validation loss; budgets and FLOPs under the study's "
-               f"convention). Conventions of the fit: {tex_escape(view.convention)}.")
+        md += (
+            "\nExcluded from the fits: " + "; ".join(f"{k} ({v})" for k, v in sorted(excluded.items())) + "\n"
+        )
+    caption = (
+        f"All {len(frame)} training runs (final validation loss; budgets and FLOPs under the study's "
+        f"convention). Conventions of the fit: {tex_escape(view.convention)}."
+    )
     tex = _tex_table([tex_heads[c] for c in cols], [rows_tex], "".join(align), caption, "tab:runs")
     return {"md": md, "tex": tex}
 
@@ -316,35 +488,59 @@ def numbers_macros(view: FitView, alloc, runs=None) -> list[tuple[str, str, str]
         ap = view.approaches[name]
         prefix = APPROACH_WORDS[name]
         for pname, iv in ap.parameters.items():
-            word = PARAM_WORDS.get(pname) or "".join(w.capitalize() for w in re.split(r"[^A-Za-z]+", pname) if w)
+            word = PARAM_WORDS.get(pname) or "".join(
+                w.capitalize() for w in re.split(r"[^A-Za-z]+", pname) if w
+            )
             f = lambda x, p=pname: fmt_param(p, x)  # noqa: E731
             out.append((prefix + word, f(iv.value), f"{APPROACH_NAMES[name]}: {pname}"))
             if iv.has_interval:
-                out.append((prefix + word + "Low", f(iv.lo), f"{APPROACH_NAMES[name]}: {pname}, interval low"))
-                out.append((prefix + word + "High", f(iv.hi), f"{APPROACH_NAMES[name]}: {pname}, interval high"))
+                out.append(
+                    (prefix + word + "Low", f(iv.lo), f"{APPROACH_NAMES[name]}: {pname}, interval low")
+                )
+                out.append(
+                    (prefix + word + "High", f(iv.hi), f"{APPROACH_NAMES[name]}: {pname}, interval high")
+                )
     for r in alloc.itertuples():
         prefix = APPROACH_WORDS.get(r.approach)
         if prefix is None:
             continue
         b = budget_words(r.budget)
-        for q, word, fmt in (("params", "NOpt", human), ("tokens", "DOpt", human), ("loss", "LOpt", fmt_loss)):
+        for q, word, fmt in (
+            ("params", "NOpt", human),
+            ("tokens", "DOpt", human),
+            ("loss", "LOpt", fmt_loss),
+        ):
             iv = Interval(getattr(r, q), getattr(r, f"{q}_lo"), getattr(r, f"{q}_hi"))
             if not math.isfinite(iv.value):
                 continue
-            out.append((f"{prefix}{word}{b}", fmt(iv.value), f"{APPROACH_NAMES[r.approach]}: {q} at C={sci(r.budget, 3)}"))
+            out.append(
+                (
+                    f"{prefix}{word}{b}",
+                    fmt(iv.value),
+                    f"{APPROACH_NAMES[r.approach]}: {q} at C={sci(r.budget, 3)}",
+                )
+            )
             if iv.has_interval:
                 out.append((f"{prefix}{word}{b}Low", fmt(iv.lo), ""))
                 out.append((f"{prefix}{word}{b}High", fmt(iv.hi), ""))
         if math.isfinite(r.tokens_per_param):
             out.append((f"{prefix}TokensPerParam{b}", fmt_ratio(r.tokens_per_param), ""))
+    bt = view.backtest()
+    if bt is not None:  # "+0.8": prediction / observation - 1 in percent at the held-out budget
+        several = bt["budget"].nunique() > 1  # then the macro names carry the budget
+        for r in bt.itertuples():
+            prefix = APPROACH_WORDS.get(r.approach)
+            word = {"loss": "Loss", "params": "NOpt"}.get(r.quantity)
+            if not (prefix and word and math.isfinite(r.predicted) and math.isfinite(r.actual) and r.actual):
+                continue
+            name = f"{prefix}Backtest{word}ErrorPct" + (budget_words(r.budget) if several else "")
+            note = f"{APPROACH_NAMES[r.approach]}: backtest, {r.quantity} at C={sci(r.budget, 3)}, % error"
+            out.append((name, f"{100 * (r.predicted / r.actual - 1):+.1f}", note))
     conf = _confidence(view)
-    if conf.endswith("%"):
+    if conf:
         out.append(("ConfidenceLevel", conf.replace("%", r"\%"), "interval level"))
-    boot = view.fit.get("bootstrap", (view.fit.get("options") or {}).get("bootstrap"))
-    if isinstance(boot, int | float):
-        out.append(("BootstrapSamples", str(int(boot)), "bootstrap resamples"))
-    elif isinstance(boot, dict) and isinstance(boot.get("n", boot.get("samples")), int | float):
-        out.append(("BootstrapSamples", str(int(boot.get("n", boot.get("samples")))), "bootstrap resamples"))
+    if view.bootstrap:
+        out.append(("BootstrapSamples", str(view.bootstrap), "bootstrap resamples"))
     if runs is not None and len(runs):
         out.append(("NumRuns", str(len(runs)), "runs in runs.csv"))
         if "status" in runs:
@@ -367,9 +563,11 @@ def numbers_macros(view: FitView, alloc, runs=None) -> list[tuple[str, str, str]
 
 
 def render_numbers(macros: list[tuple[str, str, str]], view: FitView) -> str:
-    lines = ["% Numbers quoted in the text, generated by flops-fit from fit.json and predictions.csv.",
-             f"% Conventions: {view.convention}. Use: \\input{{numbers.tex}} ... $\\alpha = \\AThreeAlpha$.",
-             "% Counts use K/M/B/T suffixes (e.g. 1.2B); losses have 3 decimals; exponents 3 decimals."]
+    lines = [
+        "% Numbers quoted in the text, generated by flops-fit from fit.json and predictions.csv.",
+        f"% Conventions: {view.convention}. Use: \\input{{numbers.tex}} ... $\\alpha = \\AThreeAlpha$.",
+        "% Counts use K/M/B/T suffixes (e.g. 1.2B); losses have 3 decimals; exponents 3 decimals.",
+    ]
     for name, value, comment in macros:
         lines.append(f"\\newcommand{{\\{name}}}{{{value}}}" + (f"  % {comment}" if comment else ""))
     return "\n".join(lines) + "\n"
@@ -389,9 +587,11 @@ def make_tables(fit_json, predictions_csv, out_dir, runs_csv=None) -> list[str]:
     paths = []
     params = parameters_frame(view)
     alloc = allocations_frame(view, studied_max)
-    for name, frame, render in (("parameters", params, render_parameters),
-                                ("allocations", alloc, render_allocations),
-                                ("runs", runs_frame(runs), render_runs)):
+    for name, frame, render in (
+        ("parameters", params, render_parameters),
+        ("allocations", alloc, render_allocations),
+        ("runs", runs_frame(runs), render_runs),
+    ):
         texts = render(frame, view)
         texts["csv"] = frame.to_csv(index=False)
         for fmt in FORMATS:
@@ -405,27 +605,43 @@ def make_tables(fit_json, predictions_csv, out_dir, runs_csv=None) -> list[str]:
 
 
 def format_predictions(table, fit=None) -> str:
-    """Plain-text rendering of predictions (``flops-fit predict``): one line per budget and approach."""
+    """Plain text for ``flops-fit predict``: per budget, each approach's N*, D*, L* with intervals.
+
+    ``table`` is ``flops_fit.fitting.predict``'s DataFrame (or predictions.csv read as one);
+    ``fit`` (the fit.json dict) adds the conventions and the interval level to the header.
+    """
+    import io as _io
+
     import pandas as pd
+
+    from flops_fit.figures.fitview import normalise_predictions
 
     frame = table if isinstance(table, pd.DataFrame) else pd.DataFrame(table)
     if frame.empty:
-        return "no predictions"
-    import io as _io
-
-    frame = frame.rename(columns=lambda c: c.lower())
-    tmp = _io.StringIO(frame.to_csv(index=False))
-    from flops_fit.figures.fitview import normalise_predictions
-
-    frame = normalise_predictions(tmp)
+        return "no predictions (no approach was fitted)"
+    frame = normalise_predictions(_io.StringIO(frame.to_csv(index=False)))
+    order = {a: i for i, a in enumerate(APPROACHES)}
+    frame = frame.assign(_o=frame["approach"].map(order)).sort_values(["budget", "_o"])
     lines = []
-    for r in frame.itertuples():
-        parts = [f"C={sci(r.budget, 3):>7}", f"{APPROACH_NAMES.get(r.approach, r.approach):<10}"]
-        for q, label, fmt in (("params", "N*", human), ("tokens", "D*", human), ("loss", "L*", fmt_loss)):
-            v, lo, hi = getattr(r, q), getattr(r, f"{q}_lo"), getattr(r, f"{q}_hi")
-            if not math.isfinite(float(v)):
-                continue
-            iv = Interval(float(v), float(lo), float(hi))
-            parts.append(f"{label}={fmt(iv.value)}" + (f" {_interval_text(iv, fmt)}" if iv.has_interval else ""))
-        lines.append("  ".join(parts))
+    if fit:
+        view = FitView(fit)
+        conf = _confidence(view)
+        lines.append(f"# {view.convention}" + (f"; [{conf} bootstrap interval]" if conf else ""))
+    for budget, grp in frame.groupby("budget", sort=True):
+        extra = " (extrapolated beyond the studied budgets)" if grp["extrapolated"].any() else ""
+        lines.append(f"C = {sci(budget, 3)} FLOPs{extra}")
+        for r in grp.itertuples():
+            parts = []
+            for q, label, fmt in (("params", "N*", human), ("tokens", "D*", human), ("loss", "L*", fmt_loss)):
+                iv = Interval(
+                    float(getattr(r, q)), float(getattr(r, f"{q}_lo")), float(getattr(r, f"{q}_hi"))
+                )
+                if math.isfinite(iv.value):
+                    parts.append(
+                        f"{label} = {fmt(iv.value)}"
+                        + (f" {_interval_text(iv, fmt)}" if iv.has_interval else "")
+                    )
+            if math.isfinite(float(r.tokens_per_param)):
+                parts.append(f"D*/N* = {fmt_ratio(float(r.tokens_per_param))}")
+            lines.append(f"  {APPROACH_NAMES.get(r.approach, r.approach)}: " + ", ".join(parts))
     return "\n".join(lines)

@@ -11,22 +11,28 @@ or from Python: ``train_run(spec, data_dir, out_json, checkpoint_dir, threads=1,
 
 What the job does, and the papers it follows:
 
-* trains exactly ``spec["steps"]`` AdamW steps of ``spec["batch_size"]`` windows of ``n_ctx``
-  tokens (the planner turned the budget into steps: steps = C / (FLOPs per token x tokens per
-  step)), with linear warmup and cosine decay to 10% over exactly the run (Hoffmann et al. 2022),
-  or warmup-stable-decay; gradient clipping; weight decay on 2-D weights only (nanoGPT);
-* evaluates the validation loss on a fixed set of evenly strided validation windows at
-  ``spec["eval"]["points"]`` log-spaced steps and at the end (the curve feeds Chinchilla's
-  Approach 1);
+* builds the run's model and data through ``flops_fit.tasks.build`` (a GPT on token windows, a
+  ViT on images, or a configured class); the loop below is the same for all of them, and
+  "tokens" in the JSON counts the study's unit (``unit``: tokens, images, samples);
+* trains exactly ``spec["steps"]`` AdamW steps of ``spec["batch_size"]`` samples (the planner
+  turned the budget into steps: steps = C / (FLOPs per token x tokens per step)), with linear
+  warmup and cosine decay to 10% over exactly the run (Hoffmann et al. 2022), or
+  warmup-stable-decay; gradient clipping; weight decay on 2-D weights only (nanoGPT);
+* evaluates the validation loss on a fixed, evenly strided set of ``eval.batches`` x
+  ``batch_size`` validation samples (the same set for every evaluation and every run of a study
+  with one batch size) at ``eval.points`` log-spaced steps and at the end (the curve feeds
+  Chinchilla's Approach 1). Each evaluation costs about ``eval.batches`` / 3 training steps;
 * samples training windows without replacement in a seeded permutation per epoch;
 * is deterministic on CPU (one thread, seeded) and resumable: every
   ``training.checkpoint_minutes`` (or ``training.checkpoint_every_steps`` steps, or the environment
   variable ``FLOPS_FIT_CHECKPOINT_EVERY_STEPS``) it checkpoints atomically to ``checkpoint_dir``;
   a restarted job resumes from there and ends with exactly the losses of an uninterrupted run;
+  SIGTERM (preemption) checkpoints at the end of the current step and stops (exit 143);
 * treats divergence as data: a non-finite loss, or one above ``divergence_factor`` x the first
   step's loss, ends the run early with status ``diverged`` and the curve so far;
-* runs on CPU by default, on CUDA with bf16 autocast, fused AdamW and optional ``torch.compile``
-  when ``training.device`` is ``cuda``.
+* runs on CPU by default, on CUDA with bf16 autocast (``training.dtype: bfloat16``), TF32,
+  fused AdamW and optional ``torch.compile`` when ``training.device`` is ``cuda``; data-parallel
+  under ``torchrun`` (``flops_fit.training.distributed``).
 """
 
 from __future__ import annotations
@@ -46,12 +52,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from flops_fit.accounting import GPTShape, gpt_flops_by_convention, gpt_flops_per_token
 from flops_fit.io import atomic_write_json
-from flops_fit.models.gpt import GPT
 from flops_fit.provenance import provenance
+from flops_fit.tasks import build, run_flops
 from flops_fit.training import checkpoint
-from flops_fit.training.data import WindowSampler, eval_windows, load_split
+from flops_fit.training.distributed import Dist
 from flops_fit.training.optim import AdamW
 from flops_fit.training.schedule import lr_at
 
@@ -96,10 +101,22 @@ def autocast_context(device: torch.device, dtype: str | None):
     return contextlib.nullcontext()
 
 
-def make_optimizer(model: GPT, opt: dict, device: torch.device):
+def decay_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """The model's own ``optimizer_groups`` if it has them, else nanoGPT's rule: weight decay on
+    tensors of 2 or more dimensions (matmul and conv weights, embeddings), none on norms and biases."""
+    if hasattr(model, "optimizer_groups"):
+        return model.optimizer_groups(weight_decay)
+    params = [p for p in model.parameters() if p.requires_grad]
+    return [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+
+
+def make_optimizer(model: torch.nn.Module, opt: dict, device: torch.device):
     """AdamW (Loshchilov & Hutter 2019) with nanoGPT's decay groups: torch's fused kernel on CUDA,
     the light foreach ``flops_fit.training.optim.AdamW`` on CPU (same arithmetic, starts 1 s faster)."""
-    groups = model.optimizer_groups(float(opt.get("weight_decay", 0.0)))
+    groups = decay_groups(model, float(opt.get("weight_decay", 0.0)))
     betas = (float(opt.get("beta1", 0.9)), float(opt.get("beta2", 0.95)))
     eps = float(opt.get("eps", 1e-8))
     if device.type == "cuda":
@@ -140,6 +157,10 @@ def _log(msg: str) -> None:
     print(msg, flush=True)  # flushed, so progress reaches a job's log file as it happens
 
 
+def _quiet(msg: str) -> None:
+    pass  # ranks other than 0 of a data-parallel job
+
+
 # --- the job ------------------------------------------------------------------------------
 def train_run(
     spec: dict,
@@ -149,7 +170,11 @@ def train_run(
     threads: int = 1,
     log=_log,
 ) -> dict:
-    """Train the run ``spec`` on the prepared data in ``data_dir``; write and return its JSON."""
+    """Train the run ``spec`` on the prepared data in ``data_dir``; write and return its JSON.
+
+    Raises ValueError for a spec this job cannot run (backend, device, shape vs counts) and
+    :class:`Preempted` after checkpointing when SIGTERM arrives; a diverged run returns normally.
+    """
     t_call = time.time()
     t_process = process_start_time()
     training = spec.get("training", {})
@@ -158,127 +183,116 @@ def train_run(
             f"train_run trains backend 'torch' only; got training.backend {training['backend']!r}"
         )
     device = resolve_device(training)
+    dist = Dist(device.type)
+    if device.type == "cuda":
+        device = torch.device("cuda", dist.local_rank)
+        torch.backends.cuda.matmul.allow_tf32 = True  # fp32 matmuls on tensor cores (as nanoGPT)
+        torch.backends.cudnn.allow_tf32 = True
+    if not dist.main:
+        log = _quiet
     torch.set_num_threads(int(threads))
     random.seed(spec["seed"])
     np.random.seed(spec["seed"] % 2**32)
     torch.manual_seed(spec["seed"])
+    run_id = spec.get("run_id", "run")
 
-    # model (its counts must be the planner's)
-    shape = GPTShape.from_dict(spec["model"])
-    model = GPT(shape).to(device)
-    groups = model.param_groups()
-    if "params_total" in spec and spec["params_total"] != groups["total"]:
-        raise ValueError(f"model has {groups['total']} parameters but the spec says {spec['params_total']}")
-    steps, batch_size, n_ctx = int(spec["steps"]), int(spec["batch_size"]), shape.n_ctx
-    tokens_per_step = batch_size * n_ctx
+    # the run's model and data (a GPT on token windows, a ViT on images, a configured class):
+    # flops_fit.tasks builds them; the model's parameter counts must be the planner's
+    task = build(spec, data_dir)
+    model = task.model.to(device)
+    groups = task.counts
+    steps, batch_size = int(spec["steps"]), int(spec["batch_size"])
+    if batch_size % dist.world:
+        raise ValueError(f"batch_size {batch_size} is not a multiple of the {dist.world} data-parallel ranks")
+    local_batch = batch_size // dist.world
+    mine = slice(dist.rank * local_batch, (dist.rank + 1) * local_batch)  # this rank's share of a batch
+    units_per_step = batch_size * task.units_per_sample  # tokens (GPT), images (ViT), samples
+    fpu = float(spec["flops_per_token"])  # training FLOPs per unit under the study's convention
     opt_cfg, schedule = spec["optimizer"], spec["schedule"]
     peak_lr, grad_clip = float(opt_cfg["lr"]), float(opt_cfg.get("grad_clip", 0.0))
     optimizer = make_optimizer(model, opt_cfg, device)
-    step_model = torch.compile(model) if training.get("compile") else model
+    core = torch.compile(model) if training.get("compile") else model
+    step_model = dist.wrap(core)
     amp = autocast_context(device, training.get("dtype"))
+    curve_steps = set(eval_steps(steps, int(spec.get("eval", {}).get("points", 12))))
 
-    # data: training windows without replacement; a fixed set of validation windows
-    train_tokens, meta = load_split(data_dir, "train")
-    val_tokens, _ = load_split(data_dir, "val")
-    if int(meta["vocab_size"]) > shape.vocab_size:
-        raise ValueError(f"data vocab_size {meta['vocab_size']} exceeds model vocab_size {shape.vocab_size}")
-    sampler = WindowSampler(train_tokens, n_ctx, batch_size, int(spec["seed"]))
-    eval_cfg = spec.get("eval", {})
-    eval_batches = int(eval_cfg.get("batches", 4))
-    xv, yv = eval_windows(val_tokens, n_ctx, eval_batches * batch_size)
-    xv, yv = torch.from_numpy(xv).to(device), torch.from_numpy(yv).to(device)
-    curve_steps = set(eval_steps(steps, int(eval_cfg.get("points", 12))))
+    def evaluate() -> dict:
+        """Mean loss (and accuracy, for classifiers) on the fixed validation set."""
+        return task.evaluate(core, device, local_batch, amp)
 
-    def evaluate() -> float:
-        model.eval()
-        total = 0.0
-        with torch.inference_mode(), amp:
-            for i in range(0, len(xv), batch_size):
-                total += step_model(xv[i : i + batch_size], yv[i : i + batch_size])[1].item()
-        model.train()
-        return total / math.ceil(len(xv) / batch_size)
-
-    # FLOPs per token under every convention, and under the study's own
-    fpt_all = gpt_flops_by_convention(shape)
-    fpt = gpt_flops_per_token(
-        shape, spec.get("flop_convention", "chinchilla"), spec.get("param_convention", "total")
-    )
-
-    # resume?
+    # resume from a checkpoint of this very spec, if any
     spec_hash = checkpoint.spec_hash(spec)
     every_steps = int(
         os.environ.get("FLOPS_FIT_CHECKPOINT_EVERY_STEPS") or training.get("checkpoint_every_steps") or 0
     )
     every_s = 60.0 * float(training.get("checkpoint_minutes") or 0) or math.inf
     state = checkpoint.load(checkpoint_dir, spec_hash, log=log)
-    step, curve, losses, initial_loss = 0, [], [], None
-    prior = {"train_s": 0.0, "eval_s": 0.0, "wall_s": 0.0}
-    resumed_from = None
+    step, curve, losses, initial_loss, resumed_from = 0, [], [], None, None
+    prior = {"train_s": 0.0, "eval_s": 0.0, "wall_s": 0.0}  # time spent by earlier attempts
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"]["torch"])
         if device.type == "cuda" and state["rng"].get("cuda") is not None:
             torch.cuda.set_rng_state(state["rng"]["cuda"])
-        sampler.position = int(state["sampler_position"])
+        task.position = int(state["sampler_position"])
         step, curve, losses = int(state["step"]), list(state["curve"]), list(state["losses"])
-        initial_loss, prior = state["initial_loss"], dict(state["timing"])
-        resumed_from = step
-        log(f"[{spec['run_id']}] resuming from step {step}/{steps}")
+        initial_loss, prior, resumed_from = state["initial_loss"], dict(state["timing"]), step
+        log(f"[{run_id}] resuming from step {step}/{steps}")
 
-    def save_checkpoint(train_s: float, eval_s: float) -> None:
-        now = time.time()
-        checkpoint.save(
-            checkpoint_dir,
-            {
-                "spec_hash": spec_hash,
-                "step": step,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "rng": {
-                    "torch": torch.get_rng_state(),
-                    "cuda": torch.cuda.get_rng_state() if device.type == "cuda" else None,
-                },
-                "sampler_position": sampler.position,
-                "curve": curve,
-                "losses": losses,
-                "initial_loss": initial_loss,
-                "timing": {
-                    "train_s": prior["train_s"] + train_s,
-                    "eval_s": prior["eval_s"] + eval_s,
-                    "wall_s": prior["wall_s"] + now - t_call,
-                },
-            },
-        )
+    def save_checkpoint(loop_s: float, eval_s: float) -> None:
+        if not dist.main:
+            return
+        rng = {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state() if device.type == "cuda" else None,
+        }
+        timing = {"train_s": prior["train_s"] + loop_s, "eval_s": prior["eval_s"] + eval_s,
+                  "wall_s": prior["wall_s"] + time.time() - t_call}  # fmt: skip
+        checkpoint.save(checkpoint_dir, {
+            "spec_hash": spec_hash, "step": step, "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(), "rng": rng, "sampler_position": task.position,
+            "curve": curve, "losses": losses, "initial_loss": initial_loss, "timing": timing,
+        })  # fmt: skip
+
+    def curve_point(metrics: dict) -> dict:
+        units = step * units_per_step
+        val = _finite_or_none(metrics["val_loss"])
+        point = {"step": step, "tokens": units, "flops": units * fpu, "val_loss": val,
+                 "train_loss": _mean_tail(losses)}  # fmt: skip
+        if "val_accuracy" in metrics:
+            point["val_accuracy"] = metrics["val_accuracy"]
+        return point
 
     prov = provenance(device.type)
-    factor = float(training.get("divergence_factor", math.inf) or math.inf)
+    factor = float(training.get("divergence_factor") or math.inf)
     log_every = float(training.get("log_every_s", LOG_EVERY_S))
-    run_id = spec.get("run_id", "run")
-    params = [p for p in model.parameters()]
-    status, last_loss, first_step_at = "ok", None, None
-    eval_s = 0.0
-    t0 = time.time()
-    last_log = last_ckpt = t0
-    start_step = step
-    log(f"[{run_id}] {groups['total']:,} params, {steps} steps x {tokens_per_step} tokens, device {device}")
+    params = list(model.parameters())
+    status, last_loss, first_step_at, eval_s = "ok", None, None, 0.0
+    log(f"[{run_id}] {groups['total']:,} params, {steps} steps x {units_per_step} {task.unit}, "
+        f"device {device}" + (f", {dist.world} ranks" if dist.enabled else ""))  # fmt: skip
 
     # SIGTERM (preemption, cancel): checkpoint at the end of the current step, then stop
     stop_signal: list[int] = []
     old_handler = None
     if threading.current_thread() is threading.main_thread():
         old_handler = signal.signal(signal.SIGTERM, lambda signum, frame: stop_signal.append(signum))
+    t0 = time.time()
+    last_log = last_ckpt = t0
+    start_step = step
     try:
         while step < steps:
             lr = lr_at(step, peak_lr, schedule, steps)
             for g in optimizer.param_groups:
                 g["lr"] = lr
-            x, y = sampler.next_batch()
-            x = torch.from_numpy(x).to(device, non_blocking=True)
-            y = torch.from_numpy(y).to(device, non_blocking=True)
+            batch = task.to(task.next_batch(), device, mine)  # this rank's share of the global batch
             with amp:
-                _, loss = step_model(x, y)
-            last_loss = loss.item()
+                loss, _ = task.forward(step_model, batch)
+            if dist.enabled:  # one reduction decides for every rank: the loss and any stop request
+                last_loss, stop = dist.mean([loss.item(), float(bool(stop_signal))])
+                stop_signal += [signal.SIGTERM] if stop and not stop_signal else []
+            else:
+                last_loss = loss.item()
             if initial_loss is None:
                 initial_loss = last_loss
             if first_step_at is None:
@@ -288,7 +302,7 @@ def train_run(
                 log(f"[{run_id}] diverged at step {step + 1}: loss {last_loss} (first {initial_loss:.4f})")
                 break
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # (DDP averages the gradients over ranks here)
             if grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(params, grad_clip, foreach=True)
             optimizer.step()
@@ -297,32 +311,21 @@ def train_run(
 
             if step in curve_steps:
                 te = time.time()
-                val = evaluate()
+                metrics = evaluate()
                 eval_s += time.time() - te
-                tokens = step * tokens_per_step
-                curve.append(
-                    {
-                        "step": step,
-                        "tokens": tokens,
-                        "flops": tokens * fpt,
-                        "val_loss": _finite_or_none(val),
-                        "train_loss": _mean_tail(losses),
-                    }
-                )
+                curve.append(curve_point(metrics))
+                val = metrics["val_loss"]
                 if not math.isfinite(val):
                     status = "diverged"
                     log(f"[{run_id}] diverged at step {step}: validation loss {val}")
                     break
             now = time.time()
             if now - last_log >= log_every or step == steps:
-                done = step - start_step
-                rate = done * tokens_per_step / max(now - t0, 1e-9)
-                eta = (steps - step) * tokens_per_step / max(rate, 1e-9)
-                seen = step * tokens_per_step
-                log(
-                    f"[{run_id}] step {step}/{steps} tokens {seen:.3g} loss {last_loss:.4f} "
-                    f"lr {lr:.2e} tok/s {rate:,.0f} eta {eta:.0f}s"
-                )
+                rate = (step - start_step) * units_per_step / max(now - t0, 1e-9)
+                eta = (steps - step) * units_per_step / max(rate, 1e-9)
+                seen = step * units_per_step
+                log(f"[{run_id}] step {step}/{steps} {task.unit} {seen:.3g} loss {last_loss:.4f} "
+                    f"lr {lr:.2e} tok/s {rate:,.0f} eta {eta:.0f}s")  # fmt: skip
                 last_log = now
             if step < steps and ((every_steps and step % every_steps == 0) or now - last_ckpt >= every_s):
                 save_checkpoint(now - t0, eval_s)
@@ -330,34 +333,21 @@ def train_run(
             if stop_signal and step < steps:
                 save_checkpoint(now - t0, eval_s)
                 log(f"[{run_id}] signal {stop_signal[0]}: checkpointed at step {step}/{steps}; stopping")
+                dist.close()
                 raise Preempted(f"run {run_id} stopped by signal {stop_signal[0]} at step {step}")
     finally:
         if old_handler is not None:
             signal.signal(signal.SIGTERM, old_handler)
+    train_s = prior["train_s"] + (time.time() - t0)  # the loop's time, evaluation included
 
-    t_end = time.time()
-    train_s = prior["train_s"] + (t_end - t0)  # the loop's time, evaluation included
-    # final point of the curve (the last eval already is, unless the run diverged before it)
-    if curve and curve[-1]["step"] == step:
-        final_val = curve[-1]["val_loss"]
-    else:
-        final_val = _finite_or_none(evaluate()) if step > 0 else None
-        if step > 0:
-            tokens = step * tokens_per_step
-            curve.append(
-                {
-                    "step": step,
-                    "tokens": tokens,
-                    "flops": tokens * fpt,
-                    "val_loss": final_val,
-                    "train_loss": _mean_tail(losses),
-                }
-            )
+    # the final point of the curve (already there unless the run stopped between eval points)
+    if step > 0 and not (curve and curve[-1]["step"] == step):
+        curve.append(curve_point(evaluate()))
+    final_val = curve[-1]["val_loss"] if curve else None
     if status == "ok" and final_val is None:
         status = "diverged"
 
-    seen = step * tokens_per_step
-    n_train = len(train_tokens)
+    seen = step * units_per_step
     result = {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_id,
@@ -365,18 +355,15 @@ def train_run(
         "status": status,
         "spec": spec,
         "params": {k: groups[k] for k in ("total", "non_embedding", "embedding")},
-        "flops": {
-            "planned": spec.get("budget", spec.get("flops")),
-            "actual": fpt * seen,
-            "convention": spec.get("flop_convention", "chinchilla"),
-            **{name: value * seen for name, value in fpt_all.items()},
-        },
-        "tokens": {"seen": seen, "unique": min(seen, sampler.n_windows * n_ctx), "epochs": seen / n_train},
+        "flops": run_flops(spec, seen),  # under the study's convention and every other one
+        "unit": task.unit,  # what "tokens" counts: tokens (GPT), images (ViT), samples
+        "tokens": task.data_record(step * batch_size),
         "curve": curve,
         "final": {
             "train_loss": _mean_tail(losses) if status == "ok" else _finite_or_none(last_loss),
             "val_loss": final_val,
             "step": step,
+            **({"val_accuracy": curve[-1]["val_accuracy"]} if curve and "val_accuracy" in curve[-1] else {}),
         },
         "optimizer": opt_cfg,
         "schedule": schedule,
@@ -385,24 +372,27 @@ def train_run(
             "train_s": train_s,
             "eval_s": prior["eval_s"] + eval_s,
             "tokens_per_s": seen / train_s if train_s > 0 else None,
-            "flops_per_s": fpt * seen / train_s if train_s > 0 else None,
+            "flops_per_s": fpu * seen / train_s if train_s > 0 else None,
             "start_to_first_step_s": (first_step_at - t_process) if first_step_at else None,
             "call_to_first_step_s": (first_step_at - t_call) if first_step_at else None,
         },
         "provenance": {
             **prov,
+            "backend": "torch",
             "threads": int(threads),
+            "world_size": dist.world,
             "config_hash": spec_hash,
             "code_version": spec.get("code_version"),
             "resumed_from_step": resumed_from,
         },
     }
-    atomic_write_json(out_json, result)
-    checkpoint.remove(checkpoint_dir)
-    log(
-        f"[{run_id}] {status}: step {step}/{steps}, val loss {final_val}, {train_s:.1f}s, "
-        f"{result['timing']['tokens_per_s'] or 0:,.0f} tok/s"
-    )
+    if dist.main:
+        atomic_write_json(out_json, result)
+        checkpoint.remove(checkpoint_dir)
+    dist.barrier()
+    dist.close()
+    log(f"[{run_id}] {status}: step {step}/{steps}, val loss {final_val}, {train_s:.1f}s, "
+        f"{result['timing']['tokens_per_s'] or 0:,.0f} tok/s")  # fmt: skip
     return result
 
 

@@ -97,3 +97,25 @@ def train_runtime_minutes(wildcards, attempt):
     devices = max(1, cluster["gpus_per_run"])
     seconds = flops / (cluster["sustained_flops_per_s"] * devices) * cluster["runtime_safety_factor"]
     return max(cluster["min_runtime_minutes"], -(-int(seconds) // 60)) * attempt
+
+
+def train_inputs(wildcards):
+    """The prepared data, unless the study trains with the mock backend or a custom loader (the
+    training job calls the loader itself)."""
+    cfg = study_cfg(wildcards)
+    if cfg["training"]["backend"] == "mock" or cfg["data"]["source"] == "custom":
+        return {}
+    folder = data_dir(wildcards.study)
+    return {"train": f"{folder}/train.bin", "val": f"{folder}/val.bin", "meta": f"{folder}/meta.json"}
+
+
+def fit_flags(wildcards):
+    """The study's fit options as `flops-fit fit` flags (config key `fit`)."""
+    fit = study_cfg(wildcards)["fit"]
+    budgets = " ".join(f"{b:g}" for b in predict_budgets(wildcards.study))
+    approaches = " ".join(str(a) for a in fit["approaches"])
+    return (
+        f"--params {fit['params']} --flops {fit['flops']} --approaches {approaches}"
+        f" --bootstrap {fit['bootstrap']} --confidence {fit['confidence']} --seed {fit['seed']}"
+        f" --backtest-holdout {fit['backtest_holdout']} --budgets {budgets}"
+    )

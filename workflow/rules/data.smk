@@ -11,5 +11,7 @@ rule prepare_data:
         out=lambda wildcards, output: os.path.dirname(output.meta),
     log:
         "results/data/logs/{dataset}.log",
+    conda:
+        "../../envs/train.yaml"
     shell:
         "flops-fit prepare-data --data-config {params.data:q} --out {params.out} > {log} 2>&1"

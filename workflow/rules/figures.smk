@@ -4,7 +4,7 @@
 # One figures job per study and file format renders every figure in flops_fit.figures.FIGURES.
 import yaml
 
-from flops_fit.figures import FIGURES
+from flops_fit.figures import FIGURES, presentation_files
 from flops_fit.tables import FORMATS as TABLE_FORMATS
 from flops_fit.tables import NUMBERS as NUMBERS_TEX
 from flops_fit.tables import TABLES
@@ -24,18 +24,11 @@ wildcard_constraints:
     ext="pdf|png|svg",
 
 
-def figure_formats(study):
-    return CONFIG["studies"][study]["figures"]["formats"]
-
-
-def presentation_outputs(study):
-    """Every figure and table file of ``study`` (and the comparison when several studies are active)."""
-    out = [f"results/{study}/figures/{name}.{ext}" for ext in figure_formats(study) for name in FIGURES]
-    out += [f"results/{study}/tables/{name}.{ext}" for name in TABLES for ext in TABLE_FORMATS]
-    out += [f"results/{study}/tables/{NUMBERS_TEX}", f"results/{study}/config.yaml"]
-    if len(STUDIES) > 1:
-        out += [f"results/comparison/figures/comparison.{ext}" for ext in figure_formats(STUDIES[0])]
-    return out
+# Every figure and table file of a study (and the comparison when several studies are active);
+# `rule all` requests them. The figure formats come from `studies.<name>.figures.formats`.
+presentation_outputs = lambda study: presentation_files(
+    study, CONFIG["studies"][study]["figures"]["formats"], STUDIES
+)
 
 
 rule figures:
@@ -60,6 +53,8 @@ rule figures:
         out=lambda wildcards, output: os.path.dirname(output[0]),
     log:
         "results/{study}/logs/figures_{ext}.log",
+    conda:
+        "../../envs/analysis.yaml"
     shell:
         "flops-fit figures --runs {input.runs} --curves {input.curves} --fit {input.fit}"
         " --predictions {input.predictions} --out {params.out} --width {params.width}"
@@ -92,6 +87,8 @@ rule tables:
         out=lambda wildcards, output: os.path.dirname(output.numbers),
     log:
         "results/{study}/logs/tables.log",
+    conda:
+        "../../envs/analysis.yaml"
     shell:
         "flops-fit tables --fit {input.fit} --predictions {input.predictions} --runs {input.runs}"
         " --out {params.out} > {log} 2>&1"
@@ -112,6 +109,8 @@ rule study_config:
         ),
     log:
         "results/{study}/logs/study_config.log",
+    conda:
+        "../../envs/analysis.yaml"
     shell:
         "printf '%s' {params.text:q} > {output.config} 2> {log}"
 
@@ -131,6 +130,8 @@ rule comparison:
         studies=" ".join(f"{s}=results/{s}/fit/fit.json" for s in STUDIES),
     log:
         "results/comparison/logs/comparison_{ext}.log",
+    conda:
+        "../../envs/analysis.yaml"
     shell:
         "python -m flops_fit.figures.comparison {params.studies} --out results/comparison/figures"
         " --formats {wildcards.ext} > {log} 2>&1"

@@ -14,6 +14,8 @@ rule plan:
         tsv=lambda wildcards: plan_tsv(list(PLANS[wildcards.study].values())),
     log:
         "results/{study}/logs/plan.log",
+    conda:
+        "../../envs/analysis.yaml"
     shell:
         "printf '%s' {params.tsv:q} > {output.plan} 2> {log}"
 
@@ -26,20 +28,10 @@ rule aggregate:
         curves="results/{study}/curves.csv",
     log:
         "results/{study}/logs/aggregate.log",
+    conda:
+        "../../envs/analysis.yaml"
     shell:
         "flops-fit aggregate {input.runs} --runs {output.runs} --curves {output.curves} > {log} 2>&1"
-
-
-def fit_flags(wildcards):
-    """The study's fit options as `flops-fit fit` flags (config key `fit`)."""
-    fit = study_cfg(wildcards)["fit"]
-    budgets = " ".join(f"{b:g}" for b in predict_budgets(wildcards.study))
-    approaches = " ".join(str(a) for a in fit["approaches"])
-    return (
-        f"--params {fit['params']} --flops {fit['flops']} --approaches {approaches}"
-        f" --bootstrap {fit['bootstrap']} --confidence {fit['confidence']} --seed {fit['seed']}"
-        f" --backtest-holdout {fit['backtest_holdout']} --budgets {budgets}"
-    )
 
 
 rule fit:
@@ -56,5 +48,7 @@ rule fit:
         cpu_busy=1,
     log:
         "results/{study}/logs/fit.log",
+    conda:
+        "../../envs/analysis.yaml"
     shell:
         "flops-fit fit {input.runs} --curves {input.curves} --out {params.out} {params.flags} > {log} 2>&1"

@@ -3,14 +3,6 @@
 # killed or preempted run resumes.
 
 
-def train_inputs(wildcards):
-    """The prepared data, unless the study trains with the mock backend (no data needed)."""
-    if study_cfg(wildcards)["training"]["backend"] == "mock":
-        return {}
-    folder = data_dir(wildcards.study)
-    return {"train": f"{folder}/train.bin", "val": f"{folder}/val.bin", "meta": f"{folder}/meta.json"}
-
-
 rule train:
     input:
         unpack(train_inputs),
@@ -31,6 +23,8 @@ rule train:
         mem_mb=CONFIG["cluster"]["mem_mb"],
     log:
         "results/{study}/logs/train/{run_id}.log",
+    conda:
+        "../../envs/train.yaml"
     shell:
         "flops-fit train --spec {params.spec:q} --data {params.data} --out {output.run}"
         " --checkpoint-dir {params.checkpoints} --threads {threads} > {log} 2>&1"

@@ -31,6 +31,20 @@ FORMATS = ("pdf", "png")
 WIDTHS = ("single", "double")
 
 
+def presentation_files(study: str, formats=FORMATS, studies=()) -> list[str]:
+    """Every figure and table file the pipeline writes for ``study`` (``rule all`` asks for them),
+    plus the comparison figure when ``studies`` (the active studies) holds more than one."""
+    from flops_fit.tables import FORMATS as TABLE_FORMATS
+    from flops_fit.tables import NUMBERS, TABLES
+
+    out = [f"results/{study}/figures/{name}.{ext}" for ext in formats for name in FIGURES]
+    out += [f"results/{study}/tables/{name}.{ext}" for name in TABLES for ext in TABLE_FORMATS]
+    out += [f"results/{study}/tables/{NUMBERS}", f"results/{study}/config.yaml"]
+    if len(studies) > 1:
+        out += [f"results/comparison/figures/comparison.{ext}" for ext in formats]
+    return out
+
+
 def _read_csv(path):
     import pandas as pd
 
@@ -40,8 +54,9 @@ def _read_csv(path):
     return frame if len(frame) else None
 
 
-def make_figures(runs_csv, fit_json, predictions_csv, out_dir, curves_csv=None, width="single",
-                 formats=FORMATS, only=None) -> list[str]:
+def make_figures(
+    runs_csv, fit_json, predictions_csv, out_dir, curves_csv=None, width="single", formats=FORMATS, only=None
+) -> list[str]:
     """Write every figure in :data:`FIGURES` (or those in ``only``) to ``out_dir``; return the paths."""
     from flops_fit.figures import allocation, backtest, contours, frontier, isoflop
     from flops_fit.figures.fitview import FitView

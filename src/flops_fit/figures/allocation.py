@@ -44,11 +44,14 @@ def draw(axes, runs, view, quantities=("params", "tokens")) -> list:
                 if sel.empty:
                     continue
                 drew = True
-                line, = ax.plot(sel["budget"], sel[q], color=colors[name], lw=1.2, label=style.APPROACH_LABELS[name])
+                (line,) = ax.plot(
+                    sel["budget"], sel[q], color=colors[name], lw=1.2, label=style.APPROACH_LABELS[name]
+                )
                 handles[name] = line
                 if sel[f"{q}_lo"].notna().all() and sel[f"{q}_hi"].notna().all():
-                    ax.fill_between(sel["budget"], sel[f"{q}_lo"], sel[f"{q}_hi"], color=colors[name],
-                                    alpha=0.18, lw=0)
+                    ax.fill_between(
+                        sel["budget"], sel[f"{q}_lo"], sel[f"{q}_hi"], color=colors[name], alpha=0.18, lw=0
+                    )
         # measured points
         for b in view.isoflop():
             iv = b.n_opt if q == "params" else b.d_opt
@@ -57,32 +60,65 @@ def draw(axes, runs, view, quantities=("params", "tokens")) -> list:
             drew = True
             yerr = [[max(iv.value - iv.lo, 0)], [max(iv.hi - iv.value, 0)]] if iv.has_interval else None
             col = colors["approach2"] if b.included else style.EXCLUDED_COLOR
-            h = ax.errorbar([b.budget], [iv.value], yerr=yerr, fmt=style.APPROACH_MARKERS["approach2"], ms=3.5,
-                            color=col, mfc=col if b.included else "none", elinewidth=0.8, capsize=1.5, zorder=4)
+            h = ax.errorbar(
+                [b.budget],
+                [iv.value],
+                yerr=yerr,
+                fmt=style.APPROACH_MARKERS["approach2"],
+                ms=3.5,
+                color=col,
+                mfc=col if b.included else "none",
+                elinewidth=0.8,
+                capsize=1.5,
+                zorder=4,
+            )
             if not b.included:
                 handles["excluded"] = h
         env = thin(view.envelope())
         if env is not None and q in env:
             drew = True
-            ax.scatter(env["flops"], env[q], s=8, marker=style.APPROACH_MARKERS["approach1"],
-                       color=colors["approach1"], alpha=0.7, zorder=3, lw=0)
+            ax.scatter(
+                env["flops"],
+                env[q],
+                s=8,
+                marker=style.APPROACH_MARKERS["approach1"],
+                color=colors["approach1"],
+                alpha=0.7,
+                zorder=3,
+                lw=0,
+            )
         if not drew:
             style.placeholder(ax, "no fitted allocation in fit.json / predictions.csv")
             continue
         if env is not None:
-            handles["envelope"] = ax.scatter([], [], s=8, marker=style.APPROACH_MARKERS["approach1"],
-                                             color=colors["approach1"], lw=0, label="A1 envelope points")
+            handles["envelope"] = ax.scatter(
+                [],
+                [],
+                s=8,
+                marker=style.APPROACH_MARKERS["approach1"],
+                color=colors["approach1"],
+                lw=0,
+                label="A1 envelope points",
+            )
         if view.isoflop():
-            handles["vertices"] = ax.errorbar([], [], yerr=[], fmt="o", ms=3.5, color=colors["approach2"],
-                                              label="A2 IsoFLOP minima")
+            handles["vertices"] = ax.errorbar(
+                [], [], yerr=[], fmt="o", ms=3.5, color=colors["approach2"], label="A2 IsoFLOP minima"
+            )
         ax.set_xscale("log")
         ax.set_yscale("log")
         if math.isfinite(c_max):
             lo, hi = ax.get_xlim()
             if hi > c_max * 1.01:
                 ax.axvspan(c_max, hi, color="0.92", zorder=0, lw=0)
-                ax.text(c_max * 1.15, 0.04, "extrapolated", transform=ax.get_xaxis_transform(), fontsize=6,
-                        color="0.4", va="bottom")
+                ax.text(
+                    c_max * 1.15,
+                    0.04,
+                    "extrapolated",
+                    transform=ax.get_xaxis_transform(),
+                    fontsize=6,
+                    color="0.4",
+                    va="bottom",
+                )
             ax.set_xlim(lo, hi)
         ax.set_xlabel("Compute $C$ (FLOPs)")
         ax.set_ylabel("Optimal parameters $N^*$" if q == "params" else "Optimal tokens $D^*$")

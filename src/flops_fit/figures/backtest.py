@@ -34,29 +34,56 @@ def draw(axes, view, quantities) -> dict:
             if not (b.included and math.isfinite(iv.value)) or round(b.budget, -6) in held:
                 continue
             h = ax.scatter([b.budget], [iv.value], s=14, color="black", zorder=3)
-            handles.setdefault("measured optimum (fitted)", h)
+            handles.setdefault("measured optimum", h)
         obs = sel.drop_duplicates("budget")
-        h = ax.scatter(obs["budget"], obs["actual"], marker="*", s=60, color="black", zorder=4)
-        handles.setdefault("held-out measurement", h)
+        h = ax.scatter(
+            obs["budget"],
+            obs["actual"],
+            marker="*",
+            s=70,
+            color="black",
+            zorder=6,
+            edgecolors="white",
+            linewidths=0.4,
+        )
+        handles.setdefault("held-out budget", h)
         names = sorted(sel["approach"].unique())
         errors = []
         for i, name in enumerate(names):
             grp = sel[sel["approach"] == name]
             nudge = 10 ** (0.06 * (i - (len(names) - 1) / 2))
-            h = ax.scatter(grp["budget"] * nudge, grp["predicted"], marker=style.APPROACH_MARKERS.get(name, "o"),
-                           color=colors.get(name, "0.3"), s=22, zorder=5, edgecolors="white", linewidths=0.4)
+            h = ax.scatter(
+                grp["budget"] * nudge,
+                grp["predicted"],
+                marker=style.APPROACH_MARKERS.get(name, "o"),
+                color=colors.get(name, "0.3"),
+                s=22,
+                zorder=5,
+                edgecolors="white",
+                linewidths=0.4,
+            )
             err = 100 * (grp["predicted"] / grp["actual"] - 1).to_numpy(float)
             worst = err[int(np.argmax(np.abs(err)))]
             short = style.APPROACH_SHORT.get(name, name)
             errors.append((f"{short}: {worst:+.1f}%", colors.get(name, "0.3")))
-            handles.setdefault(f"{short} prediction", h)
+            handles.setdefault(f"{short} predicted", h)
+        for name in sorted(view.backtest_skipped()):
+            errors.append((f"{style.APPROACH_SHORT.get(name, name)}: not refitted", "0.45"))
         # errors in the empty corner: loss falls with C (lower left), N* rises (upper left)
         y0, va = (0.04, "bottom") if q == "loss" else (0.96, "top")
         ax.text(0.04, y0, "pred/obs - 1", transform=ax.transAxes, fontsize=6, va=va, color="0.3")
         for j, (text, col) in enumerate(errors):
             step = (j + 1) * 0.075
-            ax.text(0.04, y0 + step if va == "bottom" else y0 - step, text, transform=ax.transAxes,
-                    fontsize=6, va=va, color=col)
+            ax.text(
+                0.04,
+                y0 + step if va == "bottom" else y0 - step,
+                text,
+                transform=ax.transAxes,
+                fontsize=6,
+                va=va,
+                color=col,
+            )
+        ax.margins(x=0.12, y=0.12)
         ax.set_xscale("log")
         ax.set_yscale("log")
         style.log_axis(ax, "x", "flops")
@@ -74,6 +101,12 @@ def make(view, out_dir, width="single", formats=("pdf", "png")) -> list[str]:
     fig, axes = plt.subplots(1, 2, figsize=style.figure_size(width, 0.62 if width == "single" else 0.36))
     handles = draw(list(axes), view, ["loss", "params"])
     if handles:
-        fig.legend(list(handles.values()), list(handles), loc="outside lower center",
-                   ncols=3 if width == "single" else len(handles), columnspacing=1.0, handletextpad=0.3)
+        fig.legend(
+            list(handles.values()),
+            list(handles),
+            loc="outside lower center",
+            ncols=3 if width == "single" else len(handles),
+            columnspacing=1.0,
+            handletextpad=0.3,
+        )
     return style.save_figure(fig, out_dir, "backtest", formats)

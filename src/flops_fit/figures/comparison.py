@@ -34,8 +34,12 @@ def make_comparison(studies: dict, out_dir, width: str = "double", formats=("pdf
         preds = Path(fit_json).with_name("predictions.csv")
         views[name] = FitView.load(fit_json, preds if preds.is_file() else None)
     colors = dict(zip(views, style.category_colors(len(views)), strict=True))
-    fig, (ax_n, ax_a) = plt.subplots(1, 2, figsize=style.figure_size(width, 0.42 if width == "double" else 0.7),
-                                     gridspec_kw={"width_ratios": [1.4, 1]})
+    fig, (ax_n, ax_a) = plt.subplots(
+        1,
+        2,
+        figsize=style.figure_size(width, 0.42 if width == "double" else 0.7),
+        gridspec_kw={"width_ratios": [1.4, 1]},
+    )
     # left: N*(C)
     drew = False
     for name, view in views.items():
@@ -50,8 +54,9 @@ def make_comparison(studies: dict, out_dir, width: str = "double", formats=("pdf
             drew = True
             ax_n.plot(sel["budget"], sel["params"], color=colors[name], ls=_LINESTYLES[ap], lw=1.1)
             if ap == "approach3" and sel["params_lo"].notna().all() and sel["params_hi"].notna().all():
-                ax_n.fill_between(sel["budget"], sel["params_lo"], sel["params_hi"], color=colors[name], alpha=0.15,
-                                  lw=0)
+                ax_n.fill_between(
+                    sel["budget"], sel["params_lo"], sel["params_hi"], color=colors[name], alpha=0.15, lw=0
+                )
         for b in view.isoflop():
             if b.included and math.isfinite(b.n_opt.value):
                 ax_n.scatter([b.budget], [b.n_opt.value], s=10, color=colors[name], zorder=3)
@@ -77,9 +82,17 @@ def make_comparison(studies: dict, out_dir, width: str = "double", formats=("pdf
             iv = view.approaches[ap].get("a")
             if not math.isfinite(iv.value):
                 continue
-            xerr = [[iv.value - iv.lo], [iv.hi - iv.value]] if iv.has_interval else None
-            ax_a.errorbar([iv.value], [y], xerr=xerr, fmt=style.APPROACH_MARKERS[ap], color=colors[name], ms=4,
-                          elinewidth=0.9, capsize=1.5)
+            xerr = [[max(iv.value - iv.lo, 0)], [max(iv.hi - iv.value, 0)]] if iv.has_interval else None
+            ax_a.errorbar(
+                [iv.value],
+                [y],
+                xerr=xerr,
+                fmt=style.APPROACH_MARKERS[ap],
+                color=colors[name],
+                ms=4,
+                elinewidth=0.9,
+                capsize=1.5,
+            )
             labels.append(f"{name} {style.APPROACH_SHORT[ap]}")
             y += 1
         y += 0.5
@@ -103,7 +116,9 @@ def make_comparison(studies: dict, out_dir, width: str = "double", formats=("pdf
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m flops_fit.figures.comparison", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m flops_fit.figures.comparison", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("studies", nargs="+", help="NAME=path/to/fit.json, one per study")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--width", choices=["single", "double"], default="double")

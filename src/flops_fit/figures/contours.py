@@ -27,7 +27,7 @@ def draw(ax, runs, view, fig=None) -> None:
 
     p = view.approach3()
     if p is None:
-        reason = view.approaches["approach3"].error or "no Approach 3 fit"
+        reason = view.approaches["approach3"].reason or "not fitted"
         style.placeholder(ax, f"Approach 3 unavailable: {reason}")
         return
     from flops_fit.figures.isoflop import excluded_runs_frame
@@ -60,30 +60,36 @@ def draw(ax, runs, view, fig=None) -> None:
     c_lo, c_hi = 6 * kappa * n_lo * d_lo, 6 * kappa * n_hi * d_hi
     for e in range(math.ceil(math.log10(c_lo)), math.floor(math.log10(c_hi)) + 1):
         c = 10.0**e
-        ax.plot(n, c / (6 * kappa * n), color="white", lw=0.5, ls="--", alpha=0.7)
+        ax.plot(n, c / (6 * kappa * n), color="white", lw=0.6, ls="--", alpha=0.8)
     fn, fd = _frontier(p, np.geomspace(c_lo, c_hi, 400) / kappa)
     keep = (fn >= n_lo) & (fn <= n_hi) & (fd >= d_lo) & (fd <= d_hi)
     ax.plot(fn[keep], fd[keep], color="black", lw=1.4, label="efficient frontier")
     if used is not None and len(used):
-        ax.scatter(used["N"], used["D"], s=10, facecolors="white", edgecolors="black", lw=0.5, zorder=3,
-                   label="runs")
+        ax.scatter(
+            used["N"], used["D"], s=10, facecolors="white", edgecolors="black", lw=0.5, zorder=3, label="runs"
+        )
     if bad is not None and len(bad):
-        ax.scatter(bad["N"], bad["D"], s=14, marker="x", color="black", lw=0.9, zorder=3, label="excluded run")
-    ax.plot([], [], color="white", lw=0.5, ls="--", label="iso-FLOP, $C = 10^k$")
+        ax.scatter(
+            bad["N"], bad["D"], s=14, marker="x", color="black", lw=0.9, zorder=3, label="excluded run"
+        )
+    ax.plot([], [], color="0.4", lw=0.6, ls="--", label="iso-FLOP lines, $C = 10^k$")
     ax.set_xlim(n_lo, n_hi)
     ax.set_ylim(d_lo, d_hi)
     style.log_axis(ax, "x", "count")
     style.log_axis(ax, "y", "count")
     ax.set_xlabel(view.params_label)
     ax.set_ylabel("Tokens $D$")
-    leg = ax.legend(loc="lower right", frameon=True, facecolor="0.3", framealpha=0.6, labelcolor="white")
-    leg.get_frame().set_linewidth(0)
 
 
 def make(runs, view, out_dir, width="single", formats=("pdf", "png")) -> list[str]:
     import matplotlib.pyplot as plt
 
     style.use_paper_style()
-    fig, ax = plt.subplots(figsize=style.figure_size(width, 0.85 if width == "single" else 0.5))
+    fig, ax = plt.subplots(figsize=style.figure_size(width, 0.95 if width == "single" else 0.42))
     draw(ax, runs, view, fig)
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:  # under the plot: the contours fill the whole panel
+        fig.legend(
+            handles, labels, loc="outside lower center", ncols=2 if width == "single" else len(handles)
+        )
     return style.save_figure(fig, out_dir, "contours", formats)

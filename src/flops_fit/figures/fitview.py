@@ -107,12 +107,24 @@ class FitView:
             return ApproachView(name, ok=False, reason="not fitted (not requested)")
         intervals = sec.get("intervals") or {}
         params = {k: Interval.of(v, intervals.get(k)) for k, v in (sec.get("params") or {}).items()}
-        params = dict(sorted(params.items(), key=lambda kv: PARAM_ORDER.index(kv[0])
-                             if kv[0] in PARAM_ORDER else len(PARAM_ORDER)))
-        excluded = [(_f(e.get("budget")), str(e.get("reason") or "")) for e in sec.get("excluded_budgets") or []]
-        return ApproachView(name, ok=sec.get("status") == "ok" and bool(params), reason=str(sec.get("reason") or ""),
-                            parameters=params, excluded=excluded,
-                            warnings=[str(w) for w in sec.get("warnings") or []], raw=sec)
+        params = dict(
+            sorted(
+                params.items(),
+                key=lambda kv: PARAM_ORDER.index(kv[0]) if kv[0] in PARAM_ORDER else len(PARAM_ORDER),
+            )
+        )
+        excluded = [
+            (_f(e.get("budget")), str(e.get("reason") or "")) for e in sec.get("excluded_budgets") or []
+        ]
+        return ApproachView(
+            name,
+            ok=sec.get("status") == "ok" and bool(params),
+            reason=str(sec.get("reason") or ""),
+            parameters=params,
+            excluded=excluded,
+            warnings=[str(w) for w in sec.get("warnings") or []],
+            raw=sec,
+        )
 
     # --------------------------------------------------------------- conventions and options
     @property
@@ -120,7 +132,8 @@ class FitView:
         """e.g. "N = total parameters, C = 6ND"."""
         conv = self.fit.get("convention") or {}
         n = {"total": "total parameters", "non_embedding": "non-embedding parameters"}.get(
-            conv.get("params"), str(conv.get("params", "?")))
+            conv.get("params"), str(conv.get("params", "?"))
+        )
         c = {"6ND": "6ND", "counted": "counted FLOPs"}.get(conv.get("flops"), str(conv.get("flops", "?")))
         return f"N = {n}, C = {c}"
 
@@ -164,14 +177,24 @@ class FitView:
         for item in (self._section("approach2") or {}).get("budgets") or []:
             par = item.get("parabola")
             coef = tuple(_f(par.get(k)) for k in ("c2", "c1", "c0")) if isinstance(par, dict) else None
-            iv = {q: Interval(_f(item.get(q)), _f(item.get(q + "_lo")), _f(item.get(q + "_hi")))
-                  for q in ("N_opt", "D_opt", "L_opt")}
-            out.append(IsoFLOPBudget(
-                budget=_f(item.get("budget")), budget_id=int(item.get("budget_id", -1)), coefficients=coef,
-                n_opt=iv["N_opt"], d_opt=iv["D_opt"], l_opt=iv["L_opt"], included=bool(item.get("included")),
-                reason=str(item.get("reason") or ""), warnings=[str(w) for w in item.get("warnings") or []],
-                n_range=(_f(item.get("N_min")), _f(item.get("N_max"))),
-            ))
+            iv = {
+                q: Interval(_f(item.get(q)), _f(item.get(q + "_lo")), _f(item.get(q + "_hi")))
+                for q in ("N_opt", "D_opt", "L_opt")
+            }
+            out.append(
+                IsoFLOPBudget(
+                    budget=_f(item.get("budget")),
+                    budget_id=int(item.get("budget_id", -1)),
+                    coefficients=coef,
+                    n_opt=iv["N_opt"],
+                    d_opt=iv["D_opt"],
+                    l_opt=iv["L_opt"],
+                    included=bool(item.get("included")),
+                    reason=str(item.get("reason") or ""),
+                    warnings=[str(w) for w in item.get("warnings") or []],
+                    n_range=(_f(item.get("N_min")), _f(item.get("N_max"))),
+                )
+            )
         return sorted(out, key=lambda b: b.budget)
 
     def envelope(self):
@@ -205,10 +228,26 @@ class FitView:
             for e in entry.get("held_out") or []:
                 for q, pred, obs in (("loss", "L_pred", "L_obs"), ("params", "N_pred", "N_obs")):
                     if e.get(pred) is not None and e.get(obs) is not None:
-                        rows.append({"approach": approach, "budget": _f(e.get("budget")), "quantity": q,
-                                     "predicted": _f(e[pred]), "actual": _f(e[obs]),
-                                     "observed_from": str(e.get("observed_from") or "")})
+                        rows.append(
+                            {
+                                "approach": approach,
+                                "budget": _f(e.get("budget")),
+                                "quantity": q,
+                                "predicted": _f(e[pred]),
+                                "actual": _f(e[obs]),
+                                "observed_from": str(e.get("observed_from") or ""),
+                            }
+                        )
         return pd.DataFrame(rows) if rows else None
+
+    def backtest_skipped(self) -> dict[str, str]:
+        """Approaches the backtest could not refit: {approach: reason}."""
+        bt = self.fit.get("backtest") or {}
+        return {
+            k: str(v.get("reason") or v.get("status"))
+            for k, v in (bt.get("approaches") or {}).items()
+            if isinstance(v, dict) and v.get("status") != "ok"
+        }
 
     def backtest_note(self) -> str:
         bt = self.fit.get("backtest") or {}
@@ -231,7 +270,7 @@ def normalise_predictions(path_or_buffer):
     for col in frame.columns:
         for src, dst in (("N_opt", "params"), ("D_opt", "tokens"), ("L_opt", "loss")):
             if col == src or col.startswith(src + "_"):
-                rename[col] = dst + col[len(src):]
+                rename[col] = dst + col[len(src) :]
     frame = frame.rename(columns=rename)
     for q in ("params", "tokens", "loss", "tokens_per_param"):
         for suffix in ("", "_lo", "_hi"):
@@ -241,6 +280,7 @@ def normalise_predictions(path_or_buffer):
         frame["extrapolated"] = ~frame["in_sample"].astype(str).str.lower().isin(("true", "1", "1.0"))
     elif "extrapolated" not in frame.columns:
         frame["extrapolated"] = False
-    frame["approach"] = frame["approach"].map(lambda a: a if str(a).startswith("approach")
-                                              else f"approach{int(float(a))}")
+    frame["approach"] = frame["approach"].map(
+        lambda a: a if str(a).startswith("approach") else f"approach{int(float(a))}"
+    )
     return frame.sort_values(["approach", "budget"]).reset_index(drop=True)

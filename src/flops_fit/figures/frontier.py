@@ -1,10 +1,11 @@
 """Loss against compute with the compute-efficient frontier (Hoffmann et al. 2022, Figure 2;
 Kaplan et al. 2020, Figure 1 left).
 
-With curves.csv: every run's validation-loss curve against FLOPs (coloured by model size), and
-their lower envelope -- the least loss reached at each compute -- as the frontier (Approach 1's
-points, from fit.json, on it). Without curves: each run's final loss. The fitted L*(C) of each
-approach from predictions.csv is drawn on top, with its interval band.
+With curves.csv: every run's validation-loss curve against compute (coloured by model size);
+without: each run's final loss. The frontier -- the least loss reached at each compute -- is
+Approach 1's envelope from fit.json (or, when the fit has no Approach 1, the running minimum of
+the curves). Each approach's fitted L*(C) from predictions.csv is drawn dashed on top, with its
+interval band, out to the compute-optimal table's largest budget.
 """
 
 from __future__ import annotations
@@ -17,48 +18,33 @@ def draw(ax, runs, view, curves=None) -> None:
 
     colors = style.approach_colors()
     have_data = False
+    env = view.envelope()
     if curves is not None and len(curves):
         have_data = True
-        sizes = sorted(curves["params"].unique()) if "params" in curves else []
+        sizes = sorted(curves["params"].unique())
         palette = dict(zip(sizes, style.sequential_colors(len(sizes)), strict=True))
         for _run_id, grp in curves.groupby("run_id", sort=False):
             grp = grp.sort_values("flops")
-            col = palette.get(grp["params"].iloc[0], "0.5") if sizes else "0.5"
-            ax.plot(grp["flops"], grp["loss"], color=col, lw=0.5, alpha=0.6)
-        # lower envelope of all curves, on a log grid of compute
-        f = curves["flops"].to_numpy(float)
-        loss = curves["loss"].to_numpy(float)
-        good = np.isfinite(f) & np.isfinite(loss) & (f > 0)
-        f, loss = f[good], loss[good]
-        order = np.argsort(f)
-        env_f, env_l = f[order], np.minimum.accumulate(loss[order])
-        keep = np.r_[True, env_l[1:] < env_l[:-1]]
-        ax.plot(env_f[keep], env_l[keep], color="black", lw=1.2, label="frontier (lower envelope)")
-        if sizes:
-            import matplotlib as mpl
-
-            norm = mpl.colors.LogNorm(min(sizes), max(sizes))
-            cmap = mpl.colors.ListedColormap(style.sequential_colors(256))
-            sm = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
-            cb = ax.figure.colorbar(sm, ax=ax, pad=0.02, fraction=0.05)
-            cb.set_label("Parameters $N$")
-            cb.ax.tick_params(labelsize=6)
-            cb.ax.yaxis.set_major_formatter(style.count_formatter())
-            cb.ax.yaxis.set_minor_formatter(style.count_formatter() if np.log10(max(sizes) / min(sizes)) < 1.2
-                                            else mpl.ticker.NullFormatter())
-    elif runs is not None and len(runs):
-        have_data = True
-        ok = runs[runs["status"] != "diverged"] if "status" in runs else runs
-        fcol = "flops" if "flops" in ok and ok["flops"].notna().all() else "flops_6nd"
-        if fcol not in ok:
-            ok = ok.assign(flops_6nd=6 * ok["params"] * ok["tokens"])
-        ax.scatter(ok[fcol], ok["loss"], s=10, color="0.45", lw=0, label="runs (final loss)")
-    from flops_fit.figures.allocation import thin
-
-    env = thin(view.envelope(), 25)
+            ax.plot(grp["flops"], grp["loss"], color=palette[grp["params"].iloc[0]], lw=0.5, alpha=0.7)
+        _size_colorbar(ax, sizes)
+        if env is None:  # no Approach 1 in the fit: draw the curves' running minimum instead
+            f, loss = curves["flops"].to_numpy(float), curves["loss"].to_numpy(float)
+            good = np.isfinite(f) & np.isfinite(loss) & (f > 0)
+            order = np.argsort(f[good])
+            env_f, env_l = f[good][order], np.minimum.accumulate(loss[good][order])
+            keep = np.r_[True, env_l[1:] < env_l[:-1]]
+            ax.plot(env_f[keep], env_l[keep], color="black", lw=1.2, label="lower envelope of the curves")
+    else:
+        used = view.used_runs()
+        if used is not None and len(used):
+            have_data = True
+            ax.scatter(used["C"], used["L"], s=10, color="0.35", lw=0, zorder=3, label="runs (final loss)")
     if env is not None and "loss" in env:
-        ax.scatter(env["flops"], env["loss"], s=10, marker=style.APPROACH_MARKERS["approach1"],
-                   color=colors["approach1"], zorder=4, lw=0, label="Approach 1 envelope")
+        have_data = True
+        env = env.sort_values("flops")
+        ax.plot(
+            env["flops"], env["loss"], color="black", lw=1.2, zorder=4, label="frontier (Approach 1 envelope)"
+        )
     preds = view.predictions
     if preds is not None:
         for name in ("approach1", "approach2", "approach3"):
@@ -67,10 +53,18 @@ def draw(ax, runs, view, curves=None) -> None:
             if sel.empty:
                 continue
             have_data = True
-            ax.plot(sel["budget"], sel["loss"], color=colors[name], lw=1.1, ls="--",
-                    label=f"{style.APPROACH_LABELS[name]}: $L^*(C)$")
+            ax.plot(
+                sel["budget"],
+                sel["loss"],
+                color=colors[name],
+                lw=1.1,
+                ls="--",
+                label=f"{style.APPROACH_SHORT[name]} fit $L^*(C)$",
+            )
             if sel["loss_lo"].notna().all() and sel["loss_hi"].notna().all():
-                ax.fill_between(sel["budget"], sel["loss_lo"], sel["loss_hi"], color=colors[name], alpha=0.18, lw=0)
+                ax.fill_between(
+                    sel["budget"], sel["loss_lo"], sel["loss_hi"], color=colors[name], alpha=0.18, lw=0
+                )
     if not have_data:
         style.placeholder(ax, "no runs or curves to draw")
         return
@@ -82,6 +76,23 @@ def draw(ax, runs, view, curves=None) -> None:
     ax.legend(loc="upper right")
 
 
+def _size_colorbar(ax, sizes) -> None:
+    """A colour bar for the model sizes of the curves (log scale, labels like 10M)."""
+    import matplotlib as mpl
+    import numpy as np
+
+    if len(sizes) < 2:
+        return
+    norm = mpl.colors.LogNorm(min(sizes), max(sizes))
+    cmap = mpl.colors.ListedColormap(style.sequential_colors(256))
+    cb = ax.figure.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, pad=0.02, fraction=0.05)
+    cb.set_label("Parameters $N$")
+    cb.ax.tick_params(labelsize=6)
+    cb.ax.yaxis.set_major_formatter(style.count_formatter())
+    few_decades = np.log10(max(sizes) / min(sizes)) < 1.2
+    cb.ax.yaxis.set_minor_formatter(style.count_formatter() if few_decades else mpl.ticker.NullFormatter())
+
+
 def in_convention(curves, runs, view):
     """curves.csv with ``params`` (N under the fit's convention) and ``flops`` as the fit counts C:
     6 N D under the 6ND convention, the counted FLOPs otherwise (so the fitted L*(C) lines up)."""
@@ -91,7 +102,9 @@ def in_convention(curves, runs, view):
     col = conv.get("params_column", "params")
     col = col if col in runs else "params"
     per_run = runs[["run_id", col]].rename(columns={col: "params"})
-    curves = curves.drop(columns=[c for c in ("params",) if c in curves]).merge(per_run, on="run_id", how="inner")
+    curves = curves.drop(columns=[c for c in ("params",) if c in curves]).merge(
+        per_run, on="run_id", how="inner"
+    )
     if conv.get("flops") == "6ND":
         curves = curves.assign(flops=6.0 * curves["params"] * curves["tokens"])
     return curves

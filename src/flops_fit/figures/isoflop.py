@@ -31,7 +31,7 @@ def excluded_runs_frame(runs, view):
 
 
 def draw(ax, runs, view) -> list[str]:
-    """Draw the panel; return notes (excluded budgets with reasons) to print under it."""
+    """Draw the panel; return notes (excluded budgets with reasons) to print above it."""
     import numpy as np
 
     budgets = view.isoflop()
@@ -49,8 +49,17 @@ def draw(ax, runs, view) -> list[str]:
             notes.append(f"C={style.sci(b.budget)} excluded: {b.reason}")
         pts = used[used["budget_id"] == b.budget_id] if used is not None else None
         if pts is not None and len(pts):
-            ax.scatter(pts["N"], pts["L"], s=12, marker="o", zorder=3, linewidths=0.8,
-                       facecolors=color if b.included else "none", edgecolors=color, label=label)
+            ax.scatter(
+                pts["N"],
+                pts["L"],
+                s=12,
+                marker="o",
+                zorder=3,
+                linewidths=0.8,
+                facecolors=color if b.included else "none",
+                edgecolors=color,
+                label=label,
+            )
             n_lo, n_hi = pts["N"].min(), pts["N"].max()
         else:
             n_lo, n_hi = b.n_range
@@ -60,14 +69,43 @@ def draw(ax, runs, view) -> list[str]:
         if math.isfinite(b.n_opt.value) and math.isfinite(b.l_opt.value):
             iv = b.n_opt
             xerr = [[max(iv.value - iv.lo, 0)], [max(iv.hi - iv.value, 0)]] if iv.has_interval else None
-            ax.errorbar([iv.value], [b.l_opt.value], xerr=xerr, fmt="D", ms=4, mfc=color if b.included else "white",
-                        mec="black", mew=0.6, ecolor="black", elinewidth=0.8, capsize=1.5, zorder=4)
+            ax.errorbar(
+                [iv.value],
+                [b.l_opt.value],
+                xerr=xerr,
+                fmt="D",
+                ms=4,
+                mfc=color if b.included else "white",
+                mec="black",
+                mew=0.6,
+                ecolor="black",
+                elinewidth=0.8,
+                capsize=1.5,
+                zorder=4,
+            )
     bad = excluded_runs_frame(runs, view)
     if bad is not None and len(bad):
-        ax.scatter(bad["N"], bad["L"], s=14, marker="x", color=style.EXCLUDED_COLOR, lw=0.8, zorder=3,
-                   label="excluded run")
-    ax.errorbar([], [], xerr=[], fmt="D", ms=4, mfc="white", mec="black", ecolor="black",
-                label="$N^*$ (" + _conf(view) + ")")
+        ax.scatter(
+            bad["N"],
+            bad["L"],
+            s=14,
+            marker="x",
+            color=style.EXCLUDED_COLOR,
+            lw=0.8,
+            zorder=3,
+            label="excluded run",
+        )
+    ax.errorbar(
+        [],
+        [],
+        xerr=[],
+        fmt="D",
+        ms=4,
+        mfc="white",
+        mec="black",
+        ecolor="black",
+        label="$N^*$ (" + _conf(view) + ")",
+    )
     ax.set_xlabel(view.params_label)
     ax.set_ylabel("Final validation loss")
     style.log_axis(ax, "x", "count")
@@ -85,17 +123,33 @@ def make(runs, view, out_dir, width="single", formats=("pdf", "png")) -> list[st
     import matplotlib.pyplot as plt
 
     style.use_paper_style()
-    fig, ax = plt.subplots(figsize=style.figure_size(width, 0.95 if width == "single" else 0.5))
+    fig, ax = plt.subplots(figsize=style.figure_size(width, 0.95 if width == "single" else 0.42))
     notes = draw(ax, runs, view)
     handles, labels = ax.get_legend_handles_labels()
     if handles:
         ncols = 3 if width == "single" else 1
         if width == "single":
-            fig.legend(handles, labels, title="Compute $C$ (FLOPs)", loc="outside lower center", ncols=ncols,
-                       handlelength=1.2, columnspacing=1.0)
+            fig.legend(
+                handles,
+                labels,
+                title="Compute $C$ (FLOPs)",
+                loc="outside lower center",
+                ncols=ncols,
+                handlelength=1.2,
+                columnspacing=1.0,
+            )
         else:
             fig.legend(handles, labels, title="Compute $C$ (FLOPs)", loc="outside right upper")
     if notes:
-        ax.text(0.0, -0.02 if width == "double" else 1.02, "\n".join(notes), transform=ax.transAxes, fontsize=5.5,
-                color="0.35", va="top" if width == "double" else "bottom", wrap=True)
+        # above the axes: the reasons the fit gave for leaving budgets out
+        ax.text(
+            0.0,
+            1.02,
+            "\n".join(notes),
+            transform=ax.transAxes,
+            fontsize=5.5,
+            color="0.35",
+            va="bottom",
+            wrap=True,
+        )
     return style.save_figure(fig, out_dir, "isoflop", formats)

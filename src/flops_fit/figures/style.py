@@ -54,6 +54,7 @@ RC = {
     "savefig.pad_inches": 0.02,
     "pdf.fonttype": 42,  # TrueType in the PDF: selectable text, accepted by every venue
     "ps.fonttype": 42,
+    "svg.hashsalt": "flops-fit",  # fixed ids in SVG files: same inputs, same bytes
     "figure.constrained_layout.use": True,
 }
 
@@ -91,8 +92,10 @@ def category_colors(n: int) -> list[tuple]:
     """``n`` colour-blind-safe colours for unordered categories (e.g. studies)."""
     import seaborn as sns
 
-    return list(sns.color_palette("colorblind", max(n, 1)))[:n] if n <= 10 else list(
-        sns.color_palette("husl", n)
+    return (
+        list(sns.color_palette("colorblind", max(n, 1)))[:n]
+        if n <= 10
+        else list(sns.color_palette("husl", n))
     )
 
 
@@ -168,30 +171,61 @@ def plain_formatter():
     return FuncFormatter(lambda x, _pos: _sig(x, 2) if x > 0 else "")
 
 
+_LABEL_SPACE_IN = {("x", "flops"): 0.42, ("x", "count"): 0.34, ("x", "loss"): 0.3}
+"""Room one tick label needs along an axis, in inches (y labels: one text line)."""
+
+
+def _ticks_in(lo: float, hi: float, subs) -> int:
+    """How many ticks at mantissas ``subs`` (1 = the decades) fall within [lo, hi]."""
+    count = 0
+    for e in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1):
+        count += sum(lo <= m * 10.0**e <= hi for m in subs)
+    return count
+
+
 def log_axis(ax, which: str, kind: str) -> None:
     """Make ``ax``'s ``which`` axis ("x"/"y") logarithmic with readable labels.
 
-    ``kind``: "count" (params, tokens), "flops" or "loss". Minor tick labels are shown only when
-    the axis spans less than about one decade, where the major ticks alone would leave it bare.
+    ``kind``: "count" (params, tokens), "flops" or "loss". When fewer than three decades are
+    labelled, some minor ticks get labels too (2, 3, 5; or 2, 5; or 3), as many as fit the axis
+    length without touching. Call it after the data are drawn (it reads the limits).
     """
     from matplotlib.ticker import LogLocator, NullFormatter
 
     fmt = {"count": count_formatter, "flops": flops_formatter, "loss": plain_formatter}[kind]
     axis = ax.xaxis if which == "x" else ax.yaxis
     (ax.set_xscale if which == "x" else ax.set_yscale)("log")
-    lo, hi = (ax.get_xlim() if which == "x" else ax.get_ylim())
-    decades = math.log10(hi / lo) if lo > 0 and hi > 0 else 10
+    lo, hi = ax.get_xlim() if which == "x" else ax.get_ylim()
     axis.set_major_locator(LogLocator(base=10, numticks=12))
     axis.set_major_formatter(fmt())
-    if decades < 1.2:
-        axis.set_minor_locator(LogLocator(base=10, subs=(2, 3, 5), numticks=12))
-        axis.set_minor_formatter(fmt())
-    else:
-        axis.set_minor_locator(LogLocator(base=10, subs="auto", numticks=12))
-        axis.set_minor_formatter(NullFormatter())
+    axis.set_minor_locator(LogLocator(base=10, subs="auto", numticks=12))
+    axis.set_minor_formatter(NullFormatter())
+    if not (lo > 0 and hi > lo):
+        return
+    box = ax.get_position()
+    fig_w, fig_h = ax.figure.get_size_inches()
+    length = box.width * fig_w if which == "x" else box.height * fig_h
+    room = max(2, int(length / _LABEL_SPACE_IN.get((which, kind), 0.16)))
+    if _ticks_in(lo, hi, (1,)) >= 3:
+        return
+    for subs in ((1, 2, 3, 5), (1, 2, 5), (1, 3)):
+        if _ticks_in(lo, hi, subs) <= room:
+            axis.set_minor_locator(LogLocator(base=10, subs=subs[1:], numticks=12))
+            axis.set_minor_formatter(fmt())
+            return
 
 
 # ----------------------------------------------------------------------------- saving
+
+
+_METADATA = {"pdf": {"CreationDate": None}, "svg": {"Date": None}, "png": {"Software": None}}
+"""No timestamps in the files: the same inputs give the same bytes."""
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def save_figure(fig, out_dir: str | os.PathLike, name: str, formats=("pdf", "png")) -> list[str]:
@@ -205,9 +239,10 @@ def save_figure(fig, out_dir: str | os.PathLike, name: str, formats=("pdf", "png
         path = out_dir / f"{name}.{fmt}"
         fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=f".{fmt}", dir=out_dir)
         os.close(fd)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         try:
             # metadata without a creation date: the same inputs give the same PDF bytes
-            meta = {"CreationDate": None} if fmt == "pdf" else {"Software": None} if fmt == "png" else {}
+            meta = _METADATA.get(fmt, {})
             fig.savefig(tmp, format=fmt, metadata=meta)
             os.replace(tmp, path)
         except BaseException:
@@ -221,5 +256,14 @@ def save_figure(fig, out_dir: str | os.PathLike, name: str, formats=("pdf", "png
 def placeholder(ax, message: str) -> None:
     """An empty panel that says why there is nothing to show (missing or failed fit)."""
     ax.set_axis_off()
-    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, transform=ax.transAxes,
-            fontsize=7, color="0.35")
+    ax.text(
+        0.5,
+        0.5,
+        message,
+        ha="center",
+        va="center",
+        wrap=True,
+        transform=ax.transAxes,
+        fontsize=7,
+        color="0.35",
+    )

@@ -20,6 +20,12 @@ import numpy as np
 def load_split(data_dir: str | Path, split: str) -> tuple[np.ndarray, dict]:
     """The ``split`` ('train' or 'val') token array as a read-only memmap, and ``meta.json``."""
     data_dir = Path(data_dir)
+    missing = [name for name in ("meta.json", f"{split}.bin") if not (data_dir / name).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"prepared data folder {data_dir} lacks {', '.join(missing)} (expected train.bin, val.bin, "
+            f"meta.json from the prepare_data step)"
+        )
     meta = json.loads((data_dir / "meta.json").read_text())
     arr = np.memmap(data_dir / f"{split}.bin", dtype=np.dtype(meta["dtype"]), mode="r")
     return arr, meta

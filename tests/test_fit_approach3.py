@@ -1,0 +1,120 @@
+"""Approach 3 (parametric L(N, D)): Chinchilla replication, the mean trap, recovery, closed form."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flops_fit.fitting import FitOptions, fit_runs
+from flops_fit.fitting import approach3 as a3
+from flops_fit.fitting.synthetic import CHINCHILLA, isoflop_study, law
+
+DATA = Path(__file__).parent / "data" / "chinchilla_svg_extracted.csv"
+
+
+def chinchilla_points():
+    """Epoch AI's extraction of Chinchilla's Figure 4, 5 highest-loss points dropped (240 left)."""
+    df = pd.read_csv(DATA).sort_values("loss").iloc[:-5]
+    n = df["Model Size"].to_numpy()
+    d = df["Training FLOP"].to_numpy() / (6 * n)
+    return np.log(n), np.log(d), np.log(df["loss"].to_numpy())
+
+
+@pytest.fixture(scope="module")
+def chinchilla():
+    return chinchilla_points()
+
+
+def test_chinchilla_replication(chinchilla):
+    """Besiroglu et al. 2024: E 1.8172, alpha 0.3473, beta 0.3672 (0.5%), A 477.8, B 2143 (3%)."""
+    assert len(chinchilla[0]) == 240
+    theta, _ = a3.minimise(*chinchilla)
+    p = a3.params_from_theta(theta)
+    for name, ref in {"E": 1.8172, "alpha": 0.3473, "beta": 0.3672}.items():
+        assert p[name] == pytest.approx(ref, rel=0.005), name
+    for name, ref in {"A": 477.8, "B": 2143.0}.items():
+        assert p[name] == pytest.approx(ref, rel=0.03), name
+
+
+def test_chinchilla_through_public_api(tmp_path):
+    df = pd.read_csv(DATA).sort_values("loss").iloc[:-5]
+    runs = pd.DataFrame(
+        {
+            "params": df["Model Size"],
+            "tokens": df["Training FLOP"] / (6 * df["Model Size"]),
+            "loss": df["loss"],
+        }
+    )
+    res = fit_runs(runs, None, FitOptions(approaches=(3,), bootstrap=20, backtest_holdout=0))
+    p = res["approaches"]["approach3"]["params"]
+    assert p["alpha"] == pytest.approx(0.3473, rel=0.005)
+    assert p["E"] == pytest.approx(1.8172, rel=0.005)
+    lo, hi = res["approaches"]["approach3"]["intervals"]["alpha"]
+    assert lo < p["alpha"] < hi
+
+
+def test_mean_reduction_stops_early_sum_does_not(chinchilla):
+    """The published trap: with scipy's default L-BFGS-B tolerances, the *mean* Huber loss has
+    gradients 240x smaller, so L-BFGS stops early at a worse fit; the *sum* reaches Epoch's fit."""
+    defaults = {}  # scipy's defaults, as in the notebooks where the trap was found
+    th_mean, _ = a3.minimise(*chinchilla, n_starts=64, reduce="mean", options=defaults)
+    th_sum, _ = a3.minimise(*chinchilla, n_starts=64, reduce="sum", options=defaults)
+    f_mean = a3.objective(th_mean, *chinchilla)[0]
+    f_sum = a3.objective(th_sum, *chinchilla)[0]
+    assert f_mean > 1.1 * f_sum  # a clearly worse fit of the same (summed) objective
+    p_mean, p_sum = a3.params_from_theta(th_mean), a3.params_from_theta(th_sum)
+    assert abs(p_sum["alpha"] / 0.3473 - 1) < 0.005
+    assert abs(p_mean["alpha"] / 0.3473 - 1) > 0.02 or abs(p_mean["beta"] / 0.3672 - 1) > 0.02
+    # and from one start the mean run takes fewer iterations before stopping
+    start = np.array([5.0, 5.0, 0.0, 0.5, 0.5])
+    r_mean = a3._lbfgs(start, *chinchilla, 1e-3, "mean", defaults)
+    r_sum = a3._lbfgs(start, *chinchilla, 1e-3, "sum", defaults)
+    assert r_mean.nit < r_sum.nit
+
+
+def test_closed_form_chinchilla_published():
+    """Hoffmann et al. 2022 App. D.3: with their parameters, N*(5.76e23) ~ 4.04e10 (Gopher's budget)."""
+    p = law(**CHINCHILLA)
+    n, d, loss = a3.optimal(p, [5.76e23])
+    assert n[0] == pytest.approx(4.04e10, rel=0.01)
+    assert n[0] * d[0] * 6 == pytest.approx(5.76e23, rel=1e-9)
+    assert p["a"] == pytest.approx(0.2849083 / (0.33917084 + 0.2849083))
+
+
+def test_gradient_matches_finite_differences(chinchilla):
+    theta = np.array([6.2, 7.7, 0.6, 0.35, 0.37])
+    f, g = a3.objective(theta, *chinchilla)
+    eps = 1e-7
+    num = [(a3.objective(theta + eps * e, *chinchilla)[0] - f) / eps for e in np.eye(5)]
+    np.testing.assert_allclose(g, num, rtol=1e-3, atol=1e-7)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_recovers_known_law(seed):
+    """alpha, beta in [0.25, 0.45], E in [1.5, 2.5], A, B in [100, 2000]; 7 budgets x 9 sizes,
+    0.5% multiplicative noise: alpha, beta within 3%, a within 0.02 (Approaches 2 and 3)."""
+    rng = np.random.default_rng(seed)
+    p = {
+        "alpha": rng.uniform(0.25, 0.45),
+        "beta": rng.uniform(0.25, 0.45),
+        "E": rng.uniform(1.5, 2.5),
+        "A": rng.uniform(100, 2000),
+        "B": rng.uniform(100, 2000),
+    }
+    truth = law(**p)
+    runs, _ = isoflop_study(p, np.geomspace(1e17, 1e23, 7), sizes=9, span=1.2, noise=0.005, seed=seed)
+    res = fit_runs(runs, None, FitOptions(approaches=(2, 3), bootstrap=0, backtest_holdout=0))
+    fit3 = res["approaches"]["approach3"]["params"]
+    assert fit3["alpha"] == pytest.approx(p["alpha"], rel=0.03)
+    assert fit3["beta"] == pytest.approx(p["beta"], rel=0.03)
+    assert fit3["a"] == pytest.approx(truth["a"], abs=0.02)
+    assert res["approaches"]["approach2"]["params"]["a"] == pytest.approx(truth["a"], abs=0.02)
+
+
+def test_grid_is_chinchillas():
+    grid = a3.chinchilla_grid()
+    assert grid.shape == (4500, 5)
+    assert sorted(set(grid[:, 3])) == [0.0, 0.5, 1.0, 1.5, 2.0]
+    assert sorted(set(grid[:, 0])) == [0.0, 5.0, 10.0, 15.0, 20.0, 25.0]
+    assert sorted(set(grid[:, 2])) == [-1.0, -0.5, 0.0, 0.5, 1.0]

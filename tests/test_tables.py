@@ -1,0 +1,206 @@
+"""Tables: the numbers in every format equal fit.json / predictions.csv; the LaTeX is well formed."""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest_presentation import cached_study, read_json
+
+from flops_fit.tables import (
+    FORMATS,
+    MACRO_RE,
+    TABLES,
+    budget_words,
+    fmt_loss,
+    fmt_param,
+    format_predictions,
+    make_tables,
+    number_words,
+    tex_escape,
+)
+
+NEWCOMMAND = re.compile(r"^\\newcommand\{\\([^}]*)\}\{(.*)\}(\s*%.*)?$")
+
+
+@pytest.fixture(scope="session")
+def study(tmp_path_factory):
+    return cached_study(tmp_path_factory, diverged=1)
+
+
+@pytest.fixture(scope="session")
+def tables(study, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("tables")
+    make_tables(study["fit"], study["predictions"], out, runs_csv=study["runs"])
+    return out
+
+
+def test_files(tables: Path):
+    names = sorted(p.name for p in tables.iterdir())
+    assert names == sorted([f"{t}.{ext}" for t in TABLES for ext in FORMATS] + ["numbers.tex"])
+
+
+def test_parameters_equal_fit_json(study, tables: Path):
+    fit = read_json(study["fit"])
+    frame = pd.read_csv(tables / "parameters.csv")
+    assert set(frame["approach"]) == {"approach1", "approach2", "approach3"}
+    for r in frame.itertuples():
+        block = fit["approaches"][r.approach]
+        assert r.value == block["params"][r.parameter]
+        lo, hi = block["intervals"][r.parameter]
+        assert (r.lo, r.hi) == (lo, hi)
+    a3 = frame[frame["approach"] == "approach3"].set_index("parameter")
+    assert list(a3.index[:5]) == ["E", "A", "B", "alpha", "beta"]
+    md = (tables / "parameters.md").read_text()
+    alpha = fit["approaches"]["approach3"]["params"]["alpha"]
+    assert f"| Approach 3 | α | {fmt_param('alpha', alpha)} |" in md
+    assert "90% interval" in md
+
+
+def test_allocations_equal_predictions(study, tables: Path):
+    preds = pd.read_csv(study["predictions"])
+    frame = pd.read_csv(tables / "allocations.csv")
+    assert len(frame) == len(preds)
+    merged = frame.assign(k=frame["approach"].str[-1].astype(int)).merge(
+        preds, left_on=["budget", "k"], right_on=["budget", "approach"], suffixes=("", "_pred")
+    )
+    assert len(merged) == len(preds)
+    for ours, theirs in (
+        ("params", "N_opt"),
+        ("params_lo", "N_opt_lo"),
+        ("tokens_hi", "D_opt_hi"),
+        ("loss", "L_opt"),
+        ("loss_lo", "L_opt_lo"),
+        ("tokens_per_param", "tokens_per_param_pred"),
+    ):
+        assert (merged[ours] == merged[theirs]).all(), ours
+    assert (merged["extrapolated"] == ~merged["in_sample"]).all()
+    # the studied budgets and 10x, 100x beyond the largest
+    fit = read_json(study["fit"])
+    assert sorted(frame["budget"].unique()) == pytest.approx(sorted(fit["predict_budgets"]))
+    md = (tables / "allocations.md").read_text()
+    row = preds[(preds["approach"] == 3)].iloc[0]
+    assert fmt_loss(row["L_opt"]) in md
+    assert "† beyond the largest studied budget" in md
+
+
+def _check_latex(text: str) -> None:
+    body = text.replace(r"\{", "").replace(r"\}", "")
+    depth = 0
+    for ch in body:
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        assert depth >= 0, "unbalanced braces"
+    assert depth == 0, "unbalanced braces"
+    for rule in (r"\toprule", r"\midrule", r"\bottomrule"):
+        assert rule in text
+    env = "longtable" if r"\begin{longtable}" in text else "tabular"
+    assert text.count(rf"\begin{{{env}}}") == text.count(rf"\end{{{env}}}") == 1
+    assert text.count("$") % 2 == 0
+    spec = re.search(rf"\\begin\{{{env}\}}\{{([lrc]+)\}}", text).group(1)
+    rows = [ln for ln in text.splitlines() if ln.endswith(r"\\") and not ln.startswith(r"\caption")]
+    assert rows
+    for ln in rows:
+        assert len(re.findall(r"(?<!\\)&", ln)) == len(spec) - 1, ln
+    assert "\\caption{" in text and "\\label{tab:" in text
+
+
+@pytest.mark.parametrize("name", TABLES)
+def test_latex_well_formed(tables: Path, name: str):
+    _check_latex((tables / f"{name}.tex").read_text())
+
+
+def test_long_tables_break_across_pages():
+    from flops_fit.tables import LONG_TABLE_ROWS, _tex_table
+
+    short = _tex_table(["a", "b"], [[["1", "2"]] * 3], "lr", "Short.", "tab:s")
+    long = _tex_table(["a", "b"], [[["1", "2"]] * (LONG_TABLE_ROWS + 1)], "lr", "Long.", "tab:l")
+    _check_latex(short)
+    _check_latex(long)
+    assert r"\begin{table}" in short and r"\begin{longtable}" in long and r"\endhead" in long
+
+
+def test_numbers_tex(study, tables: Path):
+    fit = read_json(study["fit"])
+    macros = {}
+    for line in (tables / "numbers.tex").read_text().splitlines():
+        if not line or line.startswith("%"):
+            continue
+        m = NEWCOMMAND.match(line)
+        assert m, line
+        assert MACRO_RE.match(m.group(1)), m.group(1)
+        assert m.group(1) not in macros, f"duplicate macro {m.group(1)}"
+        macros[m.group(1)] = m.group(2)
+    a3 = fit["approaches"]["approach3"]
+    assert macros["AThreeAlpha"] == fmt_param("alpha", a3["params"]["alpha"])
+    assert macros["AThreeBetaLow"] == fmt_param("beta", a3["intervals"]["beta"][0])
+    assert macros["AThreeE"] == fmt_param("E", a3["params"]["E"])
+    assert macros["ATwoExponentA"] == fmt_param("a", fit["approaches"]["approach2"]["a"])
+    assert macros["AOneExponentB"] == fmt_param("b", fit["approaches"]["approach1"]["b"])
+    big = max(fit["predict_budgets"])
+    assert f"AThreeNOpt{budget_words(big)}" in macros
+    assert macros["ConfidenceLevel"] == r"90\%"
+    assert macros["NumRuns"] == str(len(pd.read_csv(study["runs"])))
+    assert macros["NumRunsDiverged"] == "1"
+    held = fit["backtest"]["approaches"]["approach3"]["held_out"][0]
+    assert macros["AThreeBacktestLossErrorPct"] == f"{100 * (held['L_pred'] / held['L_obs'] - 1):+.1f}"
+
+
+def test_macro_words():
+    assert (
+        number_words(21) == "TwentyOne" and number_words(7) == "Seven" and number_words(100) == "OneHundred"
+    )
+    assert budget_words(1e21) == "COneETwentyOne"
+    assert budget_words(2.5e19) == "CTwoPointFiveENineteen"
+    assert all(MACRO_RE.match(budget_words(c)) for c in (1e15, 3e18, 1.6e12))
+    assert tex_escape("a_b & 5%") == r"a\_b \& 5\%"
+
+
+def test_format_predictions(study):
+    from flops_fit.fitting import predict, read_fit
+
+    fit = read_fit(study["fit"])
+    text = format_predictions(predict(fit, [1e21]), fit)
+    lines = text.splitlines()
+    assert lines[0].startswith("# N = total parameters, C = 6ND; [90% bootstrap interval]")
+    assert lines[1] == "C = 1e21 FLOPs (extrapolated beyond the studied budgets)"
+    assert len(lines) == 5 and [ln.split(":")[0] for ln in lines[2:]] == [
+        f"  Approach {k}" for k in (1, 2, 3)
+    ]
+    assert "N* = " in text and "L* = " in text and "D*/N* = " in text
+
+
+def test_no_intervals_without_bootstrap(tmp_path_factory, tmp_path):
+    study = cached_study(tmp_path_factory, key="a2only", curves=False, approaches=(2,), bootstrap=0)
+    make_tables(study["fit"], study["predictions"], tmp_path)  # no runs.csv
+    frame = pd.read_csv(tmp_path / "parameters.csv")
+    assert set(frame["approach"]) == {"approach2"}
+    assert frame["lo"].isna().all()
+    md = (tmp_path / "parameters.md").read_text()
+    assert "Approach 1" not in md.split("\n\n")[0]
+    for name in TABLES:
+        _check_latex((tmp_path / f"{name}.tex").read_text()) if name != "runs" else None
+    numbers = (tmp_path / "numbers.tex").read_text()
+    assert "ATwoExponentA}" in numbers and "Low}" not in numbers
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
+def test_latex_compiles(tables: Path, tmp_path: Path):
+    doc = tmp_path / "doc.tex"
+    inputs = "\n".join(rf"\input{{{tables / name}.tex}}" for name in TABLES)
+    doc.write_text(rf"""\documentclass{{article}}\usepackage{{booktabs}}\usepackage[margin=1cm,landscape]{{geometry}}
+\input{{{tables / "numbers.tex"}}}
+\begin{{document}}$\alpha=\AThreeAlpha$ {inputs}\end{{document}}""")
+    proc = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert math.isfinite((tmp_path / "doc.pdf").stat().st_size)
