@@ -40,9 +40,13 @@ def test_defaults_are_filled_in():
 @pytest.mark.parametrize(
     ("path", "value", "expected"),
     [
-        (["grid", "budget"], [1e9], "studies.tiny.grid: unknown key 'budget' (allowed keys: budgets, centred, min_steps, sizes)"),
+        (
+            ["grid", "budget"],
+            [1e9],
+            "studies.tiny.grid: unknown key 'budget' (allowed keys: budgets, centred, min_steps, sizes)",
+        ),
         (["training", "lr"], "fast", "studies.tiny.training.lr: 'fast' has the wrong type (expected number)"),
-        (["grid", "budgets"], [1e9, -5.0], "studies.tiny.grid.budgets[1]: -5.0 is out of range (allowed: a number > 0)"),
+        (["grid", "budgets"], [1e9, -5.0], "grid.budgets[1]: -5.0 is out of range (allowed: a number > 0)"),
         (["grid", "sizes"], [], "studies.tiny.grid.sizes: the list is empty"),
         (["model", "mlp"], "relu", "studies.tiny.model.mlp: 'relu' is not allowed (allowed values: gelu, swiglu)"),
         (["accounting", "flops"], "5N", "allowed values: 6N, 6N+attention, chinchilla"),

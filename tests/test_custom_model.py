@@ -50,8 +50,13 @@ def test_custom_model_plans_with_its_own_counts(mylab):
         n = lab.MLP(run["size"], depth=2).num_params()
         assert run["params_total"] == n and run["flops_per_token"] == 6.0 * n
         assert run["unit"] == "samples" and run["units_per_sample"] == 1 and run["flop_convention"] == "6N"
-        assert run["model"] == {"family": "custom", "class": "mylab:MLP", "size_arg": "width",
-                                "kwargs": {"depth": 2}, "loss": None}
+        assert run["model"] == {
+            "family": "custom",
+            "class": "mylab:MLP",
+            "size_arg": "width",
+            "kwargs": {"depth": 2},
+            "loss": None,
+        }
         assert run["data"]["custom"]["loader"] == "mylab:load"
         assert abs(run["flops"] / run["budget"] - 1) < 0.05
 
@@ -62,8 +67,11 @@ def test_custom_model_plans_with_its_own_counts(mylab):
         ({"model": {"class": "mylab:NoCount"}}, r"model.class: mylab:NoCount\(width=8\) has no num_params\(\)"),
         ({"model": {"size_arg": "hidden"}}, r"model.size_arg: mylab:MLP does not accept an argument 'hidden'"),
         ({"model": {"kwargs": {"layers": 3}}}, r"model.kwargs: mylab:MLP does not accept an argument 'layers'"),
-        ({"data": {"loader": "mylab:load_wrong"}}, r"mylab:MLP\(width=8\) failed on a batch from "
-                                                   r"data.custom.loader mylab:load_wrong, inputs tensor\(2, 5\)"),
+        (
+            {"data": {"loader": "mylab:load_wrong"}},
+            r"mylab:MLP\(width=8\) failed on a batch from "
+            r"data.custom.loader mylab:load_wrong, inputs tensor\(2, 5\)",
+        ),
         ({"model": {"class": "nolab:MLP"}}, r"model.class: cannot import module 'nolab'"),
         ({"model": {"class": "mylab:Missing"}}, r"module 'mylab' has no 'Missing'"),
         ({"model": {"loss": "mylab:load"}}, r"model.loss: the loss"),

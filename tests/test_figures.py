@@ -75,9 +75,7 @@ def test_pdf_is_deterministic(study, tmp_path):
 def test_missing_pieces_still_give_every_figure(tmp_path_factory, tmp_path):
     """Approach 2 only, no curves: the other figures are notes, not crashes (declared outputs exist)."""
     study = cached_study(tmp_path_factory, key="a2only", curves=False, approaches=(2,), bootstrap=0)
-    paths = make_figures(
-        study["runs"], study["fit"], study["predictions"], tmp_path, curves_csv=None, formats=("png",)
-    )
+    paths = make_figures(study["runs"], study["fit"], study["predictions"], tmp_path, curves_csv=None, formats=("png",))
     assert len(paths) == len(FIGURES)
     assert all(os.path.getsize(p) > 1000 for p in paths)
 
@@ -90,12 +88,7 @@ def test_comparison(study, tmp_path_factory, tmp_path):
     assert [Path(p).name for p in paths] == ["comparison.png", "comparison.pdf"]
     w, _ = png_size(tmp_path / "comparison.png")
     assert abs(w - WIDTHS_IN["double"] * 300) < 0.1 * WIDTHS_IN["double"] * 300
-    assert (
-        main(
-            [f"one={study['fit']}", f"two={other['fit']}", "--out", str(tmp_path / "cli"), "--formats", "png"]
-        )
-        == 0
-    )
+    assert main([f"one={study['fit']}", f"two={other['fit']}", "--out", str(tmp_path / "cli"), "--formats", "png"]) == 0
     assert (tmp_path / "cli" / "comparison.png").stat().st_size > 1000
 
 
@@ -109,9 +102,7 @@ def test_presentation_files():
     assert "results/s/tables/numbers.tex" in one and "results/s/config.yaml" in one
     assert not any("comparison" in f for f in one)
     two = presentation_files("s", ("pdf", "png"), ["s", "t"])
-    assert {"results/comparison/figures/comparison.pdf", "results/comparison/figures/comparison.png"} <= set(
-        two
-    )
+    assert {"results/comparison/figures/comparison.pdf", "results/comparison/figures/comparison.png"} <= set(two)
 
 
 def test_tick_labels():
@@ -139,3 +130,41 @@ def test_every_output_has_a_report_caption():
         assert (report / f"table_{name}.rst").is_file(), name
     for name in ("comparison", "config", "workflow"):
         assert (report / f"{name}.rst").is_file(), name
+
+
+@pytest.mark.slow
+def test_presentation_rules_and_report(study, tmp_path):
+    """The figure/table rules on a finished study's files (training and fitting rules disallowed, so
+    their outputs act as sources): every presentation output, then `snakemake --report`; and a new
+    figure width reruns the figure rules and nothing else (presentation never refits)."""
+    import shutil
+
+    from conftest import planned_jobs, snakemake, tiny_config, tiny_study, write_config
+
+    from flops_fit.figures import presentation_files
+
+    cfg = tiny_config("mock", demo=tiny_study("mock"))
+    cfg["studies"]["demo"]["figures"] = {"formats": ["png"], "width": "single"}
+    write_config(tmp_path, cfg)
+    res = tmp_path / "results" / "demo"
+    (res / "fit").mkdir(parents=True)
+    for key, dest in (
+        ("runs", "runs.csv"),
+        ("curves", "curves.csv"),
+        ("fit", "fit/fit.json"),
+        ("predictions", "fit/predictions.csv"),
+    ):
+        shutil.copy(study[key], res / dest)
+    rules = ["--allowed-rules", "figures", "tables", "study_config"]
+    targets = presentation_files("demo", ("png",), ["demo"])
+    snakemake(tmp_path, "--cores", "2", *rules, "--", *targets)
+    for target in targets:
+        assert (tmp_path / target).stat().st_size > 0, target
+    snakemake(tmp_path, *rules, "--report", "results/report.html", "--", *targets)
+    html = (tmp_path / "results" / "report.html").read_text()
+    assert "IsoFLOP curves of study" in html and "Compute-optimal allocations of study" in html
+    cfg["studies"]["demo"]["figures"]["width"] = "double"
+    write_config(tmp_path, cfg)
+    dry = snakemake(tmp_path, "-n", *rules, "--", *targets)
+    jobs = planned_jobs(dry)
+    assert jobs.get("figures") == 1 and "tables" not in jobs, jobs

@@ -50,9 +50,7 @@ def results(tmp_path: Path) -> Path:
     (study / "checkpoints" / "C2e12-d16" / "state.pt").write_bytes(b"not read")
     logs = study / "logs" / "train"
     logs.mkdir(parents=True)
-    (logs / "C2e12-d16.log").write_text(
-        "[C2e12-d16] 100 params\n[C2e12-d16] step 50/100 tokens 1e4 loss 3.1\n"
-    )
+    (logs / "C2e12-d16.log").write_text("[C2e12-d16] 100 params\n[C2e12-d16] step 50/100 tokens 1e4 loss 3.1\n")
     # failed: a traceback in the log, no JSON
     (logs / "C4e12-d8.log").write_text(
         "[C4e12-d8] step 10/100 tokens 1e3 loss 4\nTraceback (most recent call last):\n"
@@ -90,14 +88,42 @@ def test_states_and_compute(results: Path):
 
 def test_format_status(results: Path):
     text = format_status(study_status(results, "demo", results / "demo" / "plan.tsv"))
-    assert (
-        text.splitlines()[0]
-        == "study demo: 7 runs planned, 2 done, 2 running, 1 failed, 1 diverged, 1 pending"
-    )
+    assert text.splitlines()[0] == "study demo: 7 runs planned, 2 done, 2 running, 1 failed, 1 diverged, 1 pending"
     assert "compute:" in text and "%" in text
     assert "C4e12-d8" in text  # failed runs are always listed
     verbose = format_status(study_status(results, "demo"), verbose=True)
     assert "C2e12-d16" in verbose and "C4e12-d24" not in verbose
+
+
+def test_slurm_logs(tmp_path: Path):
+    """On a cluster the newest log may be SLURM's: a cancellation there fails the run, unless it
+    hit its time limit with a checkpoint to resume from (Snakemake resubmits it)."""
+    import os
+    import time
+
+    results = tmp_path / "results"
+    study = results / "demo"
+    study.mkdir(parents=True)
+    (study / "plan.tsv").write_text("run_id\tbudget\tflops\nC1e12-d8\t1e12\t1e12\nC1e12-d16\t1e12\t1e12\n")
+    logs = study / "logs" / "train"
+    logs.mkdir(parents=True)
+    slurm = tmp_path / ".snakemake" / "slurm_logs" / "rule_train"
+    for run_id in ("C1e12-d8", "C1e12-d16"):
+        (logs / f"{run_id}.log").write_text(f"[{run_id}] step 40/100 tokens 1e3 loss 4\n")
+        (slurm / f"demo_{run_id}").mkdir(parents=True)
+        (slurm / f"demo_{run_id}" / "123.log").write_text(
+            "slurmstepd: error: *** JOB 123 ON node1 CANCELLED AT 2026-01-01T00:00:00 DUE TO TIME LIMIT ***\n"
+        )
+        old = time.time() - 60
+        os.utime(logs / f"{run_id}.log", (old, old))
+    (study / "checkpoints" / "C1e12-d16").mkdir(parents=True)
+    by_id = {r["run_id"]: r for r in study_status(results, "demo")["runs"]}
+    assert by_id["C1e12-d8"]["state"] == "failed" and "TIME LIMIT" in by_id["C1e12-d8"]["detail"]
+    assert by_id["C1e12-d16"]["state"] == "running" and "preempted" in by_id["C1e12-d16"]["detail"]
+    assert by_id["C1e12-d16"]["flops_spent"] == pytest.approx(0.4e12)
+    # a resubmitted job writes its own log again: the stale cancellation no longer counts
+    (logs / "C1e12-d8.log").write_text("[C1e12-d8] step 5/100 tokens 1e3 loss 4\n")
+    assert study_status(results, "demo")["runs"][0]["state"] == "running"
 
 
 def test_empty_study(tmp_path: Path):

@@ -21,8 +21,16 @@ from flops_fit.runs import effective_data, repetition_warnings, with_effective_d
 
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).parent
-TOY_TRAINING = {"device": "cpu", "dtype": "float32", "compile": False, "threads": 1, "batch_size": 8,
-                "eval_points": 6, "eval_batches": 2, "checkpoint_minutes": 5}
+TOY_TRAINING = {
+    "device": "cpu",
+    "dtype": "float32",
+    "compile": False,
+    "threads": 1,
+    "batch_size": 8,
+    "eval_points": 6,
+    "eval_batches": 2,
+    "checkpoint_minutes": 5,
+}
 # toy losses fall monotonically with size (no IsoFLOP minimum yet), so only Approach 3 is fitted
 TOY_FIT = {"bootstrap": 10, "predict_budgets": [1e12], "backtest_holdout": 0, "approaches": [3]}
 
@@ -61,10 +69,13 @@ def check_results(workdir: Path, study: str, unit: str, runs_expected: int) -> p
 
 def test_tinystories_gpt(workdir):
     hf = write_tinystories(workdir / "tinystories")
-    config = toy(study_file("tinystories-gpt"), "tinystories-gpt",
-                 model={"n_ctx": 32, "head_dim": 8, "aspect_ratio": 16},
-                 grid={"budgets": [1.2e9, 4.8e9], "sizes": [16, 24, 32], "min_steps": 10},
-                 data={"huggingface": hf, "vocab_size": 512, "name": "tinystories-toy"})
+    config = toy(
+        study_file("tinystories-gpt"),
+        "tinystories-gpt",
+        model={"n_ctx": 32, "head_dim": 8, "aspect_ratio": 16},
+        grid={"budgets": [1.2e9, 4.8e9], "sizes": [16, 24, 32], "min_steps": 10},
+        data={"huggingface": hf, "vocab_size": 512, "name": "tinystories-toy"},
+    )
     write_config(workdir, config)
     snakemake(workdir, "--cores", "2")
     meta = json.loads((workdir / "results" / "data" / "tinystories-toy" / "meta.json").read_text())
@@ -76,10 +87,13 @@ def test_tinystories_gpt(workdir):
 
 def test_cifar10_vit(workdir):
     write_cifar10(workdir / "cifar", per_batch=60, test=64)
-    config = toy(study_file("cifar10-vit"), "cifar10-vit",
-                 model={"patch_size": 8, "head_dim": 8, "aspect_ratio": 16},
-                 grid={"budgets": [3e8, 1.2e9], "sizes": [16, 24, 32], "min_steps": 10},
-                 data={"cifar10": {"root": str(workdir / "cifar"), "download": False}, "name": "cifar10-toy"})
+    config = toy(
+        study_file("cifar10-vit"),
+        "cifar10-vit",
+        model={"patch_size": 8, "head_dim": 8, "aspect_ratio": 16},
+        grid={"budgets": [3e8, 1.2e9], "sizes": [16, 24, 32], "min_steps": 10},
+        data={"cifar10": {"root": str(workdir / "cifar"), "download": False}, "name": "cifar10-toy"},
+    )
     write_config(workdir, config)
     snakemake(workdir, "--cores", "2")
     runs = check_results(workdir, "cifar10-vit", "images", 6)
@@ -98,8 +112,13 @@ def test_own_model_and_loader(workdir, monkeypatch):
     study = {
         "description": "my MLP on my data",
         "data": {"source": "custom", "name": "points", "custom": {"loader": "mylab:load", "kwargs": {"n": 256}}},
-        "model": {"family": "custom", "class": "mylab:MLP", "size_arg": "width", "kwargs": {"depth": 2},
-                  "loss": "mylab:smooth_loss"},
+        "model": {
+            "family": "custom",
+            "class": "mylab:MLP",
+            "size_arg": "width",
+            "kwargs": {"depth": 2},
+            "loss": "mylab:smooth_loss",
+        },
         "accounting": {"flops": "6N", "params": "total"},
         "grid": {"budgets": [2e6, 8e6], "sizes": [8, 16, 32], "min_steps": 10},
         "training": {**TOY_TRAINING, "batch_size": 16, "lr": 0.01},
@@ -138,8 +157,15 @@ def test_studies_run_with_the_mock_backend(name, tmp_path):
 
 
 def test_effective_data_and_repetition_warnings():
-    runs = pd.DataFrame({"run_id": ["a", "b", "c"], "study": "s", "tokens": [100.0, 400.0, 2000.0],
-                         "unique_tokens": [100.0, 100.0, 100.0], "epochs": [1.0, 4.0, 20.0]})
+    runs = pd.DataFrame(
+        {
+            "run_id": ["a", "b", "c"],
+            "study": "s",
+            "tokens": [100.0, 400.0, 2000.0],
+            "unique_tokens": [100.0, 100.0, 100.0],
+            "epochs": [1.0, 4.0, 20.0],
+        }
+    )
     assert repetition_warnings(runs) == [
         "study s: 1 of 3 runs repeat their data more than 4 epochs (up to 20.0); beyond ~4 epochs repeated "
         "data is worth less than fresh data (Muennighoff et al. 2023), so the fit may be biased; consider "

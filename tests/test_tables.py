@@ -150,10 +150,24 @@ def test_numbers_tex(study, tables: Path):
     assert macros["AThreeBacktestLossErrorPct"] == f"{100 * (held['L_pred'] / held['L_obs'] - 1):+.1f}"
 
 
-def test_macro_words():
-    assert (
-        number_words(21) == "TwentyOne" and number_words(7) == "Seven" and number_words(100) == "OneHundred"
+def test_notebook_arguments_give_the_same_tables(study, tables: Path, tmp_path: Path):
+    """make_tables also takes the fit dict and DataFrames (ff.table in a notebook)."""
+    make_tables(
+        read_json(study["fit"]), pd.read_csv(study["predictions"]), tmp_path, runs_csv=pd.read_csv(study["runs"])
     )
+    for path in sorted(tables.iterdir()):
+        assert (tmp_path / path.name).read_text() == path.read_text(), path.name
+
+
+def test_data_unit_from_runs(study, tmp_path: Path):
+    """Image studies count D in images: an optional `unit` column of runs.csv says so."""
+    runs = pd.read_csv(study["runs"]).assign(unit="images")
+    make_tables(study["fit"], study["predictions"], tmp_path, runs_csv=runs)
+    assert "$D^*$ counts images." in (tmp_path / "allocations.tex").read_text()
+
+
+def test_macro_words():
+    assert number_words(21) == "TwentyOne" and number_words(7) == "Seven" and number_words(100) == "OneHundred"
     assert budget_words(1e21) == "COneETwentyOne"
     assert budget_words(2.5e19) == "CTwoPointFiveENineteen"
     assert all(MACRO_RE.match(budget_words(c)) for c in (1e15, 3e18, 1.6e12))
@@ -168,9 +182,7 @@ def test_format_predictions(study):
     lines = text.splitlines()
     assert lines[0].startswith("# N = total parameters, C = 6ND; [90% bootstrap interval]")
     assert lines[1] == "C = 1e21 FLOPs (extrapolated beyond the studied budgets)"
-    assert len(lines) == 5 and [ln.split(":")[0] for ln in lines[2:]] == [
-        f"  Approach {k}" for k in (1, 2, 3)
-    ]
+    assert len(lines) == 5 and [ln.split(":")[0] for ln in lines[2:]] == [f"  Approach {k}" for k in (1, 2, 3)]
     assert "N* = " in text and "L* = " in text and "D*/N* = " in text
 
 

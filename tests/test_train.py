@@ -51,7 +51,7 @@ def make_spec(size=16, steps=40, n_ctx=32, batch_size=8, seed=0, model=None, **t
     fpt = gpt_flops_per_token(shape, "chinchilla")
     tps = hp["batch_size"] * n_ctx
     train_keys = ("backend", "device", "dtype", "compile", "checkpoint_minutes", "divergence_factor",
-                  "checkpoint_every_steps", "log_every_s")  # fmt: skip
+                  "checkpoint_every_steps", "log_every_s", "sync_every")  # fmt: skip
     return {
         "study": "test", "run_id": f"C1e9-d{size}", "seed": seed, "code_version": 1,
         "budget": steps * tps * fpt, "size": size, "model": shape.to_dict(),
@@ -308,8 +308,13 @@ def test_data_parallel_two_ranks_match_one_process(data, tmp_path):
     base = {**os.environ, "PYTHONPATH": str(REPO / "src"), "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1",
             "MASTER_PORT": str(_free_port())}  # fmt: skip
     procs = [
-        subprocess.Popen(cmd, env={**base, "RANK": str(r), "LOCAL_RANK": str(r)}, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, text=True)  # fmt: skip
+        subprocess.Popen(
+            cmd,
+            env={**base, "RANK": str(r), "LOCAL_RANK": str(r)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
         for r in range(2)
     ]
     for p in procs:
@@ -373,3 +378,39 @@ def test_vit_on_images_through_the_same_job(tmp_path):
         train_run(spec, tmp_path / "data", tmp_path / "run.json", tmp_path / "ck", log=crash_at_step_8)
     resumed = train_run(spec, tmp_path / "data", tmp_path / "run.json", tmp_path / "ck", log=quiet)
     assert resumed["provenance"]["resumed_from_step"] == 5 and _losses(resumed) == _losses(ref)
+
+
+def test_deferred_loss_reads_change_nothing_but_timing(data, tmp_path):
+    """CUDA reads losses back every ``sync_every`` steps (the host runs ahead); forced on CPU, the
+    losses are the same, and divergence is still caught, reported before the first bad step."""
+    every = train_run(make_spec(steps=30), data, tmp_path / "a.json", tmp_path / "ca", log=quiet)
+    deferred = train_run(make_spec(steps=30, sync_every=7), data, tmp_path / "b.json", tmp_path / "cb", log=quiet)
+    assert _losses(deferred) == _losses(every)
+
+
+
+def test_deferred_reads_still_catch_divergence(data, tmp_path, monkeypatch):
+    """A NaN loss at step 20 (between the sync points 16 and 24 of sync_every=16) stops the run
+    with the curve so far and reports 19 good steps, as an every-step check does."""
+    from flops_fit.tasks import Task
+
+    original, calls = Task.forward, {"n": 0}
+
+    def nan_at_step_20(self, model, batch):
+        loss, output = original(self, model, batch)
+        if model.training:
+            calls["n"] += 1
+            if calls["n"] == 20:
+                loss = loss * float("nan")
+        return loss, output
+
+    monkeypatch.setattr(Task, "forward", nan_at_step_20)
+    results = []
+    for every in (1, 16):
+        calls["n"] = 0
+        spec = make_spec(steps=60, sync_every=every)
+        results.append(train_run(spec, data, tmp_path / f"{every}.json", tmp_path / f"c{every}", log=quiet))
+    for r in results:
+        assert r["status"] == "diverged" and r["final"]["step"] == 19 and r["final"]["train_loss"] is None
+        assert [p["step"] for p in r["curve"]][-2:] == [15, 19]  # the curve so far, then the stop point
+    assert results[0]["curve"][:-1] == results[1]["curve"][:-1]

@@ -78,11 +78,20 @@ def test_vit_task_trains_on_fake_cifar(tmp_path):
     from flops_fit.tasks import build
 
     write_cifar10(tmp_path / "raw", per_batch=40, test=30)
-    prepare_dataset({"source": "cifar10", "name": "fake", "cifar10": {"root": str(tmp_path / "raw"),
-                                                                       "download": False}}, tmp_path / "data")
+    prepare_dataset(
+        {"source": "cifar10", "name": "fake", "cifar10": {"root": str(tmp_path / "raw"), "download": False}},
+        tmp_path / "data",
+    )
     shape = vit_shape(32, {"aspect_ratio": 32, "head_dim": 16, "patch_size": 8}, 32, 3, 10)
-    spec = {"seed": 0, "batch_size": 16, "size": 32, "unit": "images", "model": shape.to_dict(),
-            "eval": {"batches": 4}, "training": {"augment": True}}
+    spec = {
+        "seed": 0,
+        "batch_size": 16,
+        "size": 32,
+        "unit": "images",
+        "model": shape.to_dict(),
+        "eval": {"batches": 4},
+        "training": {"augment": True},
+    }
     torch.manual_seed(0)
     task = build(copy.deepcopy(spec), tmp_path / "data")
     opt = torch.optim.AdamW(task.model.parameters(), lr=3e-3)

@@ -36,7 +36,8 @@ def cmd_plan(args) -> None:
     names = [args.study] if args.study else config["active_studies"]
     for name in names:
         if name not in config["studies"]:
-            raise UserError(f"--study {name!r} is not a study of {args.config} (allowed: {', '.join(config['studies'])})")
+            allowed = ", ".join(config["studies"])
+            raise UserError(f"--study {name!r} is not a study of {args.config} (allowed: {allowed})")
         tsv = plan_tsv(plan_study(name, config["studies"][name]))
         if args.out:
             from .io import atomic_write_text
@@ -102,7 +103,9 @@ def _find_fit(path: str) -> Path:
     for candidate in (p, p / "fit.json", p / "fit" / "fit.json"):
         if candidate.is_file():
             return candidate
-    raise UserError(f"no fit.json at {p} (looked for {p}/fit.json and {p}/fit/fit.json); run the pipeline or `flops-fit fit` first")
+    raise UserError(
+        f"no fit.json at {p} (looked for {p}/fit.json and {p}/fit/fit.json); run the pipeline or `flops-fit fit` first"
+    )
 
 
 def cmd_predict(args) -> None:
@@ -125,8 +128,15 @@ def cmd_predict(args) -> None:
 def cmd_figures(args) -> None:
     from .figures import make_figures
 
-    make_figures(args.runs, args.fit, args.predictions, args.out, curves_csv=args.curves,
-                 width=args.width, formats=tuple(args.formats))
+    make_figures(
+        args.runs,
+        args.fit,
+        args.predictions,
+        args.out,
+        curves_csv=args.curves,
+        width=args.width,
+        formats=tuple(args.formats),
+    )
 
 
 def cmd_tables(args) -> None:
@@ -176,8 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder for fit.json and predictions.csv")
     p.add_argument("--curves", help="curves.csv (run_id, tokens, flops, loss) for Approach 1")
     p.add_argument("--params", choices=["total", "non_embedding"], default="total", help="N convention")
-    p.add_argument("--flops", choices=["6ND", "counted"], default="6ND",
-                   help="C convention: 6*N*D, or the table's flops column")
+    p.add_argument(
+        "--flops", choices=["6ND", "counted"], default="6ND", help="C convention: 6*N*D, or the table's flops column"
+    )
     p.add_argument("--approaches", type=int, nargs="+", choices=[1, 2, 3], default=[1, 2, 3])
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (0: none)")
     p.add_argument("--confidence", type=float, default=0.9)
@@ -187,8 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("predict", help="compute-optimal N*, D*, L* for a budget")
-    p.add_argument("--budget", type=float, action="append", required=True,
-                   help="compute budget in FLOPs (repeat for several)")
+    p.add_argument(
+        "--budget", type=float, action="append", required=True, help="compute budget in FLOPs (repeat for several)"
+    )
     p.add_argument("results", nargs="?", help="results/<study>, its fit/ folder or a fit.json")
     p.set_defaults(func=cmd_predict)
 

@@ -10,11 +10,10 @@ seed and id, so the same spec gives the same numbers.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 
 import numpy as np
-
-import json
 
 from .accounting import GPTShape, gpt_flops_per_token
 from .io import atomic_write_json
@@ -80,10 +79,21 @@ def train_mock(spec: dict, out_json: str) -> dict:
         "final": {"train_loss": float(noisy[-1]), "val_loss": float(noisy[-1]), "step": spec["steps"]},
         "optimizer": spec["optimizer"],
         "schedule": spec["schedule"],
-        "timing": {"wall_s": time.perf_counter() - start, "train_s": 0.0, "tokens_per_s": None,
-                   "flops_per_s": None, "start_to_first_step_s": None},
-        "provenance": {**provenance("cpu"), "backend": "mock", "threads": 1, "config_hash": spec_hash(spec),
-                       "code_version": spec["code_version"], "resumed_from_step": None},
+        "timing": {
+            "wall_s": time.perf_counter() - start,
+            "train_s": 0.0,
+            "tokens_per_s": None,
+            "flops_per_s": None,
+            "start_to_first_step_s": None,
+        },
+        "provenance": {
+            **provenance("cpu"),
+            "backend": "mock",
+            "threads": 1,
+            "config_hash": spec_hash(spec),
+            "code_version": spec["code_version"],
+            "resumed_from_step": None,
+        },
     }
     atomic_write_json(out_json, run)
     return run

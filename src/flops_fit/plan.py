@@ -24,8 +24,20 @@ from .config import ConfigError
 from .hparams import resolve_hparams, resolve_schedule
 
 PLAN_COLUMNS = [
-    "run_id", "budget", "size", "n_layer", "d_model", "n_head", "params_total", "params_non_embedding",
-    "flops_per_token", "batch_size", "steps", "tokens", "flops", "lr",
+    "run_id",
+    "budget",
+    "size",
+    "n_layer",
+    "d_model",
+    "n_head",
+    "params_total",
+    "params_non_embedding",
+    "flops_per_token",
+    "batch_size",
+    "steps",
+    "tokens",
+    "flops",
+    "lr",
 ]
 MAX_WIDTH = 16384
 
@@ -67,17 +79,25 @@ def architecture(name: str, study: dict, size: int) -> dict:
             if data["source"] not in TEXT_SOURCES:
                 raise ValueError(f"model.family gpt needs token data (data.source: {', '.join(TEXT_SOURCES)})")
             shape = gpt_shape(size, model, vocab_size(study))
-            return {"model": {"family": "gpt", **shape.to_dict()}, "counts": gpt_param_counts(shape),
-                    "flops_per_unit": gpt_flops_per_token(shape, acct["flops"], acct["params"]),
-                    "units_per_sample": shape.n_ctx, "extra": {}}
+            return {
+                "model": {"family": "gpt", **shape.to_dict()},
+                "counts": gpt_param_counts(shape),
+                "flops_per_unit": gpt_flops_per_token(shape, acct["flops"], acct["params"]),
+                "units_per_sample": shape.n_ctx,
+                "extra": {},
+            }
         if family == "vit":
             image = IMAGE_SOURCES.get(data["source"])
             if image is None:
                 raise ValueError(f"model.family vit needs image data (data.source: {', '.join(IMAGE_SOURCES)})")
             shape = vit_shape(size, model, **image)
-            return {"model": shape.to_dict(), "counts": vit_param_counts(shape),
-                    "flops_per_unit": vit_flops_per_image(shape, acct["flops"], acct["params"]),
-                    "units_per_sample": 1, "extra": {"unit": "images", "units_per_sample": 1}}
+            return {
+                "model": shape.to_dict(),
+                "counts": vit_param_counts(shape),
+                "flops_per_unit": vit_flops_per_image(shape, acct["flops"], acct["params"]),
+                "units_per_sample": 1,
+                "extra": {"unit": "images", "units_per_sample": 1},
+            }
     except ValueError as err:
         raise ConfigError(f"config error at studies.{name}: size {size}: {err}") from None
     from .models.custom import custom_architecture  # imports torch: only for studies naming a class
@@ -99,8 +119,10 @@ def sizes_for_budget(name: str, study: dict, budget: float) -> list[int]:
         return sorted(grid["sizes"])
     c = grid["centred"]
     if study["model"]["family"] == "custom":
-        raise ConfigError(f"config error at studies.{name}.grid.centred: a custom model needs grid.sizes "
-                          "(the planner builds one instance per size)")
+        raise ConfigError(
+            f"config error at studies.{name}.grid.centred: a custom model needs grid.sizes "
+            "(the planner builds one instance per size)"
+        )
     counts = {w: n for w in range(4, MAX_WIDTH + 1, 4) if (n := _n_params(name, w, study))}
     centre = c["n_opt"] * (budget / c["budget"]) ** c["exponent"]
     chosen = []
@@ -166,9 +188,17 @@ def plan_run(name: str, study: dict, budget: float, size: int) -> dict:
         "eval": {"points": training["eval_points"], "batches": training["eval_batches"]},
         "training": {
             k: training[k]
-            for k in ("backend", "device", "dtype", "compile", "checkpoint_minutes",
-                      "checkpoint_every_steps", "divergence_factor")
-        } | ({"mock": training["mock"]} if training["backend"] == "mock" else {})
+            for k in (
+                "backend",
+                "device",
+                "dtype",
+                "compile",
+                "checkpoint_minutes",
+                "checkpoint_every_steps",
+                "divergence_factor",
+            )
+        }
+        | ({"mock": training["mock"]} if training["backend"] == "mock" else {})
         | ({"augment": training["augment"]} if arch["extra"].get("unit") == "images" else {}),
     } | arch["extra"]
 
@@ -178,8 +208,10 @@ def plan_study(name: str, study: dict) -> list[dict]:
     family, source = study["model"]["family"], study["data"]["source"]
     if (family == "gpt" and source not in TEXT_SOURCES) or (family == "vit" and source not in IMAGE_SOURCES):
         allowed = ", ".join(TEXT_SOURCES if family == "gpt" else IMAGE_SOURCES)
-        raise ConfigError(f"config error at studies.{name}.data.source: model.family {family} cannot use "
-                          f"{source!r} (allowed values: {allowed}, or model.family custom)")
+        raise ConfigError(
+            f"config error at studies.{name}.data.source: model.family {family} cannot use "
+            f"{source!r} (allowed values: {allowed}, or model.family custom)"
+        )
     runs = [
         plan_run(name, study, budget, size)
         for budget in sorted(study["grid"]["budgets"])
@@ -195,8 +227,14 @@ def plan_tsv(runs: list[dict]) -> str:
     """The plan as a tab-separated table (results/{study}/plan.tsv)."""
     rows = ["\t".join(PLAN_COLUMNS)]
     for r in runs:
-        flat = {**r, "n_layer": r["model"]["n_layer"], "d_model": r["model"]["d_model"],
-                "n_head": r["model"]["n_head"], "lr": r["optimizer"]["lr"]}
+        model = r["model"]  # a custom model has no known shape: its size stands for the width
+        flat = {
+            **r,
+            "n_layer": model.get("n_layer", ""),
+            "d_model": model.get("d_model", r["size"]),
+            "n_head": model.get("n_head", ""),
+            "lr": r["optimizer"]["lr"],
+        }
         rows.append("\t".join(_fmt(flat[c]) for c in PLAN_COLUMNS))
     return "\n".join(rows) + "\n"
 

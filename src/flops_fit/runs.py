@@ -10,8 +10,23 @@ import json
 from pathlib import Path
 
 RUN_COLUMNS = [
-    "run_id", "study", "status", "budget", "size", "params", "params_non_embedding", "params_embedding",
-    "tokens", "flops", "flops_6nd", "loss", "train_loss", "unique_tokens", "epochs", "n_layer", "d_model",
+    "run_id",
+    "study",
+    "status",
+    "budget",
+    "size",
+    "params",
+    "params_non_embedding",
+    "params_embedding",
+    "tokens",
+    "flops",
+    "flops_6nd",
+    "loss",
+    "train_loss",
+    "unique_tokens",
+    "epochs",
+    "n_layer",
+    "d_model",
     "wall_s",
 ]
 CURVE_COLUMNS = ["run_id", "step", "tokens", "flops", "loss"]
@@ -102,8 +117,9 @@ def with_effective_data(runs):
     return out
 
 
-def aggregate(run_jsons: list[str], runs_csv: str, curves_csv: str) -> None:
-    """Write runs.csv and curves.csv (atomically) from the given run JSONs."""
+def aggregate(run_jsons: list[str], runs_csv: str, curves_csv: str, max_epochs: float = 4.0) -> list[str]:
+    """Write runs.csv and curves.csv (atomically) from the given run JSONs; return the
+    :func:`repetition_warnings` of the runs (empty when no run repeats data > ``max_epochs``)."""
     import pandas as pd
 
     from .io import atomic_write_csv
@@ -118,3 +134,4 @@ def aggregate(run_jsons: list[str], runs_csv: str, curves_csv: str) -> None:
     table = pd.DataFrame(rows, columns=RUN_COLUMNS).sort_values(["budget", "params"], kind="stable")
     atomic_write_csv(runs_csv, table)
     atomic_write_csv(curves_csv, pd.DataFrame(curves, columns=CURVE_COLUMNS))
+    return repetition_warnings(table, max_epochs)

@@ -6,8 +6,11 @@ Each planned run (one row of ``plan.tsv``) is in exactly one state:
 
 * ``done``      -- ``runs/{run_id}.json`` exists with ``status: ok``;
 * ``diverged``  -- the JSON exists with ``status: diverged`` (finished, loss blew up);
-* ``failed``    -- no JSON, and the run's log holds an error (a Python traceback, ``Error``,
-  ``Killed``, an out-of-memory message or a SLURM cancellation) that is not a preemption;
+* ``failed``    -- no JSON, and the run's newest log -- its job log under ``logs/``, or on a
+  cluster its SLURM log under ``.snakemake/slurm_logs/rule_train/`` -- holds an error (a Python
+  traceback, ``Error``, ``Killed``, an out-of-memory message or a SLURM cancellation) that is not
+  a preemption (stopped by a signal after checkpointing, or killed at its time limit with a
+  checkpoint to resume from);
 * ``running``   -- no JSON and no error: its checkpoint folder ``checkpoints/{run_id}/`` or its
   log exists. This includes runs stopped by a signal after checkpointing (preempted): they
   resume on the next ``snakemake`` call, and the detail column says so;
@@ -57,21 +60,40 @@ def _num(value) -> float:
     return out
 
 
-def _log_files(logs_dir: Path, run_id: str) -> list[Path]:
-    if not logs_dir.is_dir():
-        return []
-    out = []
-    for path in logs_dir.rglob("*"):
-        if path.is_file() and (path.stem == run_id or path.name.startswith(run_id + ".")):
-            out.append(path)
-    return sorted(out)
+def _logs_by_run(logs_dir: Path) -> dict[str, list[Path]]:
+    """Every log file under ``logs_dir`` by the run id it is named after (``{run_id}.log``)."""
+    found: dict[str, list[Path]] = {}
+    if logs_dir.is_dir():
+        for path in sorted(logs_dir.rglob("*.log")):
+            if path.is_file():
+                found.setdefault(path.stem, []).append(path)
+    return found
+
+
+def _slurm_logs(workdir: Path, run_ids) -> dict[str, list[Path]]:
+    """SLURM job logs of training jobs (snakemake-executor-plugin-slurm writes
+    ``.snakemake/slurm_logs/rule_train/<wildcards>/<jobid>.log``) by run id."""
+    root = workdir / ".snakemake" / "slurm_logs" / "rule_train"
+    found: dict[str, list[Path]] = {}
+    if not root.is_dir():
+        return found
+    folders = [d for d in root.iterdir() if d.is_dir()]
+    for run_id in run_ids:
+        for folder in folders:
+            if folder.name == run_id or folder.name.endswith("_" + run_id):
+                found.setdefault(run_id, []).extend(sorted(folder.glob("*.log")))
+    return found
+
+
+def _newest(paths: list[Path]) -> Path | None:
+    return max(paths, key=lambda p: p.stat().st_mtime) if paths else None
 
 
 def _log_tail(paths: list[Path]) -> list[str]:
-    """The last lines (up to 64 KB) of the run's newest log."""
-    if not paths:
+    """The last lines (up to 64 KB) of the newest of ``paths``."""
+    newest = _newest(paths)
+    if newest is None:
         return []
-    newest = max(paths, key=lambda p: p.stat().st_mtime)
     try:
         with open(newest, "rb") as fh:
             fh.seek(0, os.SEEK_END)
@@ -101,9 +123,7 @@ def _progress(tail: list[str]) -> tuple[int, int] | None:
     return None
 
 
-def study_status(
-    results_dir: str | os.PathLike, study: str, plan_tsv: str | os.PathLike | None = None
-) -> dict:
+def study_status(results_dir: str | os.PathLike, study: str, plan_tsv: str | os.PathLike | None = None) -> dict:
     """Summary of ``study``: counts per state, compute spent vs planned, and one row per run.
 
     ``plan_tsv`` defaults to ``results_dir/study/plan.tsv``. Returns a dict with keys ``study``,
@@ -114,7 +134,9 @@ def study_status(
     root = Path(results_dir) / study
     plan_tsv = Path(plan_tsv) if plan_tsv else root / "plan.tsv"
     plan = _read_plan(plan_tsv)
-    runs_dir, ckpt_root, logs_dir = root / "runs", root / "checkpoints", root / "logs"
+    runs_dir, ckpt_root = root / "runs", root / "checkpoints"
+    logs_by_run = _logs_by_run(root / "logs")
+    slurm_by_run = _slurm_logs(Path(results_dir).resolve().parent, [spec["run_id"] for spec in plan])
     rows = []
     for spec in plan:
         run_id = spec["run_id"]
@@ -136,19 +158,26 @@ def study_status(
             except (OSError, ValueError):
                 state, detail = "failed", "unreadable run JSON"
         else:
-            logs = _log_files(logs_dir, run_id)
+            logs = logs_by_run.get(run_id, [])
+            slurm = slurm_by_run.get(run_id, [])
             tail = _log_tail(logs)
-            error = _log_error(tail)
+            slurm_tail = _log_tail(slurm)
+            # the error that counts is the one in the newest log: the job's own, or SLURM's
+            newer_slurm = slurm and (not logs or _newest(slurm).stat().st_mtime > _newest(logs).stat().st_mtime)
+            error = _log_error(slurm_tail + tail if newer_slurm else tail)
             ckpt = ckpt_root / run_id
+            preempted = any(_PREEMPTED.search(line) for line in tail + slurm_tail)
+            if error and "TIME LIMIT" in error and ckpt.is_dir():
+                error, preempted = None, True  # killed at its wall time: Snakemake resubmits, it resumes
             progress = _progress(tail)
             if progress and progress[1] > 0 and math.isfinite(planned):
                 spent = planned * min(progress[0] / progress[1], 1.0)
             if error:
                 state, detail = "failed", error[:120]
-            elif ckpt.is_dir() or logs:
+            elif ckpt.is_dir() or logs or slurm:
                 state = "running"
                 parts = [f"step {progress[0]}/{progress[1]}"] if progress else []
-                if any(_PREEMPTED.search(line) for line in tail):
+                if preempted:
                     parts.append("preempted, resumes on the next snakemake call")
                 elif ckpt.is_dir():
                     parts.append("checkpoint present")
@@ -187,8 +216,7 @@ def format_status(status: dict, verbose: bool = False) -> str:
     from flops_fit.figures.style import sci
 
     lines = [
-        f"study {status['study']}: {status['planned']} runs planned, "
-        + ", ".join(f"{status[s]} {s}" for s in STATES),
+        f"study {status['study']}: {status['planned']} runs planned, " + ", ".join(f"{status[s]} {s}" for s in STATES),
         f"compute: {sci(status['compute_spent'], 3)} of {sci(status['compute_planned'], 3)} FLOPs "
         f"({100 * status['compute_fraction']:.1f}%)"
         if math.isfinite(status["compute_fraction"])

@@ -207,9 +207,7 @@ def allocations_frame(view: FitView, studied_max: float | None = None):
     order = {a: i for i, a in enumerate(APPROACHES)}
     frame["_o"] = frame["approach"].map(order).fillna(9)
     frame = frame.sort_values(["budget", "_o"]).drop(columns="_o")
-    keep = [c for c in cols if c in frame.columns] + [
-        c for c in frame.columns if c.startswith("tokens_per_param_")
-    ]
+    keep = [c for c in cols if c in frame.columns] + [c for c in frame.columns if c.startswith("tokens_per_param_")]
     out = frame[keep].reset_index(drop=True)
     for c in ("params", "tokens", "loss"):
         out[c] = out[c].astype(float)
@@ -391,12 +389,8 @@ def render_allocations(frame, view: FitView) -> dict[str, str]:
     caption = (
         "Compute-optimal allocations per budget and approach (cf. Hoffmann et al. 2022, Table 3)"
         + (f", with {tex_escape(conf)} bootstrap intervals. " if conf else ". ")
-        + (
-            "$^\\dagger$Beyond the largest studied budget (extrapolated). "
-            if frame["extrapolated"].any()
-            else ""
-        )
-        + f"Conventions: {tex_escape(view.convention)}."
+        + ("$^\\dagger$Beyond the largest studied budget (extrapolated). " if frame["extrapolated"].any() else "")
+        + f"$D^*$ counts {tex_escape(view.unit)}. Conventions: {tex_escape(view.convention)}."
     )
     tex = _tex_table(tex_header, groups, "llrrrrrrr", caption, "tab:compute-optimal")
     return {"md": md, "tex": tex}
@@ -470,9 +464,7 @@ def render_runs(frame, view: FitView) -> dict[str, str]:
     align = ["l" if c in ("run_id", "status") else "r" for c in cols]
     md = _md_table([heads[c] for c in cols], rows_md, align)
     if excluded:
-        md += (
-            "\nExcluded from the fits: " + "; ".join(f"{k} ({v})" for k, v in sorted(excluded.items())) + "\n"
-        )
+        md += "\nExcluded from the fits: " + "; ".join(f"{k} ({v})" for k, v in sorted(excluded.items())) + "\n"
     caption = (
         f"All {len(frame)} training runs (final validation loss; budgets and FLOPs under the study's "
         f"convention). Conventions of the fit: {tex_escape(view.convention)}."
@@ -488,18 +480,12 @@ def numbers_macros(view: FitView, alloc, runs=None) -> list[tuple[str, str, str]
         ap = view.approaches[name]
         prefix = APPROACH_WORDS[name]
         for pname, iv in ap.parameters.items():
-            word = PARAM_WORDS.get(pname) or "".join(
-                w.capitalize() for w in re.split(r"[^A-Za-z]+", pname) if w
-            )
+            word = PARAM_WORDS.get(pname) or "".join(w.capitalize() for w in re.split(r"[^A-Za-z]+", pname) if w)
             f = lambda x, p=pname: fmt_param(p, x)  # noqa: E731
             out.append((prefix + word, f(iv.value), f"{APPROACH_NAMES[name]}: {pname}"))
             if iv.has_interval:
-                out.append(
-                    (prefix + word + "Low", f(iv.lo), f"{APPROACH_NAMES[name]}: {pname}, interval low")
-                )
-                out.append(
-                    (prefix + word + "High", f(iv.hi), f"{APPROACH_NAMES[name]}: {pname}, interval high")
-                )
+                out.append((prefix + word + "Low", f(iv.lo), f"{APPROACH_NAMES[name]}: {pname}, interval low"))
+                out.append((prefix + word + "High", f(iv.hi), f"{APPROACH_NAMES[name]}: {pname}, interval high"))
     for r in alloc.itertuples():
         prefix = APPROACH_WORDS.get(r.approach)
         if prefix is None:
@@ -577,11 +563,19 @@ def render_numbers(macros: list[tuple[str, str, str]], view: FitView) -> str:
 
 
 def make_tables(fit_json, predictions_csv, out_dir, runs_csv=None) -> list[str]:
-    """Write every table in :data:`TABLES` (csv, md, tex) and ``numbers.tex``; return the paths."""
+    """Write every table in :data:`TABLES` (csv, md, tex) and ``numbers.tex``; return the paths.
+
+    ``fit_json`` may be the path or (in a notebook) the fit dict itself; ``predictions_csv`` and
+    ``runs_csv`` may be paths or DataFrames.
+    """
     import pandas as pd
 
     view = FitView.load(fit_json, predictions_csv)
-    runs = pd.read_csv(runs_csv) if runs_csv and os.path.isfile(runs_csv) else None
+    if isinstance(runs_csv, pd.DataFrame):
+        runs = runs_csv
+    else:
+        runs = pd.read_csv(runs_csv) if runs_csv and os.path.isfile(runs_csv) else None
+    view.set_unit(runs)
     studied_max = float(runs["budget"].max()) if runs is not None and "budget" in runs and len(runs) else None
     out_dir = Path(out_dir)
     paths = []
@@ -633,13 +627,10 @@ def format_predictions(table, fit=None) -> str:
         for r in grp.itertuples():
             parts = []
             for q, label, fmt in (("params", "N*", human), ("tokens", "D*", human), ("loss", "L*", fmt_loss)):
-                iv = Interval(
-                    float(getattr(r, q)), float(getattr(r, f"{q}_lo")), float(getattr(r, f"{q}_hi"))
-                )
+                iv = Interval(float(getattr(r, q)), float(getattr(r, f"{q}_lo")), float(getattr(r, f"{q}_hi")))
                 if math.isfinite(iv.value):
                     parts.append(
-                        f"{label} = {fmt(iv.value)}"
-                        + (f" {_interval_text(iv, fmt)}" if iv.has_interval else "")
+                        f"{label} = {fmt(iv.value)}" + (f" {_interval_text(iv, fmt)}" if iv.has_interval else "")
                     )
             if math.isfinite(float(r.tokens_per_param)):
                 parts.append(f"D*/N* = {fmt_ratio(float(r.tokens_per_param))}")

@@ -75,12 +75,7 @@ def default_loss(output, batch):
     import torch
     import torch.nn.functional as F
 
-    if (
-        isinstance(output, tuple | list)
-        and len(output) > 1
-        and torch.is_tensor(output[1])
-        and output[1].dim() == 0
-    ):
+    if isinstance(output, tuple | list) and len(output) > 1 and torch.is_tensor(output[1]) and output[1].dim() == 0:
         return output[1]
     logits = logits_of(output)
     return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), batch[-1].reshape(-1))
@@ -311,18 +306,14 @@ def build(spec: dict, data_dir: str | Path | None, model=None) -> Task:
 
         def decode(records: np.ndarray, gen=None):
             labels = torch.from_numpy(records[:, 0].astype(np.int64))
-            images = (
-                torch.from_numpy(np.ascontiguousarray(records[:, 1:])).view(-1, *IMAGE_SHAPE).float() / 255.0
-            )
+            images = torch.from_numpy(np.ascontiguousarray(records[:, 1:])).view(-1, *IMAGE_SHAPE).float() / 255.0
             if gen is not None:
                 images = _augment(images, gen)
             return (images - mean) / std, labels
 
         def fetch():
             gen = torch.Generator().manual_seed(seed * 1_000_003 + sampler.position) if augment else None
-            idx = np.sort(
-                sampler.next_indices()
-            )  # sorted reads from the memmap; order within a batch is moot
+            idx = np.sort(sampler.next_indices())  # sorted reads from the memmap; order within a batch is moot
             return decode(train[idx], gen)
 
         task = Task(
@@ -363,9 +354,7 @@ def build(spec: dict, data_dir: str | Path | None, model=None) -> Task:
             forward,
             counts,
         )
-        task.train_units = len(
-            train_tokens
-        )  # epochs = tokens seen / train tokens (as the GPT job always did)
+        task.train_units = len(train_tokens)  # epochs = tokens seen / train tokens (as the GPT job always did)
     task.loss_fn = loss_function(spec["model"].get("loss")) if family == "custom" else default_loss
     return task
 

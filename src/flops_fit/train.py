@@ -31,7 +31,8 @@ What the job does, and the papers it follows:
 * treats divergence as data: a non-finite loss, or one above ``divergence_factor`` x the first
   step's loss, ends the run early with status ``diverged`` and the curve so far;
 * runs on CPU by default, on CUDA with bf16 autocast (``training.dtype: bfloat16``), TF32,
-  fused AdamW and optional ``torch.compile`` when ``training.device`` is ``cuda``; data-parallel
+  fused AdamW and optional ``torch.compile`` when ``training.device`` is ``cuda``, reading losses
+  back every ``training.sync_every`` (16) steps so the host runs ahead of the GPU; data-parallel
   under ``torchrun`` (``flops_fit.training.distributed``).
 """
 
@@ -179,9 +180,7 @@ def train_run(
     t_process = process_start_time()
     training = spec.get("training", {})
     if training.get("backend", "torch") != "torch":
-        raise ValueError(
-            f"train_run trains backend 'torch' only; got training.backend {training['backend']!r}"
-        )
+        raise ValueError(f"train_run trains backend 'torch' only; got training.backend {training['backend']!r}")
     device = resolve_device(training)
     dist = Dist(device.type)
     if device.type == "cuda":
@@ -222,9 +221,7 @@ def train_run(
 
     # resume from a checkpoint of this very spec, if any
     spec_hash = checkpoint.spec_hash(spec)
-    every_steps = int(
-        os.environ.get("FLOPS_FIT_CHECKPOINT_EVERY_STEPS") or training.get("checkpoint_every_steps") or 0
-    )
+    every_steps = int(os.environ.get("FLOPS_FIT_CHECKPOINT_EVERY_STEPS") or training.get("checkpoint_every_steps") or 0)
     every_s = 60.0 * float(training.get("checkpoint_minutes") or 0) or math.inf
     state = checkpoint.load(checkpoint_dir, spec_hash, log=log)
     step, curve, losses, initial_loss, resumed_from = 0, [], [], None, None
@@ -277,6 +274,30 @@ def train_run(
     old_handler = None
     if threading.current_thread() is threading.main_thread():
         old_handler = signal.signal(signal.SIGTERM, lambda signum, frame: stop_signal.append(signum))
+    # Losses are read back from the device (a sync) at "sync points" only: every step on CPU,
+    # every ``training.sync_every`` (default 16) steps on CUDA so that the host runs ahead of the
+    # GPU, and always at the first and last steps, evaluation points and checkpoint intervals.
+    # Divergence, SIGTERM, logging and checkpoints are decided there (on all ranks alike).
+    sync_every = max(1, int(training.get("sync_every") or (16 if device.type == "cuda" else 1)))
+    pending: list[torch.Tensor] = []  # losses of the steps since the last sync point
+
+    def sync_point(n: int) -> bool:  # after step n (1-based)
+        return (
+            first_step_at is None  # the first step of this attempt (timing, initial loss)
+            or n % sync_every == 0
+            or n in curve_steps
+            or n == steps
+            or bool(every_steps and n % every_steps == 0)
+        )
+
+    def read_back(values: list[torch.Tensor], stop: bool) -> tuple[list[float], bool]:
+        """The pending losses as floats (mean over ranks) and whether any rank must stop."""
+        flat = torch.cat([torch.stack(values).double(), torch.tensor([float(stop)], device=device).double()])
+        if dist.enabled:
+            dist.all_reduce_mean(flat)
+        out = flat.tolist()
+        return out[:-1], out[-1] > 0
+
     t0 = time.time()
     last_log = last_ckpt = t0
     start_step = step
@@ -288,25 +309,29 @@ def train_run(
             batch = task.to(task.next_batch(), device, mine)  # this rank's share of the global batch
             with amp:
                 loss, _ = task.forward(step_model, batch)
-            if dist.enabled:  # one reduction decides for every rank: the loss and any stop request
-                last_loss, stop = dist.mean([loss.item(), float(bool(stop_signal))])
-                stop_signal += [signal.SIGTERM] if stop and not stop_signal else []
-            else:
-                last_loss = loss.item()
-            if initial_loss is None:
-                initial_loss = last_loss
-            if first_step_at is None:
-                first_step_at = time.time()
-            if not math.isfinite(last_loss) or last_loss > factor * initial_loss:
-                status = "diverged"
-                log(f"[{run_id}] diverged at step {step + 1}: loss {last_loss} (first {initial_loss:.4f})")
-                break
+            pending.append(loss.detach())
+            if sync_point(step + 1):  # read the losses back (all ranks at the same steps)
+                values, stop = read_back(pending, bool(stop_signal))
+                pending.clear()
+                if stop and not stop_signal:
+                    stop_signal.append(signal.SIGTERM)  # another rank was told to stop
+                if first_step_at is None:
+                    first_step_at = time.time()
+                if initial_loss is None:
+                    initial_loss = values[0]
+                bad = next((i for i, v in enumerate(values) if not math.isfinite(v) or v > factor * initial_loss), None)
+                if bad is not None:  # stop; report the steps before the first bad loss
+                    status, step, last_loss = "diverged", step + 1 - len(values) + bad, values[bad]
+                    losses.extend(values[:bad])
+                    log(f"[{run_id}] diverged at step {step + 1}: loss {last_loss} (first {initial_loss:.4f})")
+                    break
+                losses.extend(values)
+                last_loss = values[-1]
             optimizer.zero_grad(set_to_none=True)
             loss.backward()  # (DDP averages the gradients over ranks here)
             if grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(params, grad_clip, foreach=True)
             optimizer.step()
-            losses.append(last_loss)
             step += 1
 
             if step in curve_steps:
@@ -319,6 +344,8 @@ def train_run(
                     status = "diverged"
                     log(f"[{run_id}] diverged at step {step}: validation loss {val}")
                     break
+            if pending:  # between sync points: no logging, checkpoint or stop (losses not read yet)
+                continue
             now = time.time()
             if now - last_log >= log_every or step == steps:
                 rate = (step - start_step) * units_per_step / max(now - t0, 1e-9)

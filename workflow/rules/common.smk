@@ -80,6 +80,7 @@ def study_outputs(study):
     """Everything `rule all` builds for one study."""
     return [
         f"results/{study}/plan.tsv",
+        *(f"results/{study}/runs/{run}.json" for run in run_ids(study)),  # a deleted run is retrained
         f"results/{study}/runs.csv",
         f"results/{study}/fit/fit.json",
         f"results/{study}/fit/predictions.csv",

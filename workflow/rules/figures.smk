@@ -1,7 +1,9 @@
 # Presentation: figures, tables, the multi-study comparison and what `snakemake --report` shows.
 # These rules read only runs.csv, curves.csv, fit.json and predictions.csv (never refit), so a
-# change of `studies.<name>.figures` (a rule param) reruns the figure rules and nothing else.
-# One figures job per study and file format renders every figure in flops_fit.figures.FIGURES.
+# change of `studies.<name>.figures` (a rule param) reruns the figure rules and nothing else
+# (besides study_config, the copy of the study's config that the report shows).
+# One figures job per study and file format renders every figure in flops_fit.figures.FIGURES;
+# the comparison goes through `python -m flops_fit.figures.comparison` (no CLI subcommand yet).
 import yaml
 
 from flops_fit.figures import FIGURES, presentation_files

@@ -14,7 +14,9 @@ rule train:
         checkpoints="results/{study}/checkpoints/{run_id}",
     threads: lambda wildcards: study_cfg(wildcards)["training"]["threads"]
     resources:
-        cpu_busy=lambda wildcards, threads: threads,
+        # Local runs only: on a cluster (SLURM counts the CPUs) a job asks for none, or the
+        # login node's core count would cap how many training jobs are queued at once.
+        cpu_busy=lambda wildcards, threads: threads if workflow.local_exec else 0,
         # SLURM only (profiles/slurm; see docs/slurm.md): wall time from the planned FLOPs, and
         # the `cluster:` block of the config. `gpu` (singular) is the plugin's GPU request.
         runtime=train_runtime_minutes,

@@ -62,15 +62,8 @@ def read_split(root: str | Path, train: bool, download: bool) -> tuple[np.ndarra
     ds = _torchvision_class(verify=download)(str(root), train=train, download=download)
     images = np.ascontiguousarray(np.asarray(ds.data, dtype=np.uint8).transpose(0, 3, 1, 2))  # HWC -> CHW
     labels = np.asarray(ds.targets, dtype=np.int64)
-    if (
-        images.shape[1:] != IMAGE_SHAPE
-        or len(labels) != len(images)
-        or labels.min() < 0
-        or labels.max() >= NUM_CLASSES
-    ):
-        raise ValueError(
-            f"data.cifar10: unexpected data under {root}: images {images.shape}, labels {labels.shape}"
-        )
+    if images.shape[1:] != IMAGE_SHAPE or len(labels) != len(images) or labels.min() < 0 or labels.max() >= NUM_CLASSES:
+        raise ValueError(f"data.cifar10: unexpected data under {root}: images {images.shape}, labels {labels.shape}")
     return images, labels.astype(np.uint8), list(ds.classes)
 
 

@@ -41,12 +41,8 @@ def load_splits(hf: dict, val_fraction: float):
         ds = datasets.load_dataset(path, **kwargs)
     except Exception as err:  # noqa: BLE001 -- one clear line for any loading failure
         offline = os.environ.get("HF_DATASETS_OFFLINE") or os.environ.get("HF_HUB_OFFLINE")
-        hint = (
-            " (HF offline mode is on: give local data_files or a cache_dir that holds it)" if offline else ""
-        )
-        raise ValueError(
-            f"data.huggingface: datasets.load_dataset({path!r}, {kwargs}) failed: {err}{hint}"
-        ) from None
+        hint = " (HF offline mode is on: give local data_files or a cache_dir that holds it)" if offline else ""
+        raise ValueError(f"data.huggingface: datasets.load_dataset({path!r}, {kwargs}) failed: {err}{hint}") from None
     train_name, val_name = hf.get("train_split", "train"), hf.get("val_split", "validation")
     if train_name not in ds:
         raise ValueError(f"data.huggingface: no split {train_name!r} (splits: {', '.join(ds)})")
@@ -113,9 +109,7 @@ def prepare(data: dict, out_dir: str | Path) -> dict:
     field = hf.get("text_field", "text")
     train, val = load_splits(hf, float(data.get("val_fraction", 0.05)))
     if field not in train.column_names:
-        raise ValueError(
-            f"data.huggingface.text_field {field!r} is not a column (columns: {train.column_names})"
-        )
+        raise ValueError(f"data.huggingface.text_field {field!r} is not a column (columns: {train.column_names})")
     vocab = int(data.get("vocab_size") or DEFAULT_VOCAB)
     tok = train_tokenizer(train, field, vocab, hf.get("tokenizer_documents"))
     tok.save(str(out / "tokenizer.json"))

@@ -46,18 +46,26 @@ def presentation_files(study: str, formats=FORMATS, studies=()) -> list[str]:
 
 
 def _read_csv(path):
+    """A CSV file as a DataFrame (a DataFrame passes through); None when absent or empty."""
     import pandas as pd
 
-    if path is None or not os.path.isfile(path):
+    if isinstance(path, pd.DataFrame):
+        frame = path
+    elif path is None or not os.path.isfile(path):
         return None
-    frame = pd.read_csv(path)
+    else:
+        frame = pd.read_csv(path)
     return frame if len(frame) else None
 
 
 def make_figures(
     runs_csv, fit_json, predictions_csv, out_dir, curves_csv=None, width="single", formats=FORMATS, only=None
 ) -> list[str]:
-    """Write every figure in :data:`FIGURES` (or those in ``only``) to ``out_dir``; return the paths."""
+    """Write every figure in :data:`FIGURES` (or those in ``only``) to ``out_dir``; return the paths.
+
+    ``fit_json`` may be the path or (in a notebook) the fit dict; the CSV arguments may be paths
+    or DataFrames. ``width``: "single" or "double" column; ``formats``: any of pdf, png, svg.
+    """
     from flops_fit.figures import allocation, backtest, contours, frontier, isoflop
     from flops_fit.figures.fitview import FitView
 
@@ -66,6 +74,7 @@ def make_figures(
     runs = _read_csv(runs_csv)
     curves = _read_csv(curves_csv)
     view = FitView.load(fit_json, predictions_csv)
+    view.set_unit(runs)
     names = FIGURES if only is None else tuple(only)
     paths: list[str] = []
     for name in names:

@@ -44,19 +44,15 @@ def draw(axes, runs, view, quantities=("params", "tokens")) -> list:
                 if sel.empty:
                     continue
                 drew = True
-                (line,) = ax.plot(
-                    sel["budget"], sel[q], color=colors[name], lw=1.2, label=style.APPROACH_LABELS[name]
-                )
+                (line,) = ax.plot(sel["budget"], sel[q], color=colors[name], lw=1.2, label=style.APPROACH_LABELS[name])
                 handles[name] = line
                 if sel[f"{q}_lo"].notna().all() and sel[f"{q}_hi"].notna().all():
-                    ax.fill_between(
-                        sel["budget"], sel[f"{q}_lo"], sel[f"{q}_hi"], color=colors[name], alpha=0.18, lw=0
-                    )
+                    ax.fill_between(sel["budget"], sel[f"{q}_lo"], sel[f"{q}_hi"], color=colors[name], alpha=0.18, lw=0)
         # measured points
         for b in view.isoflop():
             iv = b.n_opt if q == "params" else b.d_opt
-            if not math.isfinite(iv.value):
-                continue
+            if not math.isfinite(iv.value) or not (b.included or b.n_range[0] <= b.n_opt.value <= b.n_range[1]):
+                continue  # an excluded budget's vertex outside its sampled sizes is no measurement
             drew = True
             yerr = [[max(iv.value - iv.lo, 0)], [max(iv.hi - iv.value, 0)]] if iv.has_interval else None
             col = colors["approach2"] if b.included else style.EXCLUDED_COLOR
@@ -121,7 +117,7 @@ def draw(axes, runs, view, quantities=("params", "tokens")) -> list:
                 )
             ax.set_xlim(lo, hi)
         ax.set_xlabel("Compute $C$ (FLOPs)")
-        ax.set_ylabel("Optimal parameters $N^*$" if q == "params" else "Optimal tokens $D^*$")
+        ax.set_ylabel("Optimal parameters $N^*$" if q == "params" else f"Optimal {view.unit} $D^*$")
         style.log_axis(ax, "x", "flops")
         style.log_axis(ax, "y", "count")
         ax.grid(True, which="major")

@@ -67,7 +67,7 @@ def draw(axes, view, quantities) -> dict:
             short = style.APPROACH_SHORT.get(name, name)
             errors.append((f"{short}: {worst:+.1f}%", colors.get(name, "0.3")))
             handles.setdefault(f"{short} predicted", h)
-        for name in sorted(view.backtest_skipped()):
+        for name in sorted(k for k in view.backtest_skipped() if view.approaches[k].ok):
             errors.append((f"{style.APPROACH_SHORT.get(name, name)}: not refitted", "0.45"))
         # errors in the empty corner: loss falls with C (lower left), N* rises (upper left)
         y0, va = (0.04, "bottom") if q == "loss" else (0.96, "top")
@@ -85,6 +85,10 @@ def draw(axes, view, quantities) -> dict:
             )
         ax.margins(x=0.12, y=0.12)
         ax.set_xscale("log")
+        lo, hi = ax.get_xlim()
+        if hi / lo < 4:  # a lone budget: show a decade around it, not a sliver
+            mid = (lo * hi) ** 0.5
+            ax.set_xlim(mid / 3.2, mid * 3.2)
         ax.set_yscale("log")
         style.log_axis(ax, "x", "flops")
         style.log_axis(ax, "y", "loss" if q == "loss" else "count")

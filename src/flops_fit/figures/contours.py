@@ -54,7 +54,7 @@ def draw(ax, runs, view, fig=None) -> None:
     if fig is not None:
         cb = fig.colorbar(cs, ax=ax, pad=0.02, fraction=0.05)
         cb.set_label("Fitted loss $L(N, D)$")
-        cb.ax.tick_params(labelsize=6)
+        cb.ax.tick_params(which="both", labelsize=6)
         cb.ax.yaxis.set_major_formatter(style.plain_formatter())
     # iso-FLOP lines
     c_lo, c_hi = 6 * kappa * n_lo * d_lo, 6 * kappa * n_hi * d_hi
@@ -65,20 +65,16 @@ def draw(ax, runs, view, fig=None) -> None:
     keep = (fn >= n_lo) & (fn <= n_hi) & (fd >= d_lo) & (fd <= d_hi)
     ax.plot(fn[keep], fd[keep], color="black", lw=1.4, label="efficient frontier")
     if used is not None and len(used):
-        ax.scatter(
-            used["N"], used["D"], s=10, facecolors="white", edgecolors="black", lw=0.5, zorder=3, label="runs"
-        )
+        ax.scatter(used["N"], used["D"], s=10, facecolors="white", edgecolors="black", lw=0.5, zorder=3, label="runs")
     if bad is not None and len(bad):
-        ax.scatter(
-            bad["N"], bad["D"], s=14, marker="x", color="black", lw=0.9, zorder=3, label="excluded run"
-        )
+        ax.scatter(bad["N"], bad["D"], s=14, marker="x", color="black", lw=0.9, zorder=3, label="excluded run")
     ax.plot([], [], color="0.4", lw=0.6, ls="--", label="iso-FLOP lines, $C = 10^k$")
     ax.set_xlim(n_lo, n_hi)
     ax.set_ylim(d_lo, d_hi)
     style.log_axis(ax, "x", "count")
     style.log_axis(ax, "y", "count")
     ax.set_xlabel(view.params_label)
-    ax.set_ylabel("Tokens $D$")
+    ax.set_ylabel(f"{view.data_label} $D$")
 
 
 def make(runs, view, out_dir, width="single", formats=("pdf", "png")) -> list[str]:
@@ -89,7 +85,5 @@ def make(runs, view, out_dir, width="single", formats=("pdf", "png")) -> list[st
     draw(ax, runs, view, fig)
     handles, labels = ax.get_legend_handles_labels()
     if handles:  # under the plot: the contours fill the whole panel
-        fig.legend(
-            handles, labels, loc="outside lower center", ncols=2 if width == "single" else len(handles)
-        )
+        fig.legend(handles, labels, loc="outside lower center", ncols=2 if width == "single" else len(handles))
     return style.save_figure(fig, out_dir, "contours", formats)

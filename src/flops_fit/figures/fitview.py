@@ -88,14 +88,29 @@ class FitView:
         self.source = source
         self.predictions = predictions  # normalised DataFrame (see normalise_predictions) or None
         self.approaches = {name: self._approach(name) for name in APPROACHES}
+        self.unit = "tokens"  # what D counts: "tokens", "images" or "samples" (see set_unit)
+
+    def set_unit(self, runs) -> None:
+        """Take the data unit from runs.csv's optional ``unit`` column (image studies count images)."""
+        if runs is not None and "unit" in runs and runs["unit"].notna().any():
+            units = sorted(set(runs["unit"].dropna().astype(str)))
+            self.unit = units[0] if len(units) == 1 else "units"
+
+    @property
+    def data_label(self) -> str:
+        """e.g. "Tokens" (or "Images"): the axis label of D."""
+        return self.unit.capitalize()
 
     @classmethod
-    def load(cls, fit_json: str | os.PathLike, predictions_csv: str | os.PathLike | None = None) -> FitView:
-        fit = json.loads(Path(fit_json).read_text())
+    def load(cls, fit_json, predictions_csv=None) -> FitView:
+        """From the files, or (in a notebook) from the fit dict and the predictions DataFrame."""
+        fit = fit_json if isinstance(fit_json, dict) else json.loads(Path(fit_json).read_text())
         preds = None
-        if predictions_csv and Path(predictions_csv).is_file():
+        if predictions_csv is not None and not isinstance(predictions_csv, str | os.PathLike):
+            preds = normalise_predictions(predictions_csv)  # a DataFrame
+        elif predictions_csv and Path(predictions_csv).is_file():
             preds = normalise_predictions(predictions_csv)
-        return cls(fit, preds, str(fit_json))
+        return cls(fit, preds, "" if isinstance(fit_json, dict) else str(fit_json))
 
     def _section(self, name: str) -> dict | None:
         sec = (self.fit.get("approaches") or {}).get(name)
@@ -113,9 +128,7 @@ class FitView:
                 key=lambda kv: PARAM_ORDER.index(kv[0]) if kv[0] in PARAM_ORDER else len(PARAM_ORDER),
             )
         )
-        excluded = [
-            (_f(e.get("budget")), str(e.get("reason") or "")) for e in sec.get("excluded_budgets") or []
-        ]
+        excluded = [(_f(e.get("budget")), str(e.get("reason") or "")) for e in sec.get("excluded_budgets") or []]
         return ApproachView(
             name,
             ok=sec.get("status") == "ok" and bool(params),
@@ -259,13 +272,13 @@ class FitView:
 
 
 def normalise_predictions(path_or_buffer):
-    """predictions.csv as one row per (approach, budget) with columns ``approach``
+    """predictions.csv (a path, buffer or DataFrame) as one row per (approach, budget) with columns ``approach``
     ("approach1".."approach3"), ``budget``, ``params``, ``tokens``, ``loss``,
     ``tokens_per_param`` (each with ``_lo``/``_hi``) and ``extrapolated`` (not in_sample)."""
     import numpy as np
     import pandas as pd
 
-    frame = pd.read_csv(path_or_buffer)
+    frame = path_or_buffer.copy() if isinstance(path_or_buffer, pd.DataFrame) else pd.read_csv(path_or_buffer)
     rename = {}
     for col in frame.columns:
         for src, dst in (("N_opt", "params"), ("D_opt", "tokens"), ("L_opt", "loss")):

@@ -42,9 +42,7 @@ def draw(ax, runs, view, curves=None) -> None:
     if env is not None and "loss" in env:
         have_data = True
         env = env.sort_values("flops")
-        ax.plot(
-            env["flops"], env["loss"], color="black", lw=1.2, zorder=4, label="frontier (Approach 1 envelope)"
-        )
+        ax.plot(env["flops"], env["loss"], color="black", lw=1.2, zorder=4, label="frontier (Approach 1 envelope)")
     preds = view.predictions
     if preds is not None:
         for name in ("approach1", "approach2", "approach3"):
@@ -62,9 +60,7 @@ def draw(ax, runs, view, curves=None) -> None:
                 label=f"{style.APPROACH_SHORT[name]} fit $L^*(C)$",
             )
             if sel["loss_lo"].notna().all() and sel["loss_hi"].notna().all():
-                ax.fill_between(
-                    sel["budget"], sel["loss_lo"], sel["loss_hi"], color=colors[name], alpha=0.18, lw=0
-                )
+                ax.fill_between(sel["budget"], sel["loss_lo"], sel["loss_hi"], color=colors[name], alpha=0.18, lw=0)
     if not have_data:
         style.placeholder(ax, "no runs or curves to draw")
         return
@@ -79,7 +75,6 @@ def draw(ax, runs, view, curves=None) -> None:
 def _size_colorbar(ax, sizes) -> None:
     """A colour bar for the model sizes of the curves (log scale, labels like 10M)."""
     import matplotlib as mpl
-    import numpy as np
 
     if len(sizes) < 2:
         return
@@ -87,24 +82,22 @@ def _size_colorbar(ax, sizes) -> None:
     cmap = mpl.colors.ListedColormap(style.sequential_colors(256))
     cb = ax.figure.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, pad=0.02, fraction=0.05)
     cb.set_label("Parameters $N$")
-    cb.ax.tick_params(labelsize=6)
-    cb.ax.yaxis.set_major_formatter(style.count_formatter())
-    few_decades = np.log10(max(sizes) / min(sizes)) < 1.2
-    cb.ax.yaxis.set_minor_formatter(style.count_formatter() if few_decades else mpl.ticker.NullFormatter())
+    cb.ax.tick_params(which="both", labelsize=6)
+    style.log_axis(cb.ax, "y", "count")
 
 
 def in_convention(curves, runs, view):
     """curves.csv with ``params`` (N under the fit's convention) and ``flops`` as the fit counts C:
-    6 N D under the 6ND convention, the counted FLOPs otherwise (so the fitted L*(C) lines up)."""
+    6 N D under the 6ND convention, the counted FLOPs otherwise (so the fitted L*(C) lines up).
+    Curves of runs the fit excluded (diverged ones) are left out: their losses would set the scale."""
     if curves is None or runs is None or "run_id" not in runs:
         return curves
     conv = view.fit.get("convention") or {}
     col = conv.get("params_column", "params")
     col = col if col in runs else "params"
     per_run = runs[["run_id", col]].rename(columns={col: "params"})
-    curves = curves.drop(columns=[c for c in ("params",) if c in curves]).merge(
-        per_run, on="run_id", how="inner"
-    )
+    per_run = per_run[~per_run["run_id"].astype(str).isin(view.excluded_runs())]  # e.g. diverged
+    curves = curves.drop(columns=[c for c in ("params",) if c in curves]).merge(per_run, on="run_id", how="inner")
     if conv.get("flops") == "6ND":
         curves = curves.assign(flops=6.0 * curves["params"] * curves["tokens"])
     return curves

@@ -92,11 +92,7 @@ def category_colors(n: int) -> list[tuple]:
     """``n`` colour-blind-safe colours for unordered categories (e.g. studies)."""
     import seaborn as sns
 
-    return (
-        list(sns.color_palette("colorblind", max(n, 1)))[:n]
-        if n <= 10
-        else list(sns.color_palette("husl", n))
-    )
+    return list(sns.color_palette("colorblind", max(n, 1)))[:n] if n <= 10 else list(sns.color_palette("husl", n))
 
 
 def sequential_colors(n: int) -> list[tuple]:
@@ -251,6 +247,17 @@ def save_figure(fig, out_dir: str | os.PathLike, name: str, formats=("pdf", "png
         paths.append(str(path))
     plt.close(fig)
     return paths
+
+
+def top_note(ax, lines: list[str], width: str = "single", fontsize: float = 5.5) -> None:
+    """Small grey text above the plot, as the axes' left title wrapped to fit inside the axes
+    width (the constrained layout makes room above; text wider than the axes would make it
+    squeeze the axes sideways)."""
+    import textwrap
+
+    chars = int(WIDTHS_IN[width] * 0.62 * 26 * 5.5 / fontsize)  # characters per line
+    wrapped = [w for line in lines for w in textwrap.wrap(line, chars, subsequent_indent="  ")]
+    ax.set_title("\n".join(wrapped), loc="left", fontsize=fontsize, color="0.35")
 
 
 def placeholder(ax, message: str) -> None:

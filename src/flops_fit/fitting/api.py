@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ from .io import (
     prepare_runs,
     to_jsonable,
 )
+from .threads import one_blas_thread
 
 SCHEMA_VERSION = 1
 IN_SAMPLE_TOLERANCE = 0.05
@@ -53,7 +54,6 @@ class FitOptions:
     predict_budgets: tuple[float, ...] | None = None
     huber_delta: float = 1e-3
     approach3_starts: int | None = 64
-    extra: dict = field(default_factory=dict, compare=False, repr=False)
 
     def check(self) -> None:
         if self.params not in PARAMS_COLUMN:
@@ -62,9 +62,7 @@ class FitOptions:
             raise FitError(f"option flops={self.flops!r} is not allowed; use '6ND' or 'counted'")
         bad = [a for a in self.approaches if a not in (1, 2, 3)]
         if bad or not self.approaches:
-            raise FitError(
-                f"option approaches={self.approaches!r}: allowed values are 1, 2, 3 (at least one)"
-            )
+            raise FitError(f"option approaches={self.approaches!r}: allowed values are 1, 2, 3 (at least one)")
         if int(self.bootstrap) != self.bootstrap or self.bootstrap < 0:
             raise FitError(f"option bootstrap={self.bootstrap!r} must be an integer >= 0")
         if not 0 < self.confidence < 1:
@@ -76,9 +74,7 @@ class FitOptions:
         if self.predict_budgets is not None:
             c = np.asarray(self.predict_budgets, dtype=float)
             if c.size == 0 or not np.all(np.isfinite(c)) or np.any(c <= 0):
-                raise FitError(
-                    f"option predict_budgets={self.predict_budgets!r} must be positive FLOP values"
-                )
+                raise FitError(f"option predict_budgets={self.predict_budgets!r} must be positive FLOP values")
 
 
 def _convention(options: FitOptions) -> dict:
@@ -111,9 +107,7 @@ def _block(status, options, params=None, samples=None, names=(), unit="", **extr
     block = {"status": status, "convention": _convention(options)}
     if params is not None:
         n_ok = int(np.sum(np.isfinite(samples[names[0]]))) if samples and len(samples[names[0]]) else 0
-        intervals = (
-            _intervals(samples, names, options.confidence) if n_ok else {k: [None, None] for k in names}
-        )
+        intervals = _intervals(samples, names, options.confidence) if n_ok else {k: [None, None] for k in names}
         block.update(
             params=params,
             intervals=intervals,
@@ -140,7 +134,10 @@ def _block(status, options, params=None, samples=None, names=(), unit="", **extr
 # the three approaches
 
 
-def _fit_approach1(curves, options, rng) -> dict:
+def _fit_approach1(curves, options, rng, given: bool) -> dict:
+    if curves is None and given:
+        note = "not enough curve points: no curve point belongs to a usable run (check run_id in both tables)"
+        return _block("skipped", options, reason=note, note=note)
     try:
         params, env = approach1.fit(curves)
     except approach1.NotEnoughCurves as exc:
@@ -206,9 +203,7 @@ def _fit_approach3(table, options, rng) -> dict:
     theta, f = approach3.minimise(log_n, log_d, log_l, options.huber_delta, options.approach3_starts)
     params = approach3.params_from_theta(theta)
     if options.bootstrap:
-        samples = bootstrap.approach3_samples(
-            theta, log_n, log_d, log_l, options.huber_delta, options.bootstrap, rng
-        )
+        samples = bootstrap.approach3_samples(theta, log_n, log_d, log_l, options.huber_delta, options.bootstrap, rng)
     else:
         samples = _no_samples(approach3.PARAM_NAMES)
     warnings = []
@@ -255,6 +250,11 @@ def fit_runs(runs_df: pd.DataFrame, curves_df: pd.DataFrame | None = None, optio
     """
     options = options or FitOptions()
     options.check()
+    with one_blas_thread():  # tiny BLAS problems: extra threads only spin (see threads.py)
+        return _fit_runs(runs_df, curves_df, options)
+
+
+def _fit_runs(runs_df, curves_df, options: FitOptions) -> dict:
     runs_df, curves_df = load_runs(runs_df, curves_df)
     table, excluded = prepare_runs(runs_df, options.params, options.flops)
     table = assign_budgets(table)
@@ -271,7 +271,7 @@ def fit_runs(runs_df: pd.DataFrame, curves_df: pd.DataFrame | None = None, optio
     approaches = {}
     for k in sorted(set(options.approaches)):
         if k == 1:
-            approaches["approach1"] = _fit_approach1(curves, options, rngs[1])
+            approaches["approach1"] = _fit_approach1(curves, options, rngs[1], curves_df is not None)
         elif k == 2:
             approaches["approach2"] = _fit_approach2(table, options, rngs[2], details)
         else:
@@ -299,6 +299,7 @@ def fit_runs(runs_df: pd.DataFrame, curves_df: pd.DataFrame | None = None, optio
         return evaluate(k, params, c, approaches.get(f"approach{k}"))
 
     bt = backtest.run(table, curves, options.backtest_holdout, fit_point, predict_point, details)
+    bt["convention"] = _convention(options)
     for k in list(bt.get("approaches", {})):
         if approaches.get(k, {}).get("status") != "ok":
             bt["approaches"][k] = {"status": "skipped", "reason": "approach not fitted on all data"}
@@ -309,7 +310,6 @@ def fit_runs(runs_df: pd.DataFrame, curves_df: pd.DataFrame | None = None, optio
         else budgets + [10 * budgets[-1], 100 * budgets[-1]]
     )
     opts = asdict(options)
-    opts.pop("extra")
     return to_jsonable(
         {
             "schema_version": SCHEMA_VERSION,

@@ -74,7 +74,7 @@ def envelope_from_runs(runs: list[tuple], grid_points: int = GRID_POINTS) -> pd.
         raise NotEnoughCurves(f"not enough curve points: {len(grid)} envelope points (need {MIN_POINTS})")
     best = np.nanargmin(losses, axis=0)
     cols = np.arange(len(grid))
-    log_d = np.array([np.interp(grid[j], runs[best[j]][2], runs[best[j]][3]) for j in cols])
+    log_d = np.vstack([np.interp(grid, lc, ld) for _, _, lc, ld, _ in runs])[best, cols]
     env = pd.DataFrame(
         {
             "C": np.exp(grid),

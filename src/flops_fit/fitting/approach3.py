@@ -34,6 +34,8 @@ import math
 import numpy as np
 from scipy.optimize import minimize
 
+from .threads import one_blas_thread
+
 PARAM_NAMES = ("E", "A", "B", "alpha", "beta", "a", "b", "G")
 
 # Tighter than scipy's defaults: the summed objective is ~1e-3 at the optimum, and L-BFGS-B's
@@ -93,6 +95,11 @@ def objective_batch(thetas: np.ndarray, log_n, log_d, log_l, delta=1e-3) -> np.n
 
 
 def _lbfgs(theta0, log_n, log_d, log_l, delta, reduce="sum", options=None):
+    with one_blas_thread():
+        return _minimize(theta0, log_n, log_d, log_l, delta, reduce, options)
+
+
+def _minimize(theta0, log_n, log_d, log_l, delta, reduce, options):
     res = minimize(
         objective,
         np.asarray(theta0, dtype=float),

@@ -60,9 +60,7 @@ def approach3_samples(theta_hat, log_n, log_d, log_l, delta, resamples, rng) -> 
 def approach2_samples(table, flops: str, resamples: int, rng) -> tuple[dict, np.ndarray]:
     """(law parameter samples, per-budget vertex samples of shape (resamples, n_budgets, 3))."""
     groups = [g for _, g in table.groupby("budget_id", sort=True)]
-    arrays = [
-        (g["N"].to_numpy(), g["D"].to_numpy(), g["L"].to_numpy(), float(g["budget"].iloc[0])) for g in groups
-    ]
+    arrays = [(g["N"].to_numpy(), g["D"].to_numpy(), g["L"].to_numpy(), float(g["budget"].iloc[0])) for g in groups]
     laws = {k: np.full(resamples, np.nan) for k in powerlaw.PARAM_NAMES}
     vertices = np.full((resamples, len(groups), 3), np.nan)
     for r in range(resamples):

@@ -127,13 +127,13 @@ def prepare_runs(runs: pd.DataFrame, params: str, flops: str) -> tuple[pd.DataFr
     for col in needed:
         values = runs[col].to_numpy(dtype=float)
         for i in np.flatnonzero(keep & ~np.isfinite(values)):
-            excluded.append({"run_id": ids[i], "reason": f"non-finite {col} ({values[i]})"})
+            excluded.append({"run_id": ids[i], "reason": f"non-finite {col} ({float(values[i])})"})
             keep[i] = False
         bad = keep & (values <= 0)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise FitError(
-                f"runs table: column {col!r} must be > 0; run {ids[i]!r} has {values[i]!r} "
+                f"runs table: column {col!r} must be > 0; run {ids[i]!r} has {float(values[i])!r} "
                 f"({int(bad.sum())} such run(s))"
             )
 

@@ -45,9 +45,7 @@ def import_object(path: str, key: str):
     """``package.module:Name`` -> the object; ConfigError naming ``key`` if it does not import."""
     module_name, _, attr = path.partition(":")
     if not module_name or not attr:
-        raise ConfigError(
-            f"config error at {key}: {path!r} is not an import path of the form package.module:Name"
-        )
+        raise ConfigError(f"config error at {key}: {path!r} is not an import path of the form package.module:Name")
     try:
         obj = importlib.import_module(module_name)
     except Exception as err:  # noqa: BLE001 -- any import failure is the user's module
@@ -121,8 +119,7 @@ def load_custom_split(data_cfg: dict, split: str):
         ds = loader(split, **(custom.get("kwargs") or {}))
     except Exception as err:  # noqa: BLE001
         raise ConfigError(
-            f"config error at data.custom.loader: {custom['loader']}({split!r}) failed: "
-            f"{type(err).__name__}: {err}"
+            f"config error at data.custom.loader: {custom['loader']}({split!r}) failed: {type(err).__name__}: {err}"
         ) from None
     if not (hasattr(ds, "__len__") and hasattr(ds, "__getitem__")):
         raise ConfigError(
@@ -160,9 +157,7 @@ def sample_batch(study: dict, n: int = 2):
         try:
             return default_collate(items["train"][:n]), where
         except Exception as err:  # noqa: BLE001
-            raise ConfigError(
-                f"config error at {where}: its items do not collate into a batch: {err}"
-            ) from None
+            raise ConfigError(f"config error at {where}: its items do not collate into a batch: {err}") from None
     gen = torch.Generator().manual_seed(0)
     if data["source"] == "cifar10":
         images = torch.rand(n, 3, 32, 32, generator=gen)
@@ -216,8 +211,7 @@ def check_forward(model, batch, loss_fn, what: str, source: str, loss_name: str)
         raise ConfigError(f"config error at {loss_name}: the loss of a fresh model is {loss.item()}")
     if not loss.requires_grad:
         raise ConfigError(
-            f"config error at {loss_name}: the loss does not depend on the model's parameters "
-            "(no gradient flows back)"
+            f"config error at {loss_name}: the loss does not depend on the model's parameters (no gradient flows back)"
         )
     loss.backward()
 
@@ -238,9 +232,7 @@ def _checked(key: str) -> dict:
             raise ConfigError(f"config error at {base}: model.family custom needs model.{field}")
     cls = import_object(model_cfg["class"], f"{base}.class")
     if not (inspect.isclass(cls) and issubclass(cls, torch.nn.Module)):
-        raise ConfigError(
-            f"config error at {base}.class: {model_cfg['class']} is not a torch.nn.Module subclass"
-        )
+        raise ConfigError(f"config error at {base}.class: {model_cfg['class']} is not a torch.nn.Module subclass")
     params = inspect.signature(cls).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     for arg in [model_cfg["size_arg"], *(model_cfg.get("kwargs") or {})]:

@@ -36,9 +36,7 @@ class WindowSampler:
 
     def __init__(self, tokens: np.ndarray, n_ctx: int, batch_size: int, seed: int):
         if len(tokens) < n_ctx + 1:
-            raise ValueError(
-                f"the training split has {len(tokens)} tokens, fewer than n_ctx + 1 = {n_ctx + 1}"
-            )
+            raise ValueError(f"the training split has {len(tokens)} tokens, fewer than n_ctx + 1 = {n_ctx + 1}")
         self.tokens, self.n_ctx, self.batch_size, self.seed = tokens, n_ctx, batch_size, seed
         self.n_windows = (len(tokens) - 1) // n_ctx
         self.position = 0  # windows consumed so far (the whole state)

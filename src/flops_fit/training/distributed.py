@@ -5,8 +5,9 @@ With ``WORLD_SIZE > 1`` in the environment (set by ``torchrun``), the job joins 
 trains on its own slice of ``batch_size / world_size`` windows; DDP averages the gradients, so
 the update, the losses and the curve equal those of one process with the same global batch, to
 float tolerance (tested with 2 processes). Per-step decisions (divergence, SIGTERM) are taken on
-all-reduced numbers, so every rank stops at the same step. Rank 0 alone logs, checkpoints and
-writes the run JSON.
+all-reduced numbers, so every rank stops at the same step. Every rank evaluates the (small)
+fixed validation set itself; rank 0 alone logs, checkpoints and writes the run JSON. A multi-node
+job needs ``checkpoint_dir`` on a shared file system.
 
     torchrun --standalone --nproc_per_node 2 -m flops_fit.train --spec S --data D --out O \\
         --checkpoint-dir C
@@ -20,7 +21,7 @@ import torch
 
 
 class Dist:
-    """The process's place in the job: ``rank``, ``world``, ``main``; reductions of numbers."""
+    """The process's place in the job (``rank``, ``world``, ``main``) and its collectives."""
 
     def __init__(self, device_type: str = "cpu"):
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -41,13 +42,11 @@ class Dist:
                 dist.init_process_group("nccl" if device_type == "cuda" else "gloo")
                 self._owns_group = True
 
-    def mean(self, values: list[float]) -> list[float]:
-        """The mean over ranks of each number (identity in a single process)."""
-        if not self.enabled:
-            return values
-        t = torch.tensor(values, dtype=torch.float64, device=self._device)
-        self.dist.all_reduce(t)
-        return (t / self.world).tolist()
+    def all_reduce_mean(self, t: torch.Tensor) -> None:
+        """Replace ``t`` (on this rank's device) by its mean over ranks, in place."""
+        if self.enabled:
+            self.dist.all_reduce(t)
+            t /= self.world
 
     def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
         """The model wrapped in DistributedDataParallel (itself in a single process)."""

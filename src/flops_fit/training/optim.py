@@ -18,8 +18,7 @@ import torch
 class AdamW:
     def __init__(self, groups: list[dict], lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
         self.param_groups = [
-            {"params": list(g["params"]), "lr": lr, "weight_decay": g.get("weight_decay", 0.0)}
-            for g in groups
+            {"params": list(g["params"]), "lr": lr, "weight_decay": g.get("weight_decay", 0.0)} for g in groups
         ]
         self.betas, self.eps = (float(betas[0]), float(betas[1])), float(eps)
         self.steps = 0
@@ -71,9 +70,7 @@ class AdamW:
     def load_state_dict(self, state: dict) -> None:
         self.steps = int(state["steps"])
         with torch.no_grad():
-            for dst, src in zip(
-                self.exp_avg + self.exp_avg_sq, state["exp_avg"] + state["exp_avg_sq"], strict=True
-            ):
+            for dst, src in zip(self.exp_avg + self.exp_avg_sq, state["exp_avg"] + state["exp_avg_sq"], strict=True):
                 dst.copy_(src)
         for g, lr in zip(self.param_groups, state["lr"], strict=True):
             g["lr"] = lr
