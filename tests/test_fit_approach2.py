@@ -95,3 +95,15 @@ def test_counted_flops_option_uses_flops_column():
     assert res["approaches"]["approach3"]["flops_per_6ND"] == pytest.approx(1.2)
     assert isinstance(res["approaches"]["approach2"]["budgets"], list)
     assert pd.notna(b["D_opt"])
+
+
+def test_failed_approach2_is_recorded_when_another_approach_fits():
+    runs, _ = isoflop_study(CHINCHILLA, [1e18, 1e19, 1e20], sizes=5, noise=0.0)
+    keep = runs["budget"] == runs["budget"].min()
+    for c in runs["budget"].unique()[1:]:
+        sel = runs["budget"] == c
+        keep |= sel & (runs["params"] >= runs.loc[sel, "params"].max())
+    res = fit_runs(runs[keep], None, FitOptions(approaches=(2, 3), bootstrap=0, backtest_holdout=0))
+    assert res["approaches"]["approach2"]["status"] == "failed"
+    assert "Approach 2 needs >= 2 usable budgets" in res["approaches"]["approach2"]["reason"]
+    assert res["approaches"]["approach3"]["status"] == "ok"

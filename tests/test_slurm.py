@@ -12,8 +12,9 @@ What is checked:
 * every training run executes inside its own SLURM job and gets the fake GPU it asked for
   (`provenance.slurm_job_id`, `provenance.cuda_visible_devices` of the run JSONs); the cheap
   rules run locally (no SLURM log of theirs);
-* a training job cancelled with `scancel` mid-run is resubmitted, resumes from its checkpoint
-  (`provenance.resumed_from_step`), and ends with exactly the losses of an uninterrupted run;
+* a training job cancelled with `scancel` mid-run is resubmitted by Snakemake, one requeued by
+  SLURM (as at preemption) restarts under its job id; both resume from their checkpoints
+  (`provenance.resumed_from_step`) and end with exactly the losses of an uninterrupted run;
 * job groups batch tiny runs into few SLURM jobs;
 * local runs do not pay for the plugin: with slurm client tools installed and no cluster, a
   `snakemake -n` start spends no noticeable time in `scontrol`;
@@ -40,7 +41,8 @@ pytestmark = pytest.mark.slurm
 CLUSTER_SH = ROOT / "tests" / "slurm" / "cluster.sh"
 PROFILES = ["--profile", str(ROOT / "profiles" / "slurm"), "--profile", str(ROOT / "tests" / "slurm" / "profile")]
 SBIN_PATH = f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin"
-CANCELLED_RUN = "C1.6e9-d8"  # the longest run of the study below (384 steps)
+CANCELLED_RUN = "C1.6e9-d8"  # the longest run of the study below (384 steps): `scancel`led mid-run
+REQUEUED_RUN = "C1.6e9-d12"  # the next longest (238 steps): requeued mid-run, as at preemption
 
 
 def _why_no_cluster() -> str | None:
@@ -204,27 +206,40 @@ def _runs(workdir: Path) -> dict[str, dict]:
     return {p.stem: json.loads(p.read_text()) for p in sorted((workdir / "results/tiny/runs").glob("*.json"))}
 
 
+def _interrupt(run_id: str, job_id: str) -> None:
+    if run_id == CANCELLED_RUN:  # the job ends CANCELLED; Snakemake resubmits it (restart-times)
+        subprocess.run(["scancel", job_id], check=True, env=_env(), timeout=30)
+    else:  # SLURM requeues it itself under the same job id (what preemption does with --requeue);
+        # a requeued job waits ~2 minutes before it may start again: release it at once
+        subprocess.run(["scontrol", "requeue", job_id], check=True, env=_env(), timeout=30)
+        subprocess.run(["scontrol", "update", f"jobid={job_id}", "starttime=now"], check=True, env=_env(),
+                       timeout=30)
+
+
 @pytest.fixture(scope="module")
 def slurm_study(cluster, tmp_path_factory):
     """The tiny study run to completion with `snakemake --profile profiles/slurm`; while it runs,
-    the job of CANCELLED_RUN is `scancel`led as soon as it has written its first checkpoint."""
+    the jobs of CANCELLED_RUN and REQUEUED_RUN are interrupted as soon as they have written their
+    first checkpoint."""
     workdir = tmp_path_factory.mktemp("slurm")
     write_config(workdir, _tiny_slurm_config("torch"))
-    checkpoint = workdir / "results/tiny/checkpoints" / CANCELLED_RUN / "state.pt"
-    slurm_logs = workdir / ".snakemake/slurm_logs/rule_train" / f"tiny_{CANCELLED_RUN}"
+    pending = {CANCELLED_RUN, REQUEUED_RUN}
+    interrupted = {}
     log = (workdir / "snakemake.log").open("w")
     t0 = time.monotonic()
     proc = subprocess.Popen(_snakemake_cmd(workdir, *PROFILES, "results/tiny/runs.csv"), env=_env(workdir),
                             stdout=log, stderr=subprocess.STDOUT, text=True)
-    cancelled = None
     try:
         while proc.poll() is None and time.monotonic() - t0 < 240:
-            if cancelled is None and checkpoint.exists():
-                job_ids = sorted(int(p.stem) for p in slurm_logs.glob("*.log"))
-                if job_ids:
-                    cancelled = str(job_ids[-1])
-                    subprocess.run(["scancel", cancelled], check=True, env=_env(), timeout=30)
-                    print(f"scancel {cancelled} ({CANCELLED_RUN}) at {time.monotonic() - t0:.1f} s")
+            for run_id in sorted(pending):
+                if (workdir / "results/tiny/checkpoints" / run_id / "state.pt").exists():
+                    logs = workdir / ".snakemake/slurm_logs/rule_train" / f"tiny_{run_id}"
+                    job_ids = sorted(int(p.stem) for p in logs.glob("*.log"))
+                    if job_ids:
+                        interrupted[run_id] = str(job_ids[-1])
+                        _interrupt(run_id, interrupted[run_id])
+                        pending.discard(run_id)
+                        print(f"interrupted {run_id} (job {job_ids[-1]}) at {time.monotonic() - t0:.1f} s")
             time.sleep(0.05)
         if proc.poll() is None:
             _stop(proc)
@@ -236,7 +251,24 @@ def slurm_study(cluster, tmp_path_factory):
     output = (workdir / "snakemake.log").read_text()
     assert proc.returncode == 0, output[-6000:]
     print(f"tiny study (6 runs) through sbatch: {wall:.0f} s")
-    return {"workdir": workdir, "cancelled_job": cancelled, "log": output, "wall_s": wall}
+    return {"workdir": workdir, "interrupted": interrupted, "log": output, "wall_s": wall}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(slurm_study, tmp_path_factory):
+    """The interrupted runs trained again locally in one go, from scratch: the reference losses."""
+    workdir, tmp = slurm_study["workdir"], tmp_path_factory.mktemp("reference")
+    specs = tmp / "specs.json"
+    runs = _runs(workdir)
+    specs.write_text(json.dumps([runs[r]["spec"] for r in (CANCELLED_RUN, REQUEUED_RUN)]))
+    script = ("import json, sys; from flops_fit.train import train_run\n"
+              "for spec in json.load(open(sys.argv[1])):\n"
+              "    r = spec['run_id']\n"
+              "    train_run(spec, sys.argv[2], f'{sys.argv[3]}/{r}.json', f'{sys.argv[3]}/ckpt-{r}', threads=1,"
+              " log=lambda *a: None)\n")
+    subprocess.run([str(BIN / "python"), "-c", script, str(specs), str(workdir / "results/data/shakespeare"),
+                    str(tmp)], check=True, env=_env(workdir), timeout=300)
+    return {r: json.loads((tmp / f"{r}.json").read_text()) for r in (CANCELLED_RUN, REQUEUED_RUN)}
 
 
 def test_every_training_run_ran_in_its_own_slurm_job_with_a_gpu(slurm_study):
@@ -268,8 +300,8 @@ def test_every_training_run_ran_in_its_own_slurm_job_with_a_gpu(slurm_study):
     assert first_wave == 6, f"only {first_wave} training jobs were queued at once"
 
 
-def test_cancelled_run_resumed_from_its_checkpoint(slurm_study):
-    cancelled = slurm_study["cancelled_job"]
+def test_cancelled_run_was_resubmitted_and_resumed(slurm_study):
+    cancelled = slurm_study["interrupted"].get(CANCELLED_RUN)
     assert cancelled is not None, "the run finished before its job could be cancelled"
     run = _runs(slurm_study["workdir"])[CANCELLED_RUN]
     provenance = run["provenance"]
@@ -278,18 +310,17 @@ def test_cancelled_run_resumed_from_its_checkpoint(slurm_study):
     assert f"SLURM-job '{cancelled}' failed" in slurm_study["log"]
 
 
-def test_resumed_run_has_the_losses_of_an_uninterrupted_run(slurm_study, tmp_path):
-    workdir = slurm_study["workdir"]
-    run = _runs(workdir)[CANCELLED_RUN]
-    ref_json = tmp_path / "reference.json"
-    script = ("import json, sys; from flops_fit.train import train_run; "
-              "train_run(json.loads(open(sys.argv[1]).read()), sys.argv[2], sys.argv[3], sys.argv[4], threads=1, "
-              "log=lambda *a: None)")
-    spec = tmp_path / "spec.json"
-    spec.write_text(json.dumps(run["spec"]))
-    subprocess.run([str(BIN / "python"), "-c", script, str(spec), str(workdir / "results/data/shakespeare"),
-                    str(ref_json), str(tmp_path / "ckpt")], check=True, env=_env(workdir), timeout=300)
-    reference = json.loads(ref_json.read_text())
+def test_requeued_run_resumed_in_the_same_job(slurm_study):
+    requeued = slurm_study["interrupted"].get(REQUEUED_RUN)
+    assert requeued is not None, "the run finished before its job could be requeued"
+    run = _runs(slurm_study["workdir"])[REQUEUED_RUN]
+    assert run["provenance"]["slurm_job_id"] == requeued
+    assert 0 < (run["provenance"]["resumed_from_step"] or 0) < run["spec"]["steps"]
+
+
+@pytest.mark.parametrize("run_id", [CANCELLED_RUN, REQUEUED_RUN])
+def test_interrupted_run_has_the_losses_of_an_uninterrupted_run(slurm_study, uninterrupted, run_id):
+    run, reference = _runs(slurm_study["workdir"])[run_id], uninterrupted[run_id]
     assert reference["provenance"]["resumed_from_step"] is None
     assert run["final"] == reference["final"]
     assert [p["val_loss"] for p in run["curve"]] == [p["val_loss"] for p in reference["curve"]]

@@ -268,14 +268,27 @@ def _fit_runs(runs_df, curves_df, options: FitOptions) -> dict:
     rngs = bootstrap.rngs(options.seed)
     details = approach2.minima(table, options.flops)
 
-    approaches = {}
+    approaches, errors = {}, []
     for k in sorted(set(options.approaches)):
-        if k == 1:
-            approaches["approach1"] = _fit_approach1(curves, options, rngs[1], curves_df is not None)
-        elif k == 2:
-            approaches["approach2"] = _fit_approach2(table, options, rngs[2], details)
-        else:
-            approaches["approach3"] = _fit_approach3(table, options, rngs[3])
+        try:
+            if k == 1:
+                approaches["approach1"] = _fit_approach1(curves, options, rngs[1], curves_df is not None)
+            elif k == 2:
+                approaches["approach2"] = _fit_approach2(table, options, rngs[2], details)
+            else:
+                approaches["approach3"] = _fit_approach3(table, options, rngs[3])
+        except FitError as exc:
+            # One approach that cannot fit (e.g. Approach 2 with < 2 usable budgets) is recorded
+            # with its reason and leaves the others; when none fits, the error stands, no output.
+            errors.append(str(exc))
+            block = _block("failed", options, reason=str(exc), note=str(exc))
+            if k == 2:
+                block["budgets"] = [dict(d, runs={}) for d in details]
+                block["excluded_budgets"] = [{"budget": d["budget"], "reason": d["reason"]}
+                                             for d in details if not d["included"]]
+            approaches[f"approach{k}"] = block
+    if errors and not any(block["status"] == "ok" for block in approaches.values()):
+        raise FitError("no approach could be fitted: " + " | ".join(errors))
 
     def fit_point(train, train_curves):
         out = {}

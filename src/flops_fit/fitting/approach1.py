@@ -7,8 +7,10 @@ power law) are then least-squares lines through the envelope in log space.
 
 Choices, stated: the grid has ``GRID_POINTS`` log-spaced values (Chinchilla used 1,500) over
 the FLOP range covered by at least two runs' curves (a one-run "envelope" says nothing about
-the optimal size); fewer than ``MIN_POINTS`` envelope points, or fewer than 2 distinct model
-sizes on it, skip the approach with a note.  Caveat (Hoffmann et al. 2022, App. A; Porian et
+the optimal size) and not below the smallest run's final FLOPs (below it the envelope would be
+made of early, warm-up points only, where the smallest models always lead); fewer than
+``MIN_POINTS`` envelope points, or fewer than 2 distinct model sizes on it, skip the approach
+with a note.  Caveat (Hoffmann et al. 2022, App. A; Porian et
 al. 2024): intermediate points of a run whose cosine schedule is set for its final length are
 not compute-optimal for their own FLOPs, so this approach is biased unless runs of several
 lengths exist; Approach 2 and 3 use only final losses.
@@ -63,7 +65,7 @@ def envelope_from_runs(runs: list[tuple], grid_points: int = GRID_POINTS) -> pd.
         raise NotEnoughCurves(f"not enough curve points: {len(runs)} run(s) with >= 2 curve points")
     starts = np.sort([r[2][0] for r in runs])
     ends = np.sort([r[2][-1] for r in runs])
-    lo, hi = starts[1], ends[-2]  # covered by at least two runs
+    lo, hi = max(starts[1], ends[0]), ends[-2]  # covered by two runs, from the first finished one
     if not hi > lo:
         raise NotEnoughCurves("not enough curve points: no FLOP range is covered by two runs' curves")
     grid = np.linspace(lo, hi, grid_points)

@@ -44,13 +44,15 @@ class WindowSampler:
         self._offsets = np.arange(n_ctx + 1)
 
     def _window_starts(self, count: int) -> np.ndarray:
+        """Start offsets of the next ``count`` windows (vectorised within an epoch)."""
+        ks = np.arange(self.position, self.position + count)
         starts = np.empty(count, dtype=np.int64)
-        for i in range(count):
-            epoch, k = divmod(self.position + i, self.n_windows)
+        for epoch in np.unique(ks // self.n_windows):  # one epoch, or two at a boundary
             if epoch != self._epoch:
-                rng = np.random.default_rng([self.seed, epoch])
+                rng = np.random.default_rng([self.seed, int(epoch)])
                 self._epoch, self._perm = epoch, rng.permutation(self.n_windows)
-            starts[i] = self._perm[k] * self.n_ctx
+            here = ks // self.n_windows == epoch
+            starts[here] = self._perm[ks[here] % self.n_windows] * self.n_ctx
         return starts
 
     def next_batch(self) -> tuple[np.ndarray, np.ndarray]:
