@@ -71,7 +71,8 @@ def cmd_train(args) -> None:
 def cmd_aggregate(args) -> None:
     from .runs import aggregate
 
-    aggregate(args.run_jsons, args.runs, args.curves)
+    for line in aggregate(args.run_jsons, args.runs, args.curves, args.max_epochs):
+        print(f"warning: {line}", file=sys.stderr)
 
 
 def _fit_options(args):
@@ -91,9 +92,17 @@ def _fit_options(args):
 
 def cmd_fit(args) -> None:
     from .fitting import fit_runs, load_runs, write_fit
+    from .runs import repetition_warnings, with_effective_data
 
     runs, curves = load_runs(args.runs, args.curves)
+    warnings = repetition_warnings(runs, args.max_epochs)
+    if args.effective_data:
+        runs = with_effective_data(runs)
     result = fit_runs(runs, curves, _fit_options(args))
+    result["warnings"] = warnings
+    result["effective_data"] = bool(args.effective_data)
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
     write_fit(result, args.out)
     print(f"wrote {Path(args.out) / 'fit.json'} and {Path(args.out) / 'predictions.csv'}")
 
@@ -179,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_jsons", nargs="+")
     p.add_argument("--runs", required=True)
     p.add_argument("--curves", required=True)
+    p.add_argument("--max-epochs", type=float, default=4.0,
+                   help="warn about runs that repeat their data more than this many epochs")
     p.set_defaults(func=cmd_aggregate)
 
     p = sub.add_parser("fit", help="fit scaling laws to a runs table (Approaches 1-3)")
@@ -195,6 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--backtest-holdout", type=int, default=1, help="largest budgets held out")
     p.add_argument("--budgets", type=float, nargs="+", help="budgets for predictions.csv")
+    p.add_argument("--max-epochs", type=float, default=4.0,
+                   help="warn (in fit.json) about runs that repeat their data more than this many epochs")
+    p.add_argument("--effective-data", action="store_true",
+                   help="fit on the effective data D' of repeated epochs (Muennighoff et al. 2023)")
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("predict", help="compute-optimal N*, D*, L* for a budget")

@@ -28,6 +28,7 @@ RUN_COLUMNS = [
     "n_layer",
     "d_model",
     "wall_s",
+    "unit",
 ]
 CURVE_COLUMNS = ["run_id", "step", "tokens", "flops", "loss"]
 
@@ -63,6 +64,7 @@ def run_row(run: dict) -> dict:
         "n_layer": spec["model"].get("n_layer"),
         "d_model": spec["model"].get("d_model"),
         "wall_s": run["timing"]["wall_s"],
+        "unit": run.get("unit", "tokens"),  # what `tokens` counts: tokens, images or samples
     }
 
 

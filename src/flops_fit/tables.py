@@ -314,7 +314,9 @@ def render_parameters(frame, view: FitView) -> dict[str, str]:
             )
         groups.append(group)
     md = _md_table(header_md, rows_md, ["l", "l", "r", "r"])
-    notes = []
+    notes = [f"Data: {w.strip()}" for w in view.fit.get("warnings") or []]
+    if view.fit.get("effective_data"):
+        notes.append("Data: D is the effective data of repeated epochs (Muennighoff et al. 2023)")
     for name in APPROACHES:
         ap = view.approaches[name]
         if not ap.ok and ap.reason:

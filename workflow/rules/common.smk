@@ -119,4 +119,5 @@ def fit_flags(wildcards):
         f"--params {fit['params']} --flops {fit['flops']} --approaches {approaches}"
         f" --bootstrap {fit['bootstrap']} --confidence {fit['confidence']} --seed {fit['seed']}"
         f" --backtest-holdout {fit['backtest_holdout']} --budgets {budgets}"
+        f" --max-epochs {fit['max_epochs']}" + (" --effective-data" if fit["effective_data"] else "")
     )

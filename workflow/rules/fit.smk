@@ -26,12 +26,15 @@ rule aggregate:
     output:
         runs="results/{study}/runs.csv",
         curves="results/{study}/curves.csv",
+    params:
+        max_epochs=lambda wildcards: study_cfg(wildcards)["fit"]["max_epochs"],
     log:
         "results/{study}/logs/aggregate.log",
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "flops-fit aggregate {input.runs} --runs {output.runs} --curves {output.curves} > {log} 2>&1"
+        "flops-fit aggregate {input.runs} --runs {output.runs} --curves {output.curves}"
+        " --max-epochs {params.max_epochs} > {log} 2>&1"
 
 
 rule fit:
