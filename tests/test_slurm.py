@@ -195,7 +195,8 @@ def _tiny_slurm_config(backend: str) -> dict:
     for one (fake) GPU, one CPU and 1 GB for at least 5 minutes."""
     config = tiny_config(backend)
     study = config["studies"]["tiny"]
-    study["grid"]["budgets"] = [4e8, 1.6e9]
+    study["grid"].update(budgets=[4e8, 1.6e9], sizes=[8, 12, 16])
+    study["grid"].pop("centred", None)
     study["training"]["checkpoint_every_steps"] = 5
     config["cluster"] = {"sustained_flops_per_s": 1e9, "runtime_safety_factor": 3.0, "min_runtime_minutes": 5,
                          "gpus_per_run": 1, "cpus_per_gpu": 1, "mem_mb": 1000}
@@ -209,11 +210,20 @@ def _runs(workdir: Path) -> dict[str, dict]:
 def _interrupt(run_id: str, job_id: str) -> None:
     if run_id == CANCELLED_RUN:  # the job ends CANCELLED; Snakemake resubmits it (restart-times)
         subprocess.run(["scancel", job_id], check=True, env=_env(), timeout=30)
-    else:  # SLURM requeues it itself under the same job id (what preemption does with --requeue);
-        # a requeued job waits ~2 minutes before it may start again: release it at once
+    else:  # SLURM requeues it itself under the same job id (what preemption does with --requeue)
         subprocess.run(["scontrol", "requeue", job_id], check=True, env=_env(), timeout=30)
-        subprocess.run(["scontrol", "update", f"jobid={job_id}", "starttime=now"], check=True, env=_env(),
-                       timeout=30)
+
+
+def _release_if_held(job_id: str) -> bool:
+    """A requeued job waits ~2 minutes (reason BeginTime) before it may start again: release it
+    as soon as it is back in the queue. True once it is no longer held."""
+    state = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T %r"], capture_output=True, text=True,
+                           env=_env(), timeout=30).stdout.split()
+    if state[:2] == ["PENDING", "BeginTime"]:
+        subprocess.run(["scontrol", "update", f"jobid={job_id}", "starttime=now"], capture_output=True,
+                       env=_env(), timeout=30)
+        return False
+    return bool(state) and state[0] in ("RUNNING", "COMPLETING", "COMPLETED")
 
 
 @pytest.fixture(scope="module")
@@ -224,7 +234,7 @@ def slurm_study(cluster, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("slurm")
     write_config(workdir, _tiny_slurm_config("torch"))
     pending = {CANCELLED_RUN, REQUEUED_RUN}
-    interrupted = {}
+    interrupted, held = {}, set()
     log = (workdir / "snakemake.log").open("w")
     t0 = time.monotonic()
     proc = subprocess.Popen(_snakemake_cmd(workdir, *PROFILES, "results/tiny/runs.csv"), env=_env(workdir),
@@ -239,8 +249,10 @@ def slurm_study(cluster, tmp_path_factory):
                         interrupted[run_id] = str(job_ids[-1])
                         _interrupt(run_id, interrupted[run_id])
                         pending.discard(run_id)
+                        held |= {interrupted[run_id]} if run_id == REQUEUED_RUN else set()
                         print(f"interrupted {run_id} (job {job_ids[-1]}) at {time.monotonic() - t0:.1f} s")
-            time.sleep(0.05)
+            held = {job_id for job_id in held if not _release_if_held(job_id)}
+            time.sleep(0.05 if pending else 0.5)
         if proc.poll() is None:
             _stop(proc)
             pytest.fail("the SLURM study did not finish within 240 s; see " + str(workdir / "snakemake.log"))

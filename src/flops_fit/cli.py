@@ -63,9 +63,13 @@ def cmd_train(args) -> None:
 
         train_mock(spec, args.out)
         return
-    from .train import train_run
+    from .train import Preempted, train_run
 
-    train_run(spec, args.data, args.out, args.checkpoint_dir, threads=args.threads)
+    try:
+        train_run(spec, args.data, args.out, args.checkpoint_dir, threads=args.threads)
+    except Preempted as err:  # SIGTERM: checkpointed; a resubmitted job resumes from it
+        print(f"flops-fit train: preempted: {err}", file=sys.stderr)
+        sys.exit(143)
 
 
 def cmd_aggregate(args) -> None:

@@ -13,8 +13,9 @@ Rule (every key of ``training`` below is optional here; the config schema fills 
     where the optimum is flat, and what Hoffmann et al. 2022 do within one sweep);
   - ``inverse_width``: ``lr * lr_reference_size / d_model``, the muP-style 1/width rule for
     hidden weights (Yang et al. 2022);
-  - ``kaplan``: ``0.003239 - 0.0001395 * ln(N)``, Kaplan et al. 2020, eq. D.1 (N non-embedding
-    parameters as passed by the planner), floored at ``lr_min`` (default 1e-5).
+  - ``kaplan``: ``0.003239 - 0.0001395 * ln(N)``, Kaplan et al. 2020, eq. D.1, floored at
+    ``lr_min`` (default 1e-5). Kaplan's N is the non-embedding count; the planner passes N under
+    the study's ``accounting.params`` convention.
 
 * Batch size (sequences per step), by ``batch_scaling``: ``constant`` (``batch_size``, default:
   it keeps tokens per step, the validation set and the evaluation cost identical across a study)
