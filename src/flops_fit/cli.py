@@ -75,7 +75,7 @@ def cmd_train(args) -> None:
 def cmd_aggregate(args) -> None:
     from .runs import aggregate
 
-    for line in aggregate(args.run_jsons, args.runs, args.curves, args.max_epochs):
+    for line in aggregate(args.run_jsons, args.runs, args.curves, args.max_epochs, args.provenance):
         print(f"warning: {line}", file=sys.stderr)
 
 
@@ -192,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_jsons", nargs="+")
     p.add_argument("--runs", required=True)
     p.add_argument("--curves", required=True)
+    p.add_argument("--provenance", help="also write each run's provenance (commit, host, SLURM job, ...) here")
     p.add_argument("--max-epochs", type=float, default=4.0,
                    help="warn about runs that repeat their data more than this many epochs")
     p.set_defaults(func=cmd_aggregate)

@@ -119,9 +119,28 @@ def with_effective_data(runs):
     return out
 
 
-def aggregate(run_jsons: list[str], runs_csv: str, curves_csv: str, max_epochs: float = 4.0) -> list[str]:
-    """Write runs.csv and curves.csv (atomically) from the given run JSONs; return the
-    :func:`repetition_warnings` of the runs (empty when no run repeats data > ``max_epochs``)."""
+PROVENANCE_COLUMNS = [
+    "run_id", "status", "git_commit", "git_dirty", "config_hash", "code_version", "backend", "device", "host",
+    "slurm_job_id", "cuda_visible_devices", "threads", "resumed_from_step", "wall_s", "torch", "flops_fit",
+]
+
+
+def provenance_row(run: dict) -> dict:
+    """Where, when and with what code one run was trained (issue 7: every number auditable)."""
+    prov = run.get("provenance", {})
+    versions = prov.get("versions", {})
+    row = {k: prov.get(k) for k in PROVENANCE_COLUMNS}
+    row.update(run_id=run["run_id"], status=run["status"], wall_s=run["timing"]["wall_s"],
+               torch=versions.get("torch"), flops_fit=versions.get("flops_fit"))
+    return row
+
+
+def aggregate(
+    run_jsons: list[str], runs_csv: str, curves_csv: str, max_epochs: float = 4.0, provenance_csv: str | None = None
+) -> list[str]:
+    """Write runs.csv, curves.csv and (optionally) provenance.csv atomically from the given run
+    JSONs; return the :func:`repetition_warnings` of the runs (empty when no run repeats data
+    more than ``max_epochs`` epochs)."""
     import pandas as pd
 
     from .io import atomic_write_csv
@@ -136,4 +155,6 @@ def aggregate(run_jsons: list[str], runs_csv: str, curves_csv: str, max_epochs: 
     table = pd.DataFrame(rows, columns=RUN_COLUMNS).sort_values(["budget", "params"], kind="stable")
     atomic_write_csv(runs_csv, table)
     atomic_write_csv(curves_csv, pd.DataFrame(curves, columns=CURVE_COLUMNS))
+    if provenance_csv:
+        atomic_write_csv(provenance_csv, pd.DataFrame([provenance_row(r) for r in runs], columns=PROVENANCE_COLUMNS))
     return repetition_warnings(table, max_epochs)

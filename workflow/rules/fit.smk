@@ -26,6 +26,13 @@ rule aggregate:
     output:
         runs="results/{study}/runs.csv",
         curves="results/{study}/curves.csv",
+        provenance=report(
+            "results/{study}/provenance.csv",
+            caption="../report/provenance.rst",
+            category="{study}",
+            subcategory="Provenance",
+            labels={"study": "{study}", "table": "provenance"},
+        ),
     params:
         max_epochs=lambda wildcards: study_cfg(wildcards)["fit"]["max_epochs"],
     log:
@@ -34,7 +41,7 @@ rule aggregate:
         "../../envs/analysis.yaml"
     shell:
         "flops-fit aggregate {input.runs} --runs {output.runs} --curves {output.curves}"
-        " --max-epochs {params.max_epochs} > {log} 2>&1"
+        " --provenance {output.provenance} --max-epochs {params.max_epochs} > {log} 2>&1"
 
 
 rule fit:
