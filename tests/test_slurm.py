@@ -223,7 +223,8 @@ def _release_if_held(job_id: str) -> bool:
         subprocess.run(["scontrol", "update", f"jobid={job_id}", "starttime=now"], capture_output=True,
                        env=_env(), timeout=30)
         return False
-    return bool(state) and state[0] in ("RUNNING", "COMPLETING", "COMPLETED")
+    # right after `scontrol requeue` the job is still COMPLETING, then PENDING (BeginTime)
+    return not state or state[0] in ("RUNNING", "COMPLETED")
 
 
 @pytest.fixture(scope="module")
