@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import subprocess
 
@@ -51,6 +52,21 @@ def test_every_output_exists_with_sane_numbers(finished):
     tables = {p.suffix for p in (results / "tables").iterdir()}
     assert {".md", ".tex", ".csv"} <= tables
     assert (finished / "results" / "data" / "shakespeare" / "meta.json").exists()
+
+
+def test_no_more_busy_training_processes_than_cores(finished):
+    """`--cores 8` on a smaller machine: at most as many training jobs at once as it has cores."""
+    log = sorted((finished / ".snakemake" / "log").glob("*.snakemake.log"))[0]  # the run that trained
+    running = peak = 0
+    for line in log.read_text().splitlines():
+        if line.strip() == "rule train:":
+            running += 1
+            peak = max(peak, running)
+        elif "(Rule: train)" in line and line.startswith("Finished"):
+            running -= 1
+    cores = len(os.sched_getaffinity(0))
+    assert 1 <= peak <= cores
+    assert "Provided cores: 8" in log.read_text()
 
 
 def test_complete_run_has_nothing_to_do(finished):

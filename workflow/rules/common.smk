@@ -95,9 +95,19 @@ def train_runtime_minutes(wildcards, attempt):
     for twice as long when Snakemake resubmits it (it resumes from its checkpoint)."""
     cluster = CONFIG["cluster"]
     flops = PLANS[wildcards.study][wildcards.run_id]["flops"]
-    devices = max(1, cluster["gpus_per_run"])
+    devices = max(1, cluster["gpus_per_run"]) * study_cfg(wildcards)["training"]["processes"]
     seconds = flops / (cluster["sustained_flops_per_s"] * devices) * cluster["runtime_safety_factor"]
     return max(cluster["min_runtime_minutes"], -(-int(seconds) // 60)) * attempt
+
+
+def train_processes(wildcards):
+    return study_cfg(wildcards)["training"]["processes"]
+
+
+def train_launcher(wildcards):
+    """`flops-fit`, or the same CLI under torchrun for data-parallel runs (one node, DDP)."""
+    n = train_processes(wildcards)
+    return "flops-fit" if n == 1 else f"torchrun --standalone --nproc-per-node {n} -m flops_fit.cli"
 
 
 def train_inputs(wildcards):

@@ -12,15 +12,16 @@ rule train:
         spec=run_spec,
         data=lambda wildcards: data_dir(wildcards.study),
         checkpoints="results/{study}/checkpoints/{run_id}",
+        launcher=train_launcher,
     threads: lambda wildcards: study_cfg(wildcards)["training"]["threads"]
     resources:
         # Local runs only: on a cluster (SLURM counts the CPUs) a job asks for none, or the
         # login node's core count would cap how many training jobs are queued at once.
-        cpu_busy=lambda wildcards, threads: threads if workflow.local_exec else 0,
+        cpu_busy=lambda wildcards, threads: threads * train_processes(wildcards) if workflow.local_exec else 0,
         # SLURM only (profiles/slurm; see docs/slurm.md): wall time from the planned FLOPs, and
         # the `cluster:` block of the config. `gpu` (singular) is the plugin's GPU request.
         runtime=train_runtime_minutes,
-        gpu=CONFIG["cluster"]["gpus_per_run"],
+        gpu=lambda wildcards: CONFIG["cluster"]["gpus_per_run"] * train_processes(wildcards),
         cpus_per_gpu=CONFIG["cluster"]["cpus_per_gpu"],
         mem_mb=CONFIG["cluster"]["mem_mb"],
     log:
@@ -28,5 +29,5 @@ rule train:
     conda:
         "../../envs/train.yaml"
     shell:
-        "flops-fit train --spec {params.spec:q} --data {params.data} --out {output.run}"
+        "{params.launcher} train --spec {params.spec:q} --data {params.data} --out {output.run}"
         " --checkpoint-dir {params.checkpoints} --threads {threads} > {log} 2>&1"
