@@ -160,3 +160,29 @@ def test_mock_study_is_deterministic(mock_study, tmp_path_factory):
     b = pd.read_csv(again / "results" / "tiny" / "runs.csv")
     assert a["loss"].tolist() == b["loss"].tolist()
     shutil.rmtree(again)
+
+
+def test_two_studies_rerun_only_the_changed_study(tmp_path):
+    """A changed hyper-parameter of one study retrains only that study; bumping its
+    code_version (after editing library training code) retrains all of its runs."""
+    from conftest import tiny_study
+
+    studies = {"alpha": tiny_study("mock"), "beta": tiny_study("mock")}
+    studies["beta"]["seed"] = 1
+    config = tiny_config("mock", **studies)
+    write_config(tmp_path, config)
+    snakemake(tmp_path, "--cores", "2", "--until", "aggregate")
+    assert planned_jobs(snakemake(tmp_path, "-n", "--cores", "2", "--until", "aggregate")) == {}
+
+    config["studies"]["beta"]["training"]["weight_decay"] = 0.0
+    write_config(tmp_path, config)
+    proc = snakemake(tmp_path, "-n", "--cores", "2", "--until", "aggregate")
+    assert planned_jobs(proc)["train"] == 9
+    assert "results/alpha/runs/" not in proc.stdout + proc.stderr
+
+    config["studies"]["beta"]["training"]["weight_decay"] = 0.1
+    config["studies"]["alpha"]["code_version"] = 2
+    write_config(tmp_path, config)
+    proc = snakemake(tmp_path, "-n", "--cores", "2", "--until", "aggregate")
+    assert planned_jobs(proc)["train"] == 9
+    assert "results/beta/runs/" not in proc.stdout + proc.stderr
