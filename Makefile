@@ -40,9 +40,10 @@ lint: install
 # Copy the SLURM profile to ~/.config/snakemake/slurm, where `snakemake --profile slurm` finds
 # it; set your partition and account there.
 install-slurm-profile:
-	mkdir -p $(HOME)/.config/snakemake/slurm
-	cp -n profiles/slurm/config.yaml $(HOME)/.config/snakemake/slurm/config.yaml || true
-	@echo "Installed ~/.config/snakemake/slurm/config.yaml: set slurm_partition and slurm_account in it."
+	@dest="$${XDG_CONFIG_HOME:-$(HOME)/.config}/snakemake/slurm"; mkdir -p "$$dest"; \
+	if [ -e "$$dest/config.yaml" ]; then echo "$$dest/config.yaml exists: left unchanged"; \
+	else cp profiles/slurm/config.yaml "$$dest/config.yaml"; \
+	echo "Installed $$dest/config.yaml: set slurm_partition and slurm_account in it, then: snakemake --profile slurm"; fi
 
 clean:
 	rm -rf results .snakemake
