@@ -59,7 +59,7 @@ def test_no_more_busy_training_processes_than_cores(finished):
     log = sorted((finished / ".snakemake" / "log").glob("*.snakemake.log"))[0]  # the run that trained
     running = peak = 0
     for line in log.read_text().splitlines():
-        if line.strip() == "rule train:":
+        if line.strip() in ("rule train:", "localrule train:"):
             running += 1
             peak = max(peak, running)
         elif "(Rule: train)" in line and line.startswith("Finished"):
