@@ -73,6 +73,8 @@ class CausalSelfAttention(nn.Module):
 
 
 class MLP(nn.Module):
+    """Position-wise MLP, GELU or SwiGLU (also the ViT's: any shape with d_model, d_ff, mlp, bias)."""
+
     def __init__(self, s: GPTShape):
         super().__init__()
         self.swiglu = s.mlp == "swiglu"

@@ -26,6 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from flops_fit.accounting import ViTShape, vit_flops_per_image, vit_forward_flops_per_image
+from flops_fit.models.gpt import MLP  # the same GELU / SwiGLU MLP as the GPT
 
 
 class Attention(nn.Module):
@@ -43,21 +44,6 @@ class Attention(nn.Module):
         v = v.view(B, T, self.n_head, self.head_dim).transpose(1, 2)
         y = F.scaled_dot_product_attention(q, k, v)  # (B, nh, T, hd), not causal
         return self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C))
-
-
-class MLP(nn.Module):
-    def __init__(self, s: ViTShape):
-        super().__init__()
-        self.swiglu = s.mlp == "swiglu"
-        self.c_fc = nn.Linear(s.d_model, s.d_ff, bias=s.bias)
-        if self.swiglu:
-            self.c_gate = nn.Linear(s.d_model, s.d_ff, bias=s.bias)
-        self.c_proj = nn.Linear(s.d_ff, s.d_model, bias=s.bias)
-
-    def forward(self, x):  # (B, T, d_model) -> (B, T, d_ff) -> (B, T, d_model)
-        if self.swiglu:
-            return self.c_proj(F.silu(self.c_gate(x)) * self.c_fc(x))
-        return self.c_proj(F.gelu(self.c_fc(x)))
 
 
 class Block(nn.Module):
