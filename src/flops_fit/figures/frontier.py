@@ -69,7 +69,7 @@ def draw(ax, runs, view, curves=None) -> None:
     style.log_axis(ax, "x", "flops")
     style.log_axis(ax, "y", "loss")
     ax.grid(True, which="major")
-    ax.legend(loc="upper right")
+    ax.legend(loc="lower left")  # the curves fill the top of the panel
 
 
 def _size_colorbar(ax, sizes) -> None:
