@@ -216,3 +216,11 @@ def test_latex_compiles(tables: Path, tmp_path: Path):
     )
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert math.isfinite((tmp_path / "doc.pdf").stat().st_size)
+
+
+def test_macro_prefix_lets_studies_share_a_document(study, tmp_path: Path):
+    make_tables(study["fit"], study["predictions"], tmp_path, runs_csv=study["runs"], macro_prefix="Tiny")
+    names = re.findall(r"\\newcommand\{\\([A-Za-z]+)\}", (tmp_path / "numbers.tex").read_text())
+    assert names and all(n.startswith("Tiny") for n in names)
+    with pytest.raises(ValueError, match="letters only"):
+        make_tables(study["fit"], study["predictions"], tmp_path, macro_prefix="tiny-2")

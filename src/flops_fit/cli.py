@@ -155,7 +155,10 @@ def cmd_figures(args) -> None:
 def cmd_tables(args) -> None:
     from .tables import make_tables
 
-    make_tables(args.fit, args.predictions, args.out, runs_csv=args.runs)
+    try:
+        make_tables(args.fit, args.predictions, args.out, runs_csv=args.runs, macro_prefix=args.macro_prefix)
+    except ValueError as err:
+        raise UserError(f"--macro-prefix: {err}") from None
 
 
 def cmd_status(args) -> None:
@@ -239,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--predictions", required=True)
     p.add_argument("--runs")
     p.add_argument("--out", required=True)
+    p.add_argument("--macro-prefix", default="",
+                   help="letters that start every numbers.tex macro (e.g. the study name), to combine studies")
     p.set_defaults(func=cmd_tables)
 
     p = sub.add_parser("status", help="runs done / running / failed / diverged of a study")

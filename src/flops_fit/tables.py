@@ -564,12 +564,15 @@ def render_numbers(macros: list[tuple[str, str, str]], view: FitView) -> str:
 # ----------------------------------------------------------------------------- entry point
 
 
-def make_tables(fit_json, predictions_csv, out_dir, runs_csv=None) -> list[str]:
+def make_tables(fit_json, predictions_csv, out_dir, runs_csv=None, macro_prefix: str = "") -> list[str]:
     """Write every table in :data:`TABLES` (csv, md, tex) and ``numbers.tex``; return the paths.
 
     ``fit_json`` may be the path or (in a notebook) the fit dict itself; ``predictions_csv`` and
-    ``runs_csv`` may be paths or DataFrames.
+    ``runs_csv`` may be paths or DataFrames. ``macro_prefix`` (letters only, e.g. the study's
+    name) starts every macro of numbers.tex, so several studies' files can be ``\\input`` together.
     """
+    if macro_prefix and not MACRO_RE.match(macro_prefix):
+        raise ValueError(f"macro prefix {macro_prefix!r} must be letters only (a LaTeX macro name)")
     import pandas as pd
 
     view = FitView.load(fit_json, predictions_csv)
@@ -595,7 +598,8 @@ def make_tables(fit_json, predictions_csv, out_dir, runs_csv=None) -> list[str]:
             atomic_write_text(path, texts[fmt])
             paths.append(str(path))
     path = out_dir / NUMBERS
-    atomic_write_text(path, render_numbers(numbers_macros(view, alloc, runs), view))
+    macros = [(macro_prefix + name, value, note) for name, value, note in numbers_macros(view, alloc, runs)]
+    atomic_write_text(path, render_numbers(macros, view))
     paths.append(str(path))
     return paths
 
