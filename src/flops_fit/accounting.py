@@ -140,14 +140,20 @@ def gpt_flops_per_token(s: GPTShape, convention: str, params: str = "total") -> 
     return 3.0 * chinchilla_forward_flops_per_token(s)
 
 
+def flops_by_convention(per_unit, shape) -> dict[str, float]:
+    """Training FLOPs per unit of data (token, image) under every convention, keyed as in the
+    run JSON's ``flops``; ``per_unit(shape, convention, params)`` is the family's counter."""
+    return {
+        "6N_total": per_unit(shape, "6N", "total"),
+        "6N_non_embedding": per_unit(shape, "6N", "non_embedding"),
+        "6N+attention": per_unit(shape, "6N+attention", "total"),
+        "chinchilla": per_unit(shape, "chinchilla", "total"),
+    }
+
+
 def gpt_flops_by_convention(s: GPTShape) -> dict[str, float]:
     """Training FLOPs per token under every convention, keyed as in the run JSON's ``flops``."""
-    return {
-        "6N_total": gpt_flops_per_token(s, "6N", "total"),
-        "6N_non_embedding": gpt_flops_per_token(s, "6N", "non_embedding"),
-        "6N+attention": gpt_flops_per_token(s, "6N+attention", "total"),
-        "chinchilla": gpt_flops_per_token(s, "chinchilla"),
-    }
+    return flops_by_convention(gpt_flops_per_token, s)
 
 
 def chinchilla_forward_flops_per_token(s: GPTShape, embeddings: bool = True) -> float:
@@ -289,9 +295,4 @@ def vit_flops_per_image(s: ViTShape, convention: str, params: str = "total") -> 
 
 def vit_flops_by_convention(s: ViTShape) -> dict[str, float]:
     """Training FLOPs per image under every convention, keyed as in the run JSON's ``flops``."""
-    return {
-        "6N_total": vit_flops_per_image(s, "6N", "total"),
-        "6N_non_embedding": vit_flops_per_image(s, "6N", "non_embedding"),
-        "6N+attention": vit_flops_per_image(s, "6N+attention", "total"),
-        "chinchilla": vit_flops_per_image(s, "chinchilla"),
-    }
+    return flops_by_convention(vit_flops_per_image, s)

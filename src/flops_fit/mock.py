@@ -10,35 +10,14 @@ seed and id, so the same spec gives the same numbers.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 
 import numpy as np
 
-from .accounting import GPTShape, gpt_flops_per_token
 from .io import atomic_write_json
-from .provenance import provenance
+from .provenance import provenance, spec_hash
 from .tasks import run_flops, unit_of
-
-
-def log_spaced_steps(steps: int, points: int) -> list[int]:
-    """``points`` distinct steps from 1 to ``steps``, evenly spaced in log(step)."""
-    grid = np.unique(np.round(np.geomspace(1, steps, points)).astype(int))
-    return [int(s) for s in grid]
-
-
-def flops_by_convention(shape: GPTShape, tokens: int) -> dict:
-    """The FLOPs of ``tokens`` training tokens under every convention (docs/contracts.md)."""
-    return {
-        "6N_total": tokens * gpt_flops_per_token(shape, "6N", "total"),
-        "6N_non_embedding": tokens * gpt_flops_per_token(shape, "6N", "non_embedding"),
-        "6N+attention": tokens * gpt_flops_per_token(shape, "6N+attention", "total"),
-        "chinchilla": tokens * gpt_flops_per_token(shape, "chinchilla"),
-    }
-
-
-def spec_hash(spec: dict) -> str:
-    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+from .training.schedule import eval_steps
 
 
 def mock_loss(n: float, d: np.ndarray, law: dict) -> np.ndarray:
@@ -52,7 +31,7 @@ def train_mock(spec: dict, out_json: str) -> dict:
     n = spec["params_total"] if spec["param_convention"] == "total" else spec["params_non_embedding"]
     key = f"{spec['seed']}:{spec['study']}:{spec['run_id']}".encode()
     rng = np.random.default_rng(int.from_bytes(hashlib.sha256(key).digest()[:8], "little"))
-    steps = log_spaced_steps(spec["steps"], spec["eval"]["points"])
+    steps = eval_steps(spec["steps"], spec["eval"]["points"])
     tokens = np.array(steps, float) * spec["tokens_per_step"]
     clean = mock_loss(n, np.maximum(tokens, spec["tokens_per_step"]), law)
     noisy = clean * (1 + law["noise"] * rng.standard_normal(len(steps)))

@@ -7,6 +7,8 @@ point of pipelines that silently do not rerun after code edits).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import platform
 import socket
@@ -77,3 +79,8 @@ def provenance(device: str = "cpu") -> dict:
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
     }
+
+
+def spec_hash(spec: dict) -> str:
+    """A stable hash of a run spec (sorted-key JSON): the run JSON's ``config_hash``."""
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]

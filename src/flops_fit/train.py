@@ -59,7 +59,7 @@ from flops_fit.tasks import build, run_flops
 from flops_fit.training import checkpoint
 from flops_fit.training.distributed import Dist
 from flops_fit.training.optim import AdamW
-from flops_fit.training.schedule import lr_at
+from flops_fit.training.schedule import eval_steps, lr_at
 
 SCHEMA_VERSION = 1
 TRAIN_LOSS_WINDOW = 10  # final train loss = mean over the last 10 steps
@@ -123,22 +123,6 @@ def make_optimizer(model: torch.nn.Module, opt: dict, device: torch.device):
     if device.type == "cuda":
         return torch.optim.AdamW(groups, lr=float(opt["lr"]), betas=betas, eps=eps, fused=True)
     return AdamW(groups, lr=float(opt["lr"]), betas=betas, eps=eps)
-
-
-def eval_steps(steps: int, points: int) -> list[int]:
-    """``points`` log-spaced steps in [1, steps], strictly increasing, always ending at ``steps``."""
-    if steps <= 0:
-        return []
-    raw = np.geomspace(1, steps, max(2, points)) if steps > 1 else np.array([1.0])
-    out: list[int] = []
-    for value in raw:
-        s = max(int(round(value)), out[-1] + 1 if out else 1)
-        if s > steps:
-            break
-        out.append(s)
-    if out[-1] != steps:
-        out.append(steps)
-    return out
 
 
 def _finite_or_none(x: float | None) -> float | None:

@@ -11,20 +11,15 @@ is written.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import tempfile
 from pathlib import Path
 
 import torch
 
+from flops_fit.provenance import spec_hash  # noqa: F401 (checkpoint.spec_hash)
+
 FILENAME = "state.pt"
-
-
-def spec_hash(spec: dict) -> str:
-    """A stable hash of the run spec (sorted-key JSON)."""
-    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def save(checkpoint_dir: str | Path, state: dict) -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 
 def lr_at(step: int, lr: float, schedule: dict, total_steps: int) -> float:
     """Learning rate for optimiser step ``step`` (0-based) of a run of ``total_steps`` steps."""
@@ -36,3 +38,19 @@ def lr_at(step: int, lr: float, schedule: dict, total_steps: int) -> float:
         progress = min(1.0, (step - start + 1) / max(total_steps - start, 1))  # .. 1 at the last step
         return lr - progress * (lr - min_lr)
     raise ValueError(f"schedule.name {name!r} is not one of cosine, wsd")
+
+
+def eval_steps(steps: int, points: int) -> list[int]:
+    """``points`` log-spaced steps in [1, steps], strictly increasing, always ending at ``steps``."""
+    if steps <= 0:
+        return []
+    raw = np.geomspace(1, steps, max(2, points)) if steps > 1 else np.array([1.0])
+    out: list[int] = []
+    for value in raw:
+        s = max(int(round(value)), out[-1] + 1 if out else 1)
+        if s > steps:
+            break
+        out.append(s)
+    if out[-1] != steps:
+        out.append(steps)
+    return out
