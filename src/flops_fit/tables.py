@@ -354,32 +354,18 @@ def render_allocations(frame, view: FitView) -> dict[str, str]:
             n_iv = Interval(r.params, r.params_lo, r.params_hi)
             d_iv = Interval(r.tokens, r.tokens_lo, r.tokens_hi)
             l_iv = Interval(r.loss, r.loss_lo, r.loss_hi)
-            rows_md.append(
-                [
-                    sci(budget, 3) + mark,
-                    APPROACH_NAMES.get(r.approach, r.approach),
-                    human(r.params),
-                    _interval_text(n_iv, human),
-                    human(r.tokens),
-                    _interval_text(d_iv, human),
-                    fmt_loss(r.loss),
-                    _interval_text(l_iv, fmt_loss),
-                    fmt_ratio(r.tokens_per_param),
-                ]
-            )
-            group.append(
-                [
-                    (tex_flops(budget) + ("$^\\dagger$" if mark else "")) if not group else "",
-                    APPROACH_NAMES.get(r.approach, tex_escape(r.approach)),
-                    human(r.params),
-                    _interval_text(n_iv, human),
-                    human(r.tokens),
-                    _interval_text(d_iv, human),
-                    fmt_loss(r.loss),
-                    _interval_text(l_iv, fmt_loss),
-                    fmt_ratio(r.tokens_per_param),
-                ]
-            )
+            values = [  # the same cells in both formats
+                human(r.params),
+                _interval_text(n_iv, human),
+                human(r.tokens),
+                _interval_text(d_iv, human),
+                fmt_loss(r.loss),
+                _interval_text(l_iv, fmt_loss),
+                fmt_ratio(r.tokens_per_param),
+            ]
+            rows_md.append([sci(budget, 3) + mark, APPROACH_NAMES.get(r.approach, r.approach), *values])
+            budget_tex = (tex_flops(budget) + ("$^\\dagger$" if mark else "")) if not group else ""
+            group.append([budget_tex, APPROACH_NAMES.get(r.approach, tex_escape(r.approach)), *values])
         groups.append(group)
     iv_head = f"{conf} interval".strip()
     header = ["Budget (FLOPs)", "Approach", "N*", iv_head, "D*", iv_head, "L*", iv_head, "D*/N*"]
