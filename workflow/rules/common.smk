@@ -6,7 +6,6 @@ import re
 
 from flops_fit.plan import plan_study, plan_tsv
 
-
 STUDIES = CONFIG["active_studies"]
 PLANS = {}
 for _study in STUDIES:

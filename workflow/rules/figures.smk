@@ -28,9 +28,7 @@ wildcard_constraints:
 
 # Every figure and table file of a study (and the comparison when several studies are active);
 # `rule all` requests them. The figure formats come from `studies.<name>.figures.formats`.
-presentation_outputs = lambda study: presentation_files(
-    study, CONFIG["studies"][study]["figures"]["formats"], STUDIES
-)
+presentation_outputs = lambda study: presentation_files(study, CONFIG["studies"][study]["figures"]["formats"], STUDIES)
 
 
 rule figures:
@@ -50,13 +48,13 @@ rule figures:
             )
             for name in FIGURES
         },
-    params:
-        width=lambda wildcards: CONFIG["studies"][wildcards.study]["figures"]["width"],
-        out=lambda wildcards, output: os.path.dirname(output[0]),
     log:
         "results/{study}/logs/figures_{ext}.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        width=lambda wildcards: CONFIG["studies"][wildcards.study]["figures"]["width"],
+        out=lambda wildcards, output: os.path.dirname(output[0]),
     shell:
         "flops-fit figures --runs {input.runs} --curves {input.curves} --fit {input.fit}"
         " --predictions {input.predictions} --out {params.out} --width {params.width}"
@@ -85,12 +83,12 @@ rule tables:
             for ext in TABLE_FORMATS
         },
         numbers=f"results/{{study}}/tables/{NUMBERS_TEX}",
-    params:
-        out=lambda wildcards, output: os.path.dirname(output.numbers),
     log:
         "results/{study}/logs/tables.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        out=lambda wildcards, output: os.path.dirname(output.numbers),
     shell:
         "flops-fit tables --fit {input.fit} --predictions {input.predictions} --runs {input.runs}"
         " --out {params.out} > {log} 2>&1"
@@ -105,14 +103,14 @@ rule study_config:
             subcategory="Configuration",
             labels={"study": "{study}", "file": "config.yaml"},
         ),
-    params:
-        text=lambda wildcards: yaml.safe_dump(
-            {wildcards.study: CONFIG["studies"][wildcards.study]}, sort_keys=True, default_flow_style=False
-        ),
     log:
         "results/{study}/logs/study_config.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        text=lambda wildcards: yaml.safe_dump(
+            {wildcards.study: CONFIG["studies"][wildcards.study]}, sort_keys=True, default_flow_style=False
+        ),
     shell:
         "printf '%s' {params.text:q} > {output.config} 2> {log}"
 
@@ -128,12 +126,12 @@ rule comparison:
             category="Comparison",
             labels={"figure": "comparison", "format": "{ext}"},
         ),
-    params:
-        studies=" ".join(f"{s}=results/{s}/fit/fit.json" for s in STUDIES),
     log:
         "results/comparison/logs/comparison_{ext}.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        studies=" ".join(f"{s}=results/{s}/fit/fit.json" for s in STUDIES),
     shell:
         "python -m flops_fit.figures.comparison {params.studies} --out results/comparison/figures"
         " --formats {wildcards.ext} > {log} 2>&1"

@@ -10,12 +10,12 @@ localrules:
 rule plan:
     output:
         plan="results/{study}/plan.tsv",
-    params:
-        tsv=lambda wildcards: plan_tsv(list(PLANS[wildcards.study].values())),
     log:
         "results/{study}/logs/plan.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        tsv=lambda wildcards: plan_tsv(list(PLANS[wildcards.study].values())),
     shell:
         "printf '%s' {params.tsv:q} > {output.plan} 2> {log}"
 
@@ -33,12 +33,12 @@ rule aggregate:
             subcategory="Provenance",
             labels={"study": "{study}", "table": "provenance"},
         ),
-    params:
-        max_epochs=lambda wildcards: study_cfg(wildcards)["fit"]["max_epochs"],
     log:
         "results/{study}/logs/aggregate.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        max_epochs=lambda wildcards: study_cfg(wildcards)["fit"]["max_epochs"],
     shell:
         "flops-fit aggregate {input.runs} --runs {output.runs} --curves {output.curves}"
         " --provenance {output.provenance} --max-epochs {params.max_epochs} > {log} 2>&1"
@@ -51,14 +51,14 @@ rule fit:
     output:
         fit="results/{study}/fit/fit.json",
         predictions="results/{study}/fit/predictions.csv",
-    params:
-        flags=fit_flags,
-        out=lambda wildcards, output: os.path.dirname(output.fit),
-    resources:
-        cpu_busy=1,
     log:
         "results/{study}/logs/fit.log",
     conda:
         "../../envs/analysis.yaml"
+    resources:
+        cpu_busy=1,
+    params:
+        flags=fit_flags,
+        out=lambda wildcards, output: os.path.dirname(output.fit),
     shell:
         "flops-fit fit {input.runs} --curves {input.curves} --out {params.out} {params.flags} > {log} 2>&1"

@@ -8,11 +8,10 @@ rule train:
         unpack(train_inputs),
     output:
         run="results/{study}/runs/{run_id}.json",
-    params:
-        spec=run_spec,
-        data=lambda wildcards: data_dir(wildcards.study),
-        checkpoints="results/{study}/checkpoints/{run_id}",
-        launcher=train_launcher,
+    log:
+        "results/{study}/logs/train/{run_id}.log",
+    conda:
+        "../../envs/train.yaml"
     threads: lambda wildcards: study_cfg(wildcards)["training"]["threads"]
     resources:
         # Local runs only: on a cluster (SLURM counts the CPUs) a job asks for none, or the
@@ -24,10 +23,11 @@ rule train:
         gpu=lambda wildcards: CONFIG["cluster"]["gpus_per_run"] * train_processes(wildcards),
         cpus_per_gpu=CONFIG["cluster"]["cpus_per_gpu"],
         mem_mb=CONFIG["cluster"]["mem_mb"],
-    log:
-        "results/{study}/logs/train/{run_id}.log",
-    conda:
-        "../../envs/train.yaml"
+    params:
+        spec=run_spec,
+        data=lambda wildcards: data_dir(wildcards.study),
+        checkpoints="results/{study}/checkpoints/{run_id}",
+        launcher=train_launcher,
     shell:
         "{params.launcher} train --spec {params.spec:q} --data {params.data} --out {output.run}"
         " --checkpoint-dir {params.checkpoints} --threads {threads} > {log} 2>&1"
