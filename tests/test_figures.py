@@ -12,7 +12,8 @@ import pytest
 from conftest_presentation import cached_study
 
 from flops_fit.figures import FIGURES, make_figures
-from flops_fit.figures.style import WIDTHS_IN, _umask, human, sci
+from flops_fit.figures.style import WIDTHS_IN, _umask
+from flops_fit.presentation.formatting import human, sci
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,7 +94,7 @@ def test_comparison(study, tmp_path_factory, tmp_path):
 
 
 def test_presentation_files():
-    from flops_fit.figures import presentation_files
+    from flops_fit.report import presentation_files
     from flops_fit.tables import FORMATS, TABLES
 
     one = presentation_files("s", ("png",), ["s"])
@@ -113,7 +114,7 @@ def test_tick_labels():
 def test_presentation_imports_are_light():
     """The CLI must start fast and work without torch: no torch, matplotlib or pandas at import."""
     code = (
-        "import sys, flops_fit.figures, flops_fit.figures.style, flops_fit.tables, flops_fit.status;"
+        "import sys, flops_fit.figures, flops_fit.figures.style, flops_fit.tables, flops_fit.status, flops_fit.report;"
         "heavy = [m for m in ('torch', 'matplotlib', 'pandas', 'seaborn') if m in sys.modules];"
         "assert not heavy, heavy"
     )
@@ -141,7 +142,7 @@ def test_presentation_rules_and_report(study, tmp_path):
 
     from conftest import planned_jobs, snakemake, tiny_config, tiny_study, write_config
 
-    from flops_fit.figures import presentation_files
+    from flops_fit.report import presentation_files
 
     cfg = tiny_config("mock", demo=tiny_study("mock"))
     cfg["studies"]["demo"]["figures"] = {"formats": ["png"], "width": "single"}

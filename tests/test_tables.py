@@ -12,18 +12,10 @@ import pandas as pd
 import pytest
 from conftest_presentation import cached_study, read_json
 
-from flops_fit.tables import (
-    FORMATS,
-    MACRO_RE,
-    TABLES,
-    budget_words,
-    fmt_loss,
-    fmt_param,
-    format_predictions,
-    make_tables,
-    number_words,
-    tex_escape,
-)
+from flops_fit.presentation.formatting import fmt_loss, fmt_param, tex_escape
+from flops_fit.presentation.predict_text import format_predictions
+from flops_fit.tables import FORMATS, TABLES, make_tables
+from flops_fit.tables.numbers import MACRO_RE, budget_words, number_words
 
 NEWCOMMAND = re.compile(r"^\\newcommand\{\\([^}]*)\}\{(.*)\}(\s*%.*)?$")
 
@@ -115,7 +107,8 @@ def test_latex_well_formed(tables: Path, name: str):
 
 
 def test_long_tables_break_across_pages():
-    from flops_fit.tables import LONG_TABLE_ROWS, _tex_table
+    from flops_fit.tables.render import LONG_TABLE_ROWS
+    from flops_fit.tables.render import tex_table as _tex_table
 
     short = _tex_table(["a", "b"], [[["1", "2"]] * 3], "lr", "Short.", "tab:s")
     long = _tex_table(["a", "b"], [[["1", "2"]] * (LONG_TABLE_ROWS + 1)], "lr", "Long.", "tab:l")

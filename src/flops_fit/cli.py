@@ -123,7 +123,7 @@ def _find_fit(path: str) -> Path:
 
 def cmd_predict(args) -> None:
     from .fitting import predict, read_fit
-    from .tables import format_predictions
+    from .presentation.predict_text import format_predictions
 
     if args.results is None:
         found = sorted(Path("results").glob("*/fit/fit.json"))

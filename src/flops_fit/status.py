@@ -213,7 +213,7 @@ def study_status(results_dir: str | os.PathLike, study: str, plan_tsv: str | os.
 
 def format_status(status: dict, verbose: bool = False) -> str:
     """A few human-readable lines; ``verbose`` adds one line per run that is not pending."""
-    from flops_fit.figures.style import sci
+    from flops_fit.presentation.formatting import sci
 
     lines = [
         f"study {status['study']}: {status['planned']} runs planned, " + ", ".join(f"{status[s]} {s}" for s in STATES),

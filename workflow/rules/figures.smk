@@ -6,7 +6,8 @@
 # the comparison goes through `python -m flops_fit.figures.comparison` (no CLI subcommand yet).
 import yaml
 
-from flops_fit.figures import FIGURES, presentation_files
+from flops_fit.figures import FIGURES
+from flops_fit.report import presentation_files
 from flops_fit.tables import FORMATS as TABLE_FORMATS
 from flops_fit.tables import NUMBERS as NUMBERS_TEX
 from flops_fit.tables import TABLES

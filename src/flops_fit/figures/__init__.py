@@ -6,9 +6,11 @@
                  curves_csv="results/tiny/curves.csv", width="single")
 
 Presentation never recomputes a fit (design note: restyling a figure never refits), so every
-number drawn comes from those files; ``fitview`` is the one module that knows their layout.
+number drawn comes from those files; :mod:`flops_fit.presentation.fitview` is the one module that
+knows their layout.
 Importing this package is cheap (no matplotlib, no pandas): the Snakefile imports
-:data:`FIGURES` at parse time to declare each figure as an output.
+:data:`FIGURES` (through :func:`flops_fit.report.presentation_files`) at parse time to declare
+each figure as an output.
 
 Figures (``FIGURES``; each written as ``<name>.pdf`` and ``<name>.png``):
 
@@ -29,20 +31,6 @@ import os
 FIGURES = ("isoflop", "allocation", "contours", "frontier", "backtest")
 FORMATS = ("pdf", "png")
 WIDTHS = ("single", "double")
-
-
-def presentation_files(study: str, formats=FORMATS, studies=()) -> list[str]:
-    """Every figure and table file the pipeline writes for ``study`` (``rule all`` asks for them),
-    plus the comparison figure when ``studies`` (the active studies) holds more than one."""
-    from flops_fit.tables import FORMATS as TABLE_FORMATS
-    from flops_fit.tables import NUMBERS, TABLES
-
-    out = [f"results/{study}/figures/{name}.{ext}" for ext in formats for name in FIGURES]
-    out += [f"results/{study}/tables/{name}.{ext}" for name in TABLES for ext in TABLE_FORMATS]
-    out += [f"results/{study}/tables/{NUMBERS}", f"results/{study}/config.yaml"]
-    if len(studies) > 1:
-        out += [f"results/comparison/figures/comparison.{ext}" for ext in formats]
-    return out
 
 
 def _read_csv(path):
@@ -67,7 +55,7 @@ def make_figures(
     or DataFrames. ``width``: "single" or "double" column; ``formats``: any of pdf, png, svg.
     """
     from flops_fit.figures import allocation, backtest, contours, frontier, isoflop
-    from flops_fit.figures.fitview import FitView
+    from flops_fit.presentation.fitview import FitView
 
     if width not in WIDTHS:
         raise ValueError(f"width must be one of {WIDTHS}, got {width!r}")

@@ -26,7 +26,7 @@ def make_comparison(studies: dict, out_dir, width: str = "double", formats=("pdf
     """Write ``comparison.<fmt>`` for ``studies`` ({name: fit.json path}); return the paths."""
     import matplotlib.pyplot as plt
 
-    from flops_fit.figures.fitview import APPROACHES, FitView
+    from flops_fit.presentation.fitview import APPROACHES, FitView
 
     style.use_paper_style()
     views = {}

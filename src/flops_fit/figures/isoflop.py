@@ -127,7 +127,7 @@ def draw(ax, runs, view, legend_budgets: bool = True) -> list[str]:
 
 def _budgets_without_fit(used) -> list:
     """One IsoFLOPBudget per budget of the fit's runs, with no parabola (drawing the runs only)."""
-    from flops_fit.figures.fitview import Interval, IsoFLOPBudget
+    from flops_fit.presentation.fitview import Interval, IsoFLOPBudget
 
     out = []
     for bid, grp in used.groupby("budget_id", sort=True):

@@ -16,6 +16,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from flops_fit.presentation.formatting import human, sci, sig
+
 WIDTHS_IN = {"single": 3.4, "double": 7.0}
 """Figure widths in inches for one column and for the full page width."""
 
@@ -105,45 +107,7 @@ def sequential_colors(n: int) -> list[tuple]:
     return [cmap(0.05 + 0.8 * i / (n - 1)) for i in range(n)]
 
 
-# ----------------------------------------------------------------------------- number formatting
-
-_SUFFIXES = [(1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")]
-
-
-def human(x: float, digits: int = 3) -> str:
-    """Counts as people write them: 12_000_000 -> '12M', 1.5e9 -> '1.5B', 950 -> '950'."""
-    if x is None or not math.isfinite(x):
-        return "--"
-    ax = abs(x)
-    for scale, suffix in _SUFFIXES:
-        if ax >= scale * 0.9995:
-            return f"{_sig(x / scale, digits)}{suffix}"
-    return _sig(x, digits)
-
-
-def sci(x: float, digits: int = 2) -> str:
-    """FLOPs as people write them: 1e21 -> '1e21', 3e18 -> '3e18', 2.5e19 -> '2.5e19'."""
-    if x is None or not math.isfinite(x):
-        return "--"
-    if x == 0:
-        return "0"
-    exp = math.floor(math.log10(abs(x)))
-    m = _sig(x / 10**exp, digits)
-    if m in ("10", "-10"):
-        m, exp = m[:-1], exp + 1
-    return f"{m}e{exp}"
-
-
-def _sig(x: float, digits: int) -> str:
-    """``x`` with at most ``digits`` significant digits and no trailing zeros."""
-    if x == 0:
-        return "0"
-    mag = math.floor(math.log10(abs(x)))
-    decimals = max(0, digits - 1 - mag)
-    s = f"{x:.{decimals}f}"
-    if "." in s:
-        s = s.rstrip("0").rstrip(".")
-    return s
+# ----------------------------------------------------------------------------- tick labels
 
 
 def count_formatter():
@@ -164,7 +128,7 @@ def plain_formatter():
     """Tick formatter for losses on a log axis: plain decimals (2.5, 3, 4)."""
     from matplotlib.ticker import FuncFormatter
 
-    return FuncFormatter(lambda x, _pos: _sig(x, 2) if x > 0 else "")
+    return FuncFormatter(lambda x, _pos: sig(x, 2) if x > 0 else "")
 
 
 _LABEL_SPACE_IN = {("x", "flops"): 0.42, ("x", "count"): 0.34, ("x", "loss"): 0.3}

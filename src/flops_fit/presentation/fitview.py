@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 APPROACHES = ("approach1", "approach2", "approach3")
+APPROACH_NAMES = {"approach1": "Approach 1", "approach2": "Approach 2", "approach3": "Approach 3"}
 PARAM_ORDER = ("E", "A", "B", "alpha", "beta", "a", "b", "G", "k_N", "k_D", "gamma", "k_L")
 
 
@@ -158,6 +159,14 @@ class FitView:
     @property
     def confidence(self) -> float:
         return _f((self.fit.get("options") or {}).get("confidence"))
+
+    @property
+    def interval_level(self) -> str:
+        """e.g. "90%" (the fit's interval level), or "" when the fit has no intervals."""
+        level = self.confidence
+        if self.bootstrap and math.isfinite(level) and 0 < level < 1:
+            return f"{100 * level:g}%"
+        return ""
 
     @property
     def bootstrap(self) -> int:

@@ -1,0 +1,46 @@
+"""The text ``flops-fit predict`` prints: per budget, each approach's N*, D*, L* with intervals."""
+
+from __future__ import annotations
+
+import math
+
+from flops_fit.presentation.fitview import APPROACH_NAMES, APPROACHES, FitView, Interval, normalise_predictions
+from flops_fit.presentation.formatting import fmt_loss, fmt_ratio, human, interval_text, sci
+
+
+def format_predictions(table, fit=None) -> str:
+    """Plain text for ``flops-fit predict``: per budget, each approach's N*, D*, L* with intervals.
+
+    ``table`` is ``flops_fit.fitting.predict``'s DataFrame (or predictions.csv read as one);
+    ``fit`` (the fit.json dict) adds the conventions and the interval level to the header.
+    """
+    import io as _io
+
+    import pandas as pd
+
+    frame = table if isinstance(table, pd.DataFrame) else pd.DataFrame(table)
+    if frame.empty:
+        return "no predictions (no approach was fitted)"
+    frame = normalise_predictions(_io.StringIO(frame.to_csv(index=False)))
+    order = {a: i for i, a in enumerate(APPROACHES)}
+    frame = frame.assign(_o=frame["approach"].map(order)).sort_values(["budget", "_o"])
+    lines = []
+    if fit:
+        view = FitView(fit)
+        conf = view.interval_level
+        lines.append(f"# {view.convention}" + (f"; [{conf} bootstrap interval]" if conf else ""))
+    for budget, grp in frame.groupby("budget", sort=True):
+        extra = " (extrapolated beyond the studied budgets)" if grp["extrapolated"].any() else ""
+        lines.append(f"C = {sci(budget, 3)} FLOPs{extra}")
+        for r in grp.itertuples():
+            parts = []
+            for q, label, fmt in (("params", "N*", human), ("tokens", "D*", human), ("loss", "L*", fmt_loss)):
+                iv = Interval(float(getattr(r, q)), float(getattr(r, f"{q}_lo")), float(getattr(r, f"{q}_hi")))
+                if math.isfinite(iv.value):
+                    parts.append(
+                        f"{label} = {fmt(iv.value)}" + (f" {interval_text(iv, fmt)}" if iv.has_interval else "")
+                    )
+            if math.isfinite(float(r.tokens_per_param)):
+                parts.append(f"D*/N* = {fmt_ratio(float(r.tokens_per_param))}")
+            lines.append(f"  {APPROACH_NAMES.get(r.approach, r.approach)}: " + ", ".join(parts))
+    return "\n".join(lines)

@@ -1,0 +1,90 @@
+"""The allocations table: compute-optimal N*, D*, L*, D*/N* per budget and approach, with
+intervals, in the style of Hoffmann et al. 2022, Table 3 (studied budgets and those beyond them;
+extrapolated rows are marked)."""
+
+from __future__ import annotations
+
+import math
+
+from flops_fit.presentation.fitview import APPROACH_NAMES, APPROACHES, FitView, Interval
+from flops_fit.presentation.formatting import fmt_loss, fmt_ratio, human, interval_text, sci, tex_escape, tex_flops
+from flops_fit.tables.render import md_table, tex_table
+
+
+def allocations_frame(view: FitView, studied_max: float | None = None):
+    """One row per (budget, approach) from predictions.csv: N*, D*, L*, D*/N* with intervals."""
+    import numpy as np
+    import pandas as pd
+
+    cols = [
+        "budget",
+        "approach",
+        "params",
+        "params_lo",
+        "params_hi",
+        "tokens",
+        "tokens_lo",
+        "tokens_hi",
+        "loss",
+        "loss_lo",
+        "loss_hi",
+        "tokens_per_param",
+        "extrapolated",
+    ]
+    preds = view.predictions
+    if preds is None or preds.empty:
+        return pd.DataFrame(columns=cols)
+    frame = preds.copy()
+    if "tokens_per_param" not in frame:
+        frame["tokens_per_param"] = frame["tokens"] / frame["params"]
+    if studied_max is not None and math.isfinite(studied_max):
+        frame["extrapolated"] = frame["budget"] > studied_max * (1 + 1e-9)
+    frame["extrapolated"] = frame["extrapolated"].astype(str).str.lower().isin(("true", "1", "1.0", "yes"))
+    order = {a: i for i, a in enumerate(APPROACHES)}
+    frame["_o"] = frame["approach"].map(order).fillna(9)
+    frame = frame.sort_values(["budget", "_o"]).drop(columns="_o")
+    keep = [c for c in cols if c in frame.columns] + [c for c in frame.columns if c.startswith("tokens_per_param_")]
+    out = frame[keep].reset_index(drop=True)
+    for c in ("params", "tokens", "loss"):
+        out[c] = out[c].astype(float)
+    return out[np.isfinite(out["params"]) | np.isfinite(out["loss"])].reset_index(drop=True)
+
+
+def render_allocations(frame, view: FitView) -> dict[str, str]:
+    conf = view.interval_level
+    rows_md, groups = [], []
+    for budget, sel in frame.groupby("budget", sort=True):
+        group = []
+        for r in sel.itertuples():
+            mark = "†" if r.extrapolated else ""
+            n_iv = Interval(r.params, r.params_lo, r.params_hi)
+            d_iv = Interval(r.tokens, r.tokens_lo, r.tokens_hi)
+            l_iv = Interval(r.loss, r.loss_lo, r.loss_hi)
+            values = [  # the same cells in both formats
+                human(r.params),
+                interval_text(n_iv, human),
+                human(r.tokens),
+                interval_text(d_iv, human),
+                fmt_loss(r.loss),
+                interval_text(l_iv, fmt_loss),
+                fmt_ratio(r.tokens_per_param),
+            ]
+            rows_md.append([sci(budget, 3) + mark, APPROACH_NAMES.get(r.approach, r.approach), *values])
+            budget_tex = (tex_flops(budget) + ("$^\\dagger$" if mark else "")) if not group else ""
+            group.append([budget_tex, APPROACH_NAMES.get(r.approach, tex_escape(r.approach)), *values])
+        groups.append(group)
+    iv_head = f"{conf} interval".strip()
+    header = ["Budget (FLOPs)", "Approach", "N*", iv_head, "D*", iv_head, "L*", iv_head, "D*/N*"]
+    md = md_table(header, rows_md, ["l", "l", "r", "r", "r", "r", "r", "r", "r"])
+    if frame["extrapolated"].any():
+        md += "\n† beyond the largest studied budget (extrapolated).\n"
+    t_iv = tex_escape(conf) or "interval"
+    tex_header = ["FLOPs", "Approach", "$N^*$", t_iv, "$D^*$", t_iv, "$L^*$", t_iv, "$D^*/N^*$"]
+    caption = (
+        "Compute-optimal allocations per budget and approach (cf. Hoffmann et al. 2022, Table 3)"
+        + (f", with {tex_escape(conf)} bootstrap intervals. " if conf else ". ")
+        + ("$^\\dagger$Beyond the largest studied budget (extrapolated). " if frame["extrapolated"].any() else "")
+        + f"$D^*$ counts {tex_escape(view.unit)}. Conventions: {tex_escape(view.convention)}."
+    )
+    tex = tex_table(tex_header, groups, "llrrrrrrr", caption, "tab:compute-optimal")
+    return {"md": md, "tex": tex}
