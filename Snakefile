@@ -22,7 +22,7 @@ configfile: "config/config.yaml"
 
 
 try:
-    CONFIG = check_config(config)  # schema: workflow/schemas/config.schema.yaml
+    CONFIG = check_config(config)  # schema: src/flops_fit/config.schema.yaml
 except ConfigError as err:
     sys.exit(f"flops-fit: {err}")
 

@@ -1,4 +1,5 @@
-"""Load and check a flops-fit configuration against workflow/schemas/config.schema.yaml.
+"""Load and check a flops-fit configuration against its schema, ``flops_fit/config.schema.yaml``
+(shipped inside the package, so an installed wheel checks configs as the workflow does).
 
 One bad key gives one message that names the key, the value and what is allowed; after
 checking, every optional key gets its documented default, so each run's spec is complete.
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import yaml
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA = "config.schema.yaml"
+"""The config schema, a resource of this package (the one source of truth; the Snakefile uses it too)."""
 
 
 class ConfigError(ValueError):
@@ -19,7 +21,12 @@ class ConfigError(ValueError):
 
 
 def load_schema(path: str | Path | None = None) -> dict:
-    with open(path or SCHEMA_PATH) as fh:
+    """The config schema (or the schema at ``path``) as a dict."""
+    if path is None:
+        from importlib.resources import files
+
+        return yaml.safe_load(files("flops_fit").joinpath(SCHEMA).read_text())
+    with open(path) as fh:
         return yaml.safe_load(fh)
 
 
