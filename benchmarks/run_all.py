@@ -1,7 +1,7 @@
 """`make bench`: every benchmark of the project, one after the other, printing numbers.
 
     python benchmarks/run_all.py              # all (the default study takes ~10 minutes)
-    python benchmarks/run_all.py fit train    # a subset: pipeline, fit, train
+    python benchmarks/run_all.py fit train    # a subset: fit, fit_scale, train, pipeline
 
 Speed goals live here, not in timed tests (the machine's load varies).
 """
@@ -13,7 +13,12 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = {"fit": "bench_fit.py", "train": "bench_train.py", "pipeline": "bench_pipeline.py"}
+BENCHES = {
+    "fit": "bench_fit.py",
+    "fit_scale": "bench_fit_scale.py",
+    "train": "bench_train.py",
+    "pipeline": "bench_pipeline.py",
+}
 
 
 def main() -> int:

@@ -118,3 +118,58 @@ def test_grid_is_chinchillas():
     assert sorted(set(grid[:, 3])) == [0.0, 0.5, 1.0, 1.5, 2.0]
     assert sorted(set(grid[:, 0])) == [0.0, 5.0, 10.0, 15.0, 20.0, 25.0]
     assert sorted(set(grid[:, 2])) == [-1.0, -0.5, 0.0, 0.5, 1.0]
+
+
+def synthetic_rows(rows, seed=0, noise=0.01, p=CHINCHILLA):
+    """``rows`` runs at log-uniform N in [1e7, 1e10], D in [1e9, 1e12], loss from ``p`` with noise."""
+    rng = np.random.default_rng(seed)
+    log_n = rng.uniform(np.log(1e7), np.log(1e10), rows)
+    log_d = rng.uniform(np.log(1e9), np.log(1e12), rows)
+    loss = a3.loss(law(**p), np.exp(log_n), np.exp(log_d)) * (1 + noise * rng.standard_normal(rows))
+    return log_n, log_d, np.log(loss)
+
+
+def test_grid_evaluation_in_blocks_is_exact_and_small(chinchilla):
+    """Blocks of starts give the same values as one matrix, and memory stays O(block) not O(starts x rows)."""
+    import tracemalloc
+
+    grid = a3.chinchilla_grid()
+    whole = a3.objective_batch(grid, *chinchilla, block_elements=len(grid) * 240)
+    blocks = a3.objective_batch(grid, *chinchilla, block_elements=1000)  # 4 starts per block
+    np.testing.assert_array_equal(blocks, whole)
+
+    data = synthetic_rows(5_000)
+    tracemalloc.start()
+    a3.objective_batch(grid, *data, block_elements=1 << 14)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 20 * (1 << 14) * 8  # a few block-sized temporaries; one 4,500 x 5k matrix is 180 MB
+
+
+def test_objective_memory_is_linear_in_rows():
+    """The objective and gradient inside L-BFGS allocate a handful of row-length arrays."""
+    import tracemalloc
+
+    data = synthetic_rows(50_000)
+    theta = np.array([6.0, 6.0, 0.5, 0.34, 0.28])
+    tracemalloc.start()
+    a3.objective(theta, *data)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 16 * 50_000 * 8
+
+
+def test_screened_search_matches_full_search():
+    """More runs than ``screen``: the grid search on a seeded subsample, then L-BFGS on all runs,
+    reaches the same optimum as the search on all runs."""
+    data = synthetic_rows(1500, seed=3)
+    th_full, f_full = a3.minimise(*data, n_starts=16, screen=None)
+    th_screen, f_screen = a3.minimise(*data, n_starts=16, screen=200)
+    assert f_screen == pytest.approx(f_full, rel=1e-9)
+    np.testing.assert_allclose(th_screen, th_full, rtol=1e-5, atol=1e-6)
+    truth = law(**CHINCHILLA)
+    p = a3.params_from_theta(th_screen)
+    assert p["alpha"] == pytest.approx(truth["alpha"], rel=0.03)
+    assert p["beta"] == pytest.approx(truth["beta"], rel=0.03)
+    assert list(a3.screen_rows(1500, 200, seed=0)) == list(a3.screen_rows(1500, 200, seed=0))
+    assert len(set(a3.screen_rows(1500, 200))) == 200

@@ -14,12 +14,18 @@ Following Hoffmann et al. 2022 (§3.3 and Appendix D.2) as replicated by Besirog
 
 Speed.  Epoch's notebook runs L-BFGS from all 4,500 starts with numerical gradients (~5 min).
 Here the objective and its analytic gradient are vectorised numpy, the objective is first
-evaluated at *every* start of the grid at once (one 4,500 x n matrix), and L-BFGS runs from the
-``n_starts`` best starts (default 64); the best end point wins.  Porian et al. 2024 ("Resolving
-discrepancies in compute-optimal scaling of language models", formll/resolving-scaling-law-
-discrepancies) likewise pick initialisations by evaluating the grid.  The benchmark
+evaluated at every start of the grid (in blocks of starts, so memory is O(rows)), and L-BFGS runs
+from the ``n_starts`` best starts (default 64); the best end point wins.  Porian et al. 2024
+("Resolving discrepancies in compute-optimal scaling of language models", formll/resolving-
+scaling-law-discrepancies) likewise pick initialisations by evaluating the grid.  The benchmark
 (``benchmarks/bench_fit.py --full-grid``) checks that the answer equals the full 4,500-start
 search on the Chinchilla data.  Bootstrap refits start from the point estimate (warm starts).
+
+Big tables.  With more than ``SCREEN_ROWS`` runs, the whole search above runs on a fixed, seeded
+subsample of ``SCREEN_ROWS`` runs, and L-BFGS on every run then starts from the ``n_polish``
+best end points of that search (``benchmarks/bench_fit_scale.py``: 100k runs in a few seconds,
+memory linear in the rows).  Tables up to ``SCREEN_ROWS`` runs (Chinchilla's 240) are fitted
+exactly as before.
 
 Compute-optimal allocation under C = 6 N D (Hoffmann et al. 2022, eq. 4 and App. D.3):
 ``G = (alpha A / (beta B))^(1 / (alpha + beta))``, ``a = beta / (alpha + beta)``,
@@ -47,6 +53,11 @@ LBFGS_OPTIONS = {"ftol": 1e-14, "gtol": 1e-10, "maxiter": 5000}
 GRID_ALPHA = GRID_BETA = np.arange(0.0, 2.01, 0.5)
 GRID_E = np.arange(-1.0, 1.01, 0.5)
 GRID_A = GRID_B = np.arange(0.0, 25.01, 5.0)
+
+# Memory and time on big tables (see "Big tables" above).
+BLOCK_ELEMENTS = 1 << 18  # starts x rows values per block of the grid evaluation (2 MB a temporary)
+SCREEN_ROWS = 4096  # more runs than this: search the grid on a seeded subsample of this many
+N_POLISH = 4  # ... then L-BFGS on all runs from this many best end points of that search
 
 
 def chinchilla_grid() -> np.ndarray:
@@ -84,14 +95,23 @@ def objective(theta, log_n, log_d, log_l, delta=1e-3, reduce="sum"):
     return f, grad
 
 
-def objective_batch(thetas: np.ndarray, log_n, log_d, log_l, delta=1e-3) -> np.ndarray:
-    """Summed Huber objective at many ``thetas`` (k x 5) at once -> k values."""
-    a, b, e, alpha, beta = (thetas[:, i : i + 1] for i in range(5))
-    u = a - alpha * log_n[None, :]
-    v = b - beta * log_d[None, :]
-    pred = np.logaddexp(np.logaddexp(u, v), e)
-    loss, _ = _huber(pred - log_l[None, :], delta)
-    return loss.sum(axis=1)
+def objective_batch(thetas: np.ndarray, log_n, log_d, log_l, delta=1e-3, block_elements=BLOCK_ELEMENTS) -> np.ndarray:
+    """Summed Huber objective at many ``thetas`` (k x 5) -> k values.
+
+    Evaluated in blocks of starts so that no temporary holds more than ``block_elements``
+    values (a few blocks x rows matrices, never k x rows).
+    """
+    thetas = np.atleast_2d(np.asarray(thetas, dtype=float))
+    step = max(1, block_elements // max(1, len(log_l)))
+    out = np.empty(len(thetas))
+    for i in range(0, len(thetas), step):
+        a, b, e, alpha, beta = (thetas[i : i + step, j : j + 1] for j in range(5))
+        u = a - alpha * log_n[None, :]
+        v = b - beta * log_d[None, :]
+        pred = np.logaddexp(np.logaddexp(u, v), e)
+        loss, _ = _huber(pred - log_l[None, :], delta)
+        out[i : i + step] = loss.sum(axis=1)
+    return out
 
 
 def _lbfgs(theta0, log_n, log_d, log_l, delta, reduce="sum", options=None):
@@ -111,27 +131,63 @@ def _minimize(theta0, log_n, log_d, log_l, delta, reduce, options):
     return res
 
 
-def minimise(log_n, log_d, log_l, delta=1e-3, n_starts=64, starts=None, reduce="sum", options=None):
-    """Best L-BFGS end point (``theta``, summed objective) over the ``n_starts`` best grid starts.
-
-    ``starts`` (k x 5) overrides the grid; ``n_starts=None`` runs from every start.
-    ``reduce`` and ``options`` (scipy's L-BFGS-B options) exist to demonstrate the mean trap.
-    """
-    grid = chinchilla_grid() if starts is None else np.atleast_2d(np.asarray(starts, dtype=float))
+def _search(grid, log_n, log_d, log_l, delta, n_starts, reduce, options) -> list[tuple[float, np.ndarray]]:
+    """L-BFGS from the ``n_starts`` best starts of ``grid``: finite (objective, theta) end points, best first."""
     if n_starts is not None and len(grid) > n_starts:
         with np.errstate(over="ignore", invalid="ignore"):
             f0 = objective_batch(grid, log_n, log_d, log_l, delta)
         f0 = np.where(np.isfinite(f0), f0, np.inf)
         grid = grid[np.argsort(f0, kind="stable")[:n_starts]]
-    best_theta, best_f = None, math.inf
+    ends = []
     for theta0 in grid:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             res = _lbfgs(theta0, log_n, log_d, log_l, delta, reduce, options)
-        f = float(objective(res.x, log_n, log_d, log_l, delta)[0])
-        if np.isfinite(f) and f < best_f:
-            best_theta, best_f = res.x.copy(), f
-    if best_theta is None:
+            f = float(objective(res.x, log_n, log_d, log_l, delta)[0])
+        if np.isfinite(f):
+            ends.append((f, res.x.copy()))
+    ends.sort(key=lambda end: end[0])  # stable: ties keep the grid's order
+    return ends
+
+
+def screen_rows(n_rows: int, size: int, seed: int = 0) -> np.ndarray:
+    """Sorted indices of a fixed, seeded subsample of ``size`` of ``n_rows`` runs (all if fewer)."""
+    if n_rows <= size:
+        return np.arange(n_rows)
+    return np.sort(np.random.default_rng(seed).choice(n_rows, size, replace=False))
+
+
+def minimise(
+    log_n,
+    log_d,
+    log_l,
+    delta=1e-3,
+    n_starts=64,
+    starts=None,
+    reduce="sum",
+    options=None,
+    screen=SCREEN_ROWS,
+    n_polish=N_POLISH,
+    seed=0,
+):
+    """Best L-BFGS end point (``theta``, summed objective) over the ``n_starts`` best grid starts.
+
+    ``starts`` (k x 5) overrides the grid; ``n_starts=None`` runs from every start.
+    ``reduce`` and ``options`` (scipy's L-BFGS-B options) exist to demonstrate the mean trap.
+    With more than ``screen`` runs (``None``: never), the search runs on a seeded subsample of
+    ``screen`` runs and L-BFGS on all runs starts from its ``n_polish`` best end points.
+    """
+    log_n, log_d, log_l = (np.asarray(x, dtype=float) for x in (log_n, log_d, log_l))
+    grid = chinchilla_grid() if starts is None else np.atleast_2d(np.asarray(starts, dtype=float))
+    if screen is not None and len(log_l) > screen:
+        idx = screen_rows(len(log_l), screen, seed)
+        ends = _search(grid, log_n[idx], log_d[idx], log_l[idx], delta, n_starts, reduce, options)
+        grid = np.array([theta for _, theta in ends[:n_polish]]).reshape(-1, 5)
+        ends = _search(grid, log_n, log_d, log_l, delta, None, reduce, options)
+    else:
+        ends = _search(grid, log_n, log_d, log_l, delta, n_starts, reduce, options)
+    if not ends:
         raise FloatingPointError("Approach 3: no start gave a finite objective")
+    best_f, best_theta = ends[0]
     return best_theta, best_f
 
 

@@ -1,0 +1,107 @@
+"""Approach 3 on big tables: rows vs seconds vs peak memory (printed numbers, not a timed test).
+
+    .venv/bin/python benchmarks/bench_fit_scale.py                  # 10k, 30k, 100k rows
+    .venv/bin/python benchmarks/bench_fit_scale.py --rows 1000 300000
+
+Goal (issue 16 point 2): 100k rows fit in <= 60 s and <= 1 GB peak memory, memory linear in rows
+(before: 20k rows 153 s and 5.9 GB, 100k rows killed at 24 GB).
+
+Every (method, rows) runs in its own process, so its peak resident memory (getrusage ru_maxrss;
+it includes ~200 MB of numpy/scipy/pandas imports, printed as "base") is its own.  "fit MB" is
+the fit's own peak allocation (tracemalloc, a second, traced run of the same fit).  The rows are
+drawn from Chinchilla's law (Hoffmann et al. 2022) at log-uniform N in [1e7, 1e10] and D in
+[1e9, 1e12] with 1% multiplicative noise; the errors of the fitted alpha and beta are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+METHODS = ("lbfgs",)
+GOAL_S, GOAL_MB = 60.0, 1024.0
+
+
+def synthetic(rows: int, seed: int = 0):
+    """(log N, log D, log L) of ``rows`` runs from Chinchilla's law with 1% noise."""
+    from flops_fit.fitting import approach3
+    from flops_fit.fitting.synthetic import CHINCHILLA, law
+
+    rng = np.random.default_rng(seed)
+    log_n = rng.uniform(np.log(1e7), np.log(1e10), rows)
+    log_d = rng.uniform(np.log(1e9), np.log(1e12), rows)
+    loss = approach3.loss(law(**CHINCHILLA), np.exp(log_n), np.exp(log_d)) * (1 + 0.01 * rng.standard_normal(rows))
+    return log_n, log_d, np.log(loss)
+
+
+def fit(method: str, data):
+    from flops_fit.fitting import approach3
+
+    if method == "lbfgs":
+        return approach3.minimise(*data)[0]
+    raise ValueError(f"unknown method {method!r}; allowed: {', '.join(METHODS)}")
+
+
+def child(method: str, rows: int) -> None:
+    """One measurement; prints one JSON line."""
+    from flops_fit.fitting import approach3
+    from flops_fit.fitting.synthetic import CHINCHILLA
+    from flops_fit.fitting.threads import one_blas_thread
+
+    data = synthetic(rows)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with one_blas_thread():
+        t = time.perf_counter()
+        theta = fit(method, data)
+        seconds = time.perf_counter() - t
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        tracemalloc.start()
+        fit(method, data)
+        traced = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    p = approach3.params_from_theta(theta)
+    err = {k: 100 * (p[k] / CHINCHILLA[k] - 1) for k in ("E", "alpha", "beta")}
+    print(json.dumps({"seconds": seconds, "peak_mb": peak, "base_mb": base, "fit_mb": traced, "err": err}))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, nargs="+", default=[10_000, 30_000, 100_000])
+    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    ap.add_argument("--child", nargs=2, metavar=("METHOD", "ROWS"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args.child[0], int(args.child[1]))
+        return 0
+
+    print(f"{'method':8s} {'rows':>8s} {'seconds':>8s} {'peak MB':>8s} {'base MB':>8s} {'fit MB':>8s}   "
+          "error % (E, alpha, beta)")
+    status = 0
+    for method in args.methods:
+        for rows in args.rows:
+            out = subprocess.run([sys.executable, __file__, "--child", method, str(rows)],
+                                 capture_output=True, text=True)
+            if out.returncode != 0:
+                print(f"{method:8s} {rows:8d}   failed (exit {out.returncode}): {out.stderr.strip()[-300:]}")
+                status = 1
+                continue
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            e = r["err"]
+            print(f"{method:8s} {rows:8d} {r['seconds']:8.2f} {r['peak_mb']:8.0f} {r['base_mb']:8.0f} "
+                  f"{r['fit_mb']:8.1f}   {e['E']:+.2f} {e['alpha']:+.2f} {e['beta']:+.2f}", flush=True)
+            if rows == 100_000:
+                ok = r["seconds"] <= GOAL_S and r["peak_mb"] <= GOAL_MB
+                print(f"{'':8s} goal at 100k rows (<= {GOAL_S:.0f} s, <= {GOAL_MB:.0f} MB): "
+                      f"{'met' if ok else 'NOT met'}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
