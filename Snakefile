@@ -7,6 +7,7 @@
 The logic lives in the flops_fit library (src/flops_fit); the rules only wire files together.
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -14,7 +15,14 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
-sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+SRC = Path(workflow.basedir) / "src"
+sys.path.insert(0, str(SRC))
+# Jobs run this checkout's library too, also inside the conda envs of envs/ (which hold only the
+# dependencies): src/ on their PYTHONPATH, and workflow/bin/flops-fit as the last resort on PATH.
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])),
+    PATH=os.pathsep.join([os.environ.get("PATH", ""), str(Path(workflow.basedir) / "workflow" / "bin")]),
+)
 from flops_fit.config import ConfigError, check_config  # noqa: E402
 
 

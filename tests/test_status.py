@@ -21,7 +21,7 @@ PLAN = [
 ]
 
 
-def _run_json(path: Path, run_id: str, status: str, actual: float) -> None:
+def _run_json(path: Path, run_id: str, status: str, actual: float, wall_s: float = 100.0) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         json.dumps(
@@ -31,6 +31,7 @@ def _run_json(path: Path, run_id: str, status: str, actual: float) -> None:
                 "status": status,
                 "flops": {"planned": actual, "actual": actual},
                 "final": {"val_loss": 2.5},
+                "timing": {"wall_s": wall_s},
             }
         )
     )
@@ -139,3 +140,28 @@ def test_cli_status(results: Path, capsys):
 
     assert main(["status", str(results / "demo")]) == 0
     assert "2 done" in capsys.readouterr().out
+
+
+def test_eta(results: Path):
+    """ETA = compute left / (FLOPs per second of one job, from the finished runs x jobs running)."""
+    st = study_status(results, "demo")
+    rate = (1.0e12 + 1.02e12 + 0.5e12) / 300.0  # three finished runs of 100 s each
+    assert st["flops_per_s"] == pytest.approx(rate)
+    assert st["eta_jobs"] == 2 and st["eta_from_runs"] == 3
+    assert st["eta_s"] == pytest.approx((st["compute_planned"] - st["compute_spent"]) / (2 * rate))
+    assert f"ETA: about {st['eta_s'] / 60:.1f} min for the 4 runs left" in format_status(st)
+    for run_id in ("C1e12-d8", "C1e12-d16", "C2e12-d8"):
+        (results / "demo" / "runs" / f"{run_id}.json").unlink()
+    fresh = study_status(results, "demo")
+    assert math.isnan(fresh["eta_s"]) and "ETA: unknown until a run finishes" in format_status(fresh)
+
+
+def test_cli_status_json(results: Path, capsys):
+    from flops_fit.cli import main
+
+    assert main(["status", "--json", str(results / "demo")]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["done"] == 2 and data["failed"] == 1 and data["planned"] == len(PLAN)
+    assert data["by_budget"]["4e12"]["failed"] == 1
+    assert data["eta_s"] > 0 and len(data["runs"]) == len(PLAN)
+    assert {r["run_id"]: r["state"] for r in data["runs"]}["C4e12-d24"] == "pending"

@@ -217,3 +217,20 @@ def test_macro_prefix_lets_studies_share_a_document(study, tmp_path: Path):
     assert names and all(n.startswith("Tiny") for n in names)
     with pytest.raises(ValueError, match="letters only"):
         make_tables(study["fit"], study["predictions"], tmp_path, macro_prefix="tiny-2")
+
+
+def test_predict_json(study, capsys):
+    """`flops-fit predict --json`: one record per approach with the numbers of `predict`."""
+    import json
+
+    from flops_fit.cli import main
+    from flops_fit.fitting import predict, read_fit
+
+    assert main(["predict", "--json", "--budget", "1e21", str(study["fit"])]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["convention"]["params"] == "total" and data["confidence"] == 0.9
+    table = predict(read_fit(study["fit"]), [1e21])
+    assert len(data["predictions"]) == len(table) == 3
+    for rec, row in zip(data["predictions"], table.itertuples(), strict=True):
+        assert rec["budget"] == 1e21 and rec["N_opt"] == pytest.approx(row.N_opt, rel=1e-12)
+        assert rec["N_opt_lo"] < rec["N_opt"] < rec["N_opt_hi"]

@@ -135,7 +135,12 @@ def cmd_predict(args) -> None:
         args.results = str(found[0])
     fit = read_fit(_find_fit(args.results))
     table = predict(fit, args.budget)
-    print(format_predictions(table, fit))
+    if args.json:
+        from .presentation.predict_text import predictions_json
+
+        print(json.dumps(predictions_json(table, fit), indent=2))
+    else:
+        print(format_predictions(table, fit))
 
 
 def cmd_figures(args) -> None:
@@ -162,14 +167,18 @@ def cmd_tables(args) -> None:
 
 
 def cmd_status(args) -> None:
-    from .status import format_status, study_status
+    from .status import format_status, status_json, study_status
 
     results = Path(args.results)
-    print(format_status(study_status(results.parent, results.name, results / "plan.tsv")))
+    status = study_status(results.parent, results.name, results / "plan.tsv")
+    print(json.dumps(status_json(status), indent=2) if args.json else format_status(status, verbose=args.verbose))
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="flops-fit", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"flops-fit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("plan", help="print or write the planned grid of runs")
@@ -225,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--budget", type=float, action="append", required=True, help="compute budget in FLOPs (repeat for several)"
     )
     p.add_argument("results", nargs="?", help="results/<study>, its fit/ folder or a fit.json")
+    p.add_argument("--json", action="store_true", help="print JSON: one record per budget and approach")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("figures", help="render the paper figures from a fit")
@@ -248,6 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", help="runs done / running / failed / diverged of a study")
     p.add_argument("results", help="results/<study>")
+    p.add_argument("--json", action="store_true", help="print the status as JSON (counts, compute, ETA, every run)")
+    p.add_argument("-v", "--verbose", action="store_true", help="one line per run that is not pending")
     p.set_defaults(func=cmd_status)
     return parser
 

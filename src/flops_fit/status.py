@@ -21,6 +21,11 @@ for started ones, the planned FLOPs times the fraction of steps done, read from 
 ``step S/T`` progress line of the training log; planned compute is the sum of the plan's
 ``flops`` (falling back to ``budget``). Nothing here imports torch or Snakemake (a checkpoint is
 never opened): it is safe to run on a login node while the jobs train.
+
+The study-wide ETA divides the compute still to do (planned minus spent, failed runs included:
+they are retried) by the throughput measured so far: FLOPs per second of one job, from the
+finished runs' JSON (``flops.actual`` over ``timing.wall_s``), times the number of jobs running
+now (at least one). It is unknown until a run has finished.
 """
 
 from __future__ import annotations
@@ -144,7 +149,7 @@ def study_status(results_dir: str | os.PathLike, study: str, plan_tsv: str | os.
         planned = _num(spec.get("flops"))
         if not math.isfinite(planned):
             planned = budget
-        state, spent, detail = "pending", 0.0, ""
+        state, spent, detail, wall = "pending", 0.0, "", math.nan
         run_json = runs_dir / f"{run_id}.json"
         if run_json.is_file():
             try:
@@ -153,6 +158,7 @@ def study_status(results_dir: str | os.PathLike, study: str, plan_tsv: str | os.
                 spent = _num((data.get("flops") or {}).get("actual"))
                 if not math.isfinite(spent):
                     spent = planned
+                wall = _num((data.get("timing") or {}).get("wall_s"))
                 loss = _num((data.get("final") or {}).get("val_loss"))
                 detail = f"val_loss {loss:.4g}" if math.isfinite(loss) else ""
             except (OSError, ValueError):
@@ -189,6 +195,7 @@ def study_status(results_dir: str | os.PathLike, study: str, plan_tsv: str | os.
                 "state": state,
                 "flops_planned": planned,
                 "flops_spent": spent,
+                "wall_s": wall,
                 "detail": detail,
             }
         )
@@ -201,6 +208,7 @@ def study_status(results_dir: str | os.PathLike, study: str, plan_tsv: str | os.
     compute_spent = float(sum(r["flops_spent"] for r in rows if math.isfinite(r["flops_spent"])))
     return {
         "study": study,
+        **_eta(rows, compute_planned - compute_spent, counts["running"]),
         "planned": len(rows),
         **counts,
         "compute_planned": compute_planned,
@@ -209,6 +217,39 @@ def study_status(results_dir: str | os.PathLike, study: str, plan_tsv: str | os.
         "by_budget": dict(sorted(by_budget.items())),
         "runs": rows,
     }
+
+
+def _eta(rows: list[dict], remaining: float, running: int) -> dict:
+    """``flops_per_s`` (one job, measured on finished runs), ``eta_s`` and the runs it rests on."""
+    timed = [r for r in rows if r["state"] in ("done", "diverged") and r["wall_s"] > 0 and r["flops_spent"] > 0]
+    rate = sum(r["flops_spent"] for r in timed) / sum(r["wall_s"] for r in timed) if timed else math.nan
+    eta = max(remaining, 0.0) / (rate * max(running, 1)) if timed else math.nan
+    return {"flops_per_s": rate, "eta_s": eta, "eta_from_runs": len(timed), "eta_jobs": max(running, 1)}
+
+
+def _duration(seconds: float) -> str:
+    """12 s, 4.5 min, 3.2 h, 2.1 days."""
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= 1.5 * size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def status_json(status: dict) -> dict:
+    """:func:`study_status` as plain JSON values (NaN becomes null, budgets become strings)."""
+
+    def clean(x):
+        if isinstance(x, float):
+            return x if math.isfinite(x) else None
+        if isinstance(x, dict):
+            return {(sci(k, 3) if isinstance(k, float) else k): clean(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [clean(v) for v in x]
+        return x
+
+    from flops_fit.presentation.formatting import sci
+
+    return clean(status)
 
 
 def format_status(status: dict, verbose: bool = False) -> str:
@@ -222,6 +263,17 @@ def format_status(status: dict, verbose: bool = False) -> str:
         if math.isfinite(status["compute_fraction"])
         else "compute: nothing planned",
     ]
+    remaining = status["planned"] - status["done"] - status["diverged"]
+    if remaining == 0:
+        lines.append("ETA: every run has finished")
+    elif math.isfinite(status["eta_s"]):
+        lines.append(
+            f"ETA: about {_duration(status['eta_s'])} for the {remaining} runs left "
+            f"(at {sci(status['flops_per_s'], 2)} FLOPs/s per job from {status['eta_from_runs']} finished runs, "
+            f"{status['eta_jobs']} job{'s' if status['eta_jobs'] > 1 else ''} at a time)"
+        )
+    else:
+        lines.append(f"ETA: unknown until a run finishes ({remaining} runs left)")
     if status["by_budget"]:
         lines.append("by budget:")
         for budget, counts in status["by_budget"].items():

@@ -44,3 +44,24 @@ def format_predictions(table, fit=None) -> str:
                 parts.append(f"D*/N* = {fmt_ratio(float(r.tokens_per_param))}")
             lines.append(f"  {APPROACH_NAMES.get(r.approach, r.approach)}: " + ", ".join(parts))
     return "\n".join(lines)
+
+
+def predictions_json(table, fit=None) -> dict:
+    """``flops-fit predict --json``: the conventions and one record per (budget, approach) with every
+    column of ``table`` (N_opt, N_opt_lo, ..., extrapolation, backtest errors); NaN becomes null."""
+    import json
+
+    import pandas as pd
+
+    frame = table if isinstance(table, pd.DataFrame) else pd.DataFrame(table)
+    records = json.loads(frame.to_json(orient="records", double_precision=15))
+    out = {"predictions": records}
+    if fit:
+        view = FitView(fit)
+        out = {
+            "convention": fit.get("convention") or {},
+            "confidence": view.confidence if view.interval_level else None,
+            "bootstrap": view.bootstrap,
+            **out,
+        }
+    return out
