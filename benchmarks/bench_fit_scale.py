@@ -1,5 +1,9 @@
 """Approach 3 on big tables: rows vs seconds vs peak memory (printed numbers, not a timed test).
 
+Methods: ``lbfgs`` (Chinchilla's Huber/L-BFGS, ``approach3.minimise``) and ``vpnls`` (variable
+projection, relative least squares, ``vpnls.vpnls``).  First, both (and VPNLS with the Huber
+loss) on Chinchilla's 240 points, against Epoch AI's published refit.
+
     .venv/bin/python benchmarks/bench_fit_scale.py                  # 10k, 30k, 100k rows
     .venv/bin/python benchmarks/bench_fit_scale.py --rows 1000 300000
 
@@ -25,8 +29,9 @@ import tracemalloc
 
 import numpy as np
 
-METHODS = ("lbfgs",)
+METHODS = ("lbfgs", "vpnls")
 GOAL_S, GOAL_MB = 60.0, 1024.0
+REFERENCE = (1.8172, 477.8, 2143.0, 0.3473, 0.3672)  # E, A, B, alpha, beta (Besiroglu et al. 2024)
 
 
 def synthetic(rows: int, seed: int = 0):
@@ -42,10 +47,12 @@ def synthetic(rows: int, seed: int = 0):
 
 
 def fit(method: str, data):
-    from flops_fit.fitting import approach3
+    from flops_fit.fitting import approach3, vpnls
 
     if method == "lbfgs":
         return approach3.minimise(*data)[0]
+    if method == "vpnls":
+        return vpnls.vpnls(*data)
     raise ValueError(f"unknown method {method!r}; allowed: {', '.join(METHODS)}")
 
 
@@ -71,6 +78,35 @@ def child(method: str, rows: int) -> None:
     print(json.dumps({"seconds": seconds, "peak_mb": peak, "base_mb": base, "fit_mb": traced, "err": err}))
 
 
+def chinchilla() -> None:
+    """The three fits on Epoch AI's extraction of Chinchilla's Figure 4 (5 highest-loss dropped)."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from flops_fit.fitting import approach3, vpnls
+    from flops_fit.fitting.threads import one_blas_thread
+
+    df = pd.read_csv(Path(__file__).resolve().parents[1] / "tests" / "data" / "chinchilla_svg_extracted.csv")
+    df = df.sort_values("loss").iloc[:-5]
+    n = df["Model Size"].to_numpy()
+    data = np.log(n), np.log(df["Training FLOP"].to_numpy() / (6 * n)), np.log(df["loss"].to_numpy())
+    fits = {
+        "Huber/L-BFGS": lambda: approach3.minimise(*data)[0],
+        "VPNLS Huber": lambda: vpnls.vpnls(*data, huber_delta=1e-3),
+        "VPNLS LS": lambda: vpnls.vpnls(*data),
+    }
+    names = ("E", "A", "B", "alpha", "beta", "a")
+    print(f"Chinchilla, 240 points     {'seconds':>8s} " + " ".join(f"{k:>8s}" for k in names))
+    print(f"{'Besiroglu et al. 2024':26s} {'':8s} " + " ".join(f"{v:8.4g}" for v in REFERENCE) + f" {'':>8s}")
+    with one_blas_thread():
+        for name, run in fits.items():
+            t = time.perf_counter()
+            p = approach3.params_from_theta(run())
+            print(f"{name:26s} {time.perf_counter() - t:8.2f} " + " ".join(f"{p[k]:8.4g}" for k in names))
+    print()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, nargs="+", default=[10_000, 30_000, 100_000])
@@ -81,6 +117,7 @@ def main() -> int:
         child(args.child[0], int(args.child[1]))
         return 0
 
+    chinchilla()
     print(f"{'method':8s} {'rows':>8s} {'seconds':>8s} {'peak MB':>8s} {'base MB':>8s} {'fit MB':>8s}   "
           "error % (E, alpha, beta)")
     status = 0
