@@ -173,3 +173,49 @@ def test_screened_search_matches_full_search():
     assert p["beta"] == pytest.approx(truth["beta"], rel=0.03)
     assert list(a3.screen_rows(1500, 200, seed=0)) == list(a3.screen_rows(1500, 200, seed=0))
     assert len(set(a3.screen_rows(1500, 200))) == 200
+
+
+BUDGETS = np.geomspace(1e15, 1e25, 11)
+
+
+def test_optimal_counted_with_constant_kappa_is_the_closed_form():
+    p = law(**CHINCHILLA)
+    want = a3.optimal(p, BUDGETS / 1.64)
+    for kn, k in (([1e8], [1.64]), ([1e6, 1e8, 1e8, 1e10], [1.64] * 4)):
+        got = a3.optimal_counted(p, BUDGETS, kn, k)
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_allclose(g, w, rtol=1e-6)
+    n, d, loss = a3.optimal_counted(p, 1e21, [1e8], [1.64])
+    assert np.shape(n) == () and 1.64 * 6 * n * d == pytest.approx(1e21, rel=1e-12)
+
+
+def test_optimal_counted_follows_each_sizes_kappa():
+    """kappa falls with N (attention's share shrinks): 2.0 at 1e7, 1.6 at 1e8, 1.3 at 1e9.
+    Beyond the observed sizes the answer is the closed form with the end factor; inside them
+    N* exceeds both the median-kappa answer and the closed form at its own kappa(N*) (a model
+    one step larger costs fewer FLOPs per token, so the optimum moves to larger N)."""
+    p = law(**CHINCHILLA)
+    kn, k = [1e7, 1e8, 1e9], [2.0, 1.6, 1.3]
+    n, d, loss = a3.optimal_counted(p, BUDGETS, kn, k)
+    kappa = a3.kappa_at(n, kn, k)
+    np.testing.assert_allclose(kappa * 6 * n * d, BUDGETS, rtol=1e-12)
+    np.testing.assert_allclose(loss, a3.loss(p, n, d), rtol=1e-12)
+    median = a3.optimal(p, BUDGETS / 1.6)[0]
+    below, inside, beyond = n < 1e7, (n > 1.1e7) & (n < 0.9e9), n > 1e9
+    assert below.sum() >= 2 and inside.sum() >= 3 and beyond.sum() >= 3
+    np.testing.assert_allclose(n[below], a3.optimal(p, BUDGETS[below] / 2.0)[0], rtol=1e-6)
+    np.testing.assert_allclose(n[beyond], a3.optimal(p, BUDGETS[beyond] / 1.3)[0], rtol=1e-6)
+    assert np.all(n[below] < median[below]) and np.all(n[~below] > median[~below])
+    own = a3.optimal(p, BUDGETS[inside] / kappa[inside])[0]
+    assert np.all(n[inside] > 1.05 * own)
+
+    def counted_loss(m, c):  # the loss a size-m run reaches at counted budget c
+        return a3.loss(p, m, c / (6 * m * a3.kappa_at(m, kn, k)))
+
+    for step in (1 - 1e-3, 1 + 1e-3):
+        assert np.all(counted_loss(n * step, BUDGETS) > loss)
+
+
+def test_optimal_counted_rejects_mismatched_kappa():
+    with pytest.raises(ValueError, match="kappa_n \\(2 values\\) and kappa \\(1 values\\)"):
+        a3.optimal_counted(law(**CHINCHILLA), [1e20], [1e7, 1e8], [1.5])

@@ -29,7 +29,10 @@ exactly as before.
 
 Compute-optimal allocation under C = 6 N D (Hoffmann et al. 2022, eq. 4 and App. D.3):
 ``G = (alpha A / (beta B))^(1 / (alpha + beta))``, ``a = beta / (alpha + beta)``,
-``b = alpha / (alpha + beta)``, ``N* = G (C/6)^a``, ``D* = G^-1 (C/6)^b``.
+``b = alpha / (alpha + beta)``, ``N* = G (C/6)^a``, ``D* = G^-1 (C/6)^b``.  When C counts
+FLOPs and the counted FLOPs per 6ND (kappa) depend on the model size, :func:`optimal_counted`
+minimises L(N, D) subject to kappa(N) 6 N D = C numerically.  Variable projection (VPNLS), a
+second way to fit the same law, lives in :mod:`.vpnls`.
 """
 
 from __future__ import annotations
@@ -216,6 +219,82 @@ def optimal(params: dict, budgets) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = params["G"] * (c / 6.0) ** params["a"]
     d = (c / 6.0) ** params["b"] / params["G"]
     return n, d, loss(params, n, d)
+
+
+def kappa_at(n, kappa_n, kappa) -> np.ndarray:
+    """Counted FLOPs per 6ND at sizes ``n``, from observed sizes ``kappa_n`` and their factors
+    ``kappa``: linear in log N -- log kappa between observed sizes, held constant beyond them.
+    Repeated sizes count once, with the geometric mean of their factors."""
+    knots, log_k = _kappa_knots(kappa_n, kappa)
+    return np.exp(np.interp(np.log(np.asarray(n, dtype=float)), knots, log_k))
+
+
+def _kappa_knots(kappa_n, kappa) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unique log sizes and the mean log factor at each."""
+    log_n = np.log(np.asarray(kappa_n, dtype=float)).ravel()
+    log_k = np.log(np.asarray(kappa, dtype=float)).ravel()
+    if log_n.size == 0 or log_n.shape != log_k.shape or not (np.isfinite(log_n).all() and np.isfinite(log_k).all()):
+        raise ValueError(
+            f"kappa_n ({log_n.size} values) and kappa ({log_k.size} values) must be equally long, "
+            "non-empty, positive and finite"
+        )
+    knots, inverse = np.unique(log_n, return_inverse=True)
+    return knots, np.bincount(inverse, weights=log_k) / np.bincount(inverse)
+
+
+def optimal_counted(params: dict, budgets, kappa_n, kappa, span: float = 3.0, points: int = 601):
+    """N*, D*, L* at budgets C of *counted* FLOPs, where a size-N run costs kappa(N) * 6 N D.
+
+    ``kappa(N)`` is :func:`kappa_at` of the observed sizes ``kappa_n`` and their counted-FLOPs /
+    6ND factors ``kappa`` (attention and embeddings make it depend on the size, so one median
+    factor misplaces N*).  For each budget, ``u = log N`` minimises
+    ``f(u) = L(N, D(u))`` with ``D(u) = C / (6 kappa(N) N)``: a grid of ``points`` values of u,
+    from ``span`` decades below the closed-form N*(C / max kappa) to ``span`` decades above
+    N*(C / min kappa), then bisection on the sign of
+    ``f'(u) = -alpha A N^-alpha + beta B D^-beta (1 + dlog kappa / du)`` between the grid
+    neighbours of the best grid point.  With a constant kappa this is ``optimal(params, C / kappa)``
+    (Hoffmann et al. 2022, eq. 4).  Raises ValueError if a budget's optimum is at the grid's edge.
+    """
+    knots, log_k = _kappa_knots(kappa_n, kappa)
+    slopes = np.diff(log_k) / np.diff(knots)
+    c = np.asarray(budgets, dtype=float)
+    shape, c = c.shape, c.ravel()
+    E, A, B, alpha, beta = (params[k] for k in ("E", "A", "B", "alpha", "beta"))
+
+    def log_d(u):
+        return np.log(c[:, None] / 6.0) - np.interp(u, knots, log_k) - u
+
+    def f(u):
+        return E + A * np.exp(-alpha * u) + B * np.exp(-beta * log_d(u))
+
+    def slope(u):  # d log kappa / d log N: the segment's slope inside the observed sizes, else 0
+        j = np.clip(np.searchsorted(knots, u, side="right") - 1, 0, max(len(slopes) - 1, 0))
+        inside = (u > knots[0]) & (u < knots[-1])
+        return np.where(inside, slopes[j] if len(slopes) else 0.0, 0.0)
+
+    def df(u):
+        return -alpha * A * np.exp(-alpha * u) + beta * B * np.exp(-beta * log_d(u)) * (1.0 + slope(u))
+
+    lo_n = optimal(params, c / np.exp(log_k.max()))[0]
+    hi_n = optimal(params, c / np.exp(log_k.min()))[0]
+    frac = np.linspace(0.0, 1.0, points)[None, :]
+    u_lo, u_hi = np.log(lo_n)[:, None] - span * np.log(10), np.log(hi_n)[:, None] + span * np.log(10)
+    grid = u_lo + frac * (u_hi - u_lo)  # budgets x points
+    i = np.argmin(f(grid), axis=1)
+    if np.any((i == 0) | (i == points - 1)):
+        bad = c[(i == 0) | (i == points - 1)][0]
+        raise ValueError(f"optimal_counted: the optimum at C={bad:.3g} lies beyond {span} decades of N*; "
+                         "kappa(N) changes too fast with N")
+    rows = np.arange(len(c))
+    lo, hi = grid[rows, i - 1][:, None], grid[rows, i + 1][:, None]
+    for _ in range(80):  # 80 halvings take the bracket (two grid steps) below float precision
+        mid = 0.5 * (lo + hi)
+        up = df(mid) > 0
+        lo, hi = np.where(up, lo, mid), np.where(up, mid, hi)
+    u = 0.5 * (lo + hi)
+    n = np.exp(u[:, 0])
+    d = np.exp(log_d(u)[:, 0])
+    return n.reshape(shape), d.reshape(shape), loss(params, n, d).reshape(shape)
 
 
 def loss(params: dict, n, d) -> np.ndarray:
