@@ -14,12 +14,37 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
 
 class UserError(Exception):
     """An error caused by the user's input: printed as one line, exit status 2."""
+
+
+class BadArgument(UserError):
+    """A command-line value that its option does not allow (raised while parsing)."""
+
+    def __init__(self, command: str, message: str):
+        super().__init__(message)
+        self.command = command
+
+
+def budget_type(command: str, option: str):
+    """argparse type of a compute budget: a finite number of FLOPs > 0, else one error line."""
+
+    def parse(value: str) -> float:
+        try:
+            flops = float(value)
+        except ValueError:
+            flops = math.nan
+        if not (math.isfinite(flops) and flops > 0):
+            allowed = "a finite number of FLOPs > 0, e.g. 1e21"
+            raise BadArgument(command, f"{option} {value!r} is not a compute budget (allowed: {allowed})")
+        return flops
+
+    return parse
 
 
 def _read_spec(value: str) -> dict:
@@ -73,9 +98,13 @@ def cmd_train(args) -> None:
 
 
 def cmd_aggregate(args) -> None:
-    from .runs import aggregate
+    from .runs import RunFileError, aggregate
 
-    for line in aggregate(args.run_jsons, args.runs, args.curves, args.max_epochs, args.provenance):
+    try:
+        warnings = aggregate(args.run_jsons, args.runs, args.curves, args.max_epochs, args.provenance)
+    except RunFileError as err:
+        raise UserError(str(err)) from None
+    for line in warnings:
         print(f"warning: {line}", file=sys.stderr)
 
 
@@ -107,6 +136,8 @@ def cmd_fit(args) -> None:
     result["effective_data"] = bool(args.effective_data)
     for line in warnings:
         print(f"warning: {line}", file=sys.stderr)
+    for run in result.get("excluded_runs", []):  # non-finite values, status not ok, duplicates
+        print(f"warning: run {run['run_id']} excluded from the fit: {run['reason']}", file=sys.stderr)
     write_fit(result, args.out)
     print(f"wrote {Path(args.out) / 'fit.json'} and {Path(args.out) / 'predictions.csv'}")
 
@@ -222,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--confidence", type=float, default=0.9)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--backtest-holdout", type=int, default=1, help="largest budgets held out")
-    p.add_argument("--budgets", type=float, nargs="+", help="budgets for predictions.csv")
+    p.add_argument("--budgets", type=budget_type("fit", "--budgets"), nargs="+", help="budgets for predictions.csv")
     p.add_argument("--max-epochs", type=float, default=4.0,
                    help="warn (in fit.json) about runs that repeat their data more than this many epochs")
     p.add_argument("--effective-data", action="store_true",
@@ -231,7 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="compute-optimal N*, D*, L* for a budget")
     p.add_argument(
-        "--budget", type=float, action="append", required=True, help="compute budget in FLOPs (repeat for several)"
+        "--budget",
+        type=budget_type("predict", "--budget"),
+        action="append",
+        required=True,
+        help="compute budget in FLOPs (repeat for several)",
     )
     p.add_argument("results", nargs="?", help="results/<study>, its fit/ folder or a fit.json")
     p.add_argument("--json", action="store_true", help="print JSON: one record per budget and approach")
@@ -265,7 +300,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except BadArgument as err:
+        print(f"flops-fit {err.command}: error: {err}", file=sys.stderr)
+        return 2
     from .config import ConfigError
 
     expected = (UserError, ConfigError, FileNotFoundError)

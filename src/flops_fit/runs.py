@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 RUN_COLUMNS = [
@@ -33,13 +34,40 @@ RUN_COLUMNS = [
 CURVE_COLUMNS = ["run_id", "step", "tokens", "flops", "loss"]
 
 
+class RunFileError(ValueError):
+    """A run JSON that cannot be read: corrupt (moved aside, retrained next time) or of another version."""
+
+
 def read_run(path: str | Path) -> dict:
     """One run JSON, checked for the schema version this code understands."""
     with open(path) as fh:
         run = json.load(fh)
     if run.get("schema_version") != 1:
-        raise ValueError(f"{path}: run JSON schema_version {run.get('schema_version')!r} (this code reads 1)")
+        raise RunFileError(f"{path}: run JSON schema_version {run.get('schema_version')!r} (this code reads 1)")
     return run
+
+
+def read_runs(paths: list[str]) -> list[dict]:
+    """Every run JSON of ``paths``, sorted by path. A corrupt one (truncated, not JSON, fields
+    missing) is renamed to ``<name>.corrupt`` -- kept for inspection, never deleted -- so that
+    its run counts as not trained and the next ``snakemake`` retrains it; then RunFileError
+    names every such file in one line."""
+    runs, corrupt = [], []
+    for path in sorted(paths):
+        try:
+            run = read_run(path)
+            run_row(run)  # every field the tables need is there
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as err:
+            moved = f"{path}.corrupt"
+            os.replace(path, moved)
+            corrupt.append(f"{path} is corrupt ({type(err).__name__}: {err}), moved to {moved}")
+            continue
+        runs.append(run)
+    if corrupt:
+        raise RunFileError(
+            "; ".join(corrupt) + f"; run snakemake again to retrain {'these runs' if len(corrupt) > 1 else 'it'}"
+        )
+    return runs
 
 
 def run_row(run: dict) -> dict:
@@ -145,7 +173,7 @@ def aggregate(
 
     from .io import atomic_write_csv
 
-    runs = [read_run(p) for p in sorted(run_jsons)]
+    runs = read_runs(run_jsons)
     rows = [run_row(r) for r in runs]
     curves = [
         {"run_id": r["run_id"], "step": p["step"], "tokens": p["tokens"], "flops": p["flops"], "loss": p["val_loss"]}

@@ -1,0 +1,163 @@
+"""Nothing breaks on a user's data (issue 16): bad numbers in configs, bad budgets on the command
+line, bad files, corrupt run JSONs, failed checkpoint saves. Each case must end in one line that
+names the key, file or value and what to do -- or, for faults, in a run that goes on."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from conftest import snakemake, tiny_config, write_config
+
+from flops_fit.cli import main
+from flops_fit.config import ConfigError, check_config
+from flops_fit.data import DataError, prepare_dataset
+from flops_fit.plan import plan_study
+
+
+def changed(path: list, value, backend: str = "mock") -> dict:
+    config = tiny_config(backend)
+    node = config["studies"]["tiny"]
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = value
+    return config
+
+
+# --- config: NaN, infinity and absurd budgets ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (["training", "lr"], math.nan, "studies.tiny.training.lr: nan is not allowed (allowed: a finite number > 0)"),
+        (["grid", "budgets"], [1e9, math.inf], "studies.tiny.grid.budgets[1]: inf is not allowed"),
+        (["training", "divergence_factor"], math.nan, "training.divergence_factor: nan is not allowed"),
+        (["fit", "confidence"], math.nan, "fit.confidence: nan is not allowed (allowed: a finite number > 0 and < 1)"),
+        (["training", "mock", "E"], -math.inf, "training.mock.E: -inf is not allowed"),
+        (["model", "kwargs", "dropout"], math.nan, "model.kwargs.dropout: nan is not allowed"),
+        (["grid", "budgets"], [1e300], "grid.budgets[0]: 1e+300 is out of range (allowed: a number > 0 and <= 1e+30)"),
+        (["grid", "budgets"], ["1e12"], "YAML reads 1e12 as text: write it with a dot and a signed exponent"),
+    ],
+)
+def test_non_finite_and_absurd_numbers_name_the_key(path, value, expected):
+    with pytest.raises(ConfigError) as err:
+        check_config(changed(path, value))
+    assert expected in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_non_finite_cluster_value_is_refused():
+    config = tiny_config("mock")
+    config["cluster"] = {"sustained_flops_per_s": math.inf}
+    with pytest.raises(ConfigError, match=r"^config error at cluster.sustained_flops_per_s: inf is not allowed"):
+        check_config(config)
+
+
+def test_snakemake_refuses_a_nan_learning_rate_before_any_job(workdir):
+    write_config(workdir, changed(["training", "lr"], math.nan))  # YAML writes .nan
+    proc = snakemake(workdir, "-n", "--cores", "1", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "config error at studies.tiny.training.lr: nan is not allowed (allowed: a finite number > 0)" in out
+    assert "Traceback" not in out
+
+
+def test_centred_grid_too_small_for_its_budget_reports_min_steps():
+    config = changed(["grid"], {"budgets": [1e6], "min_steps": 20,
+                                "centred": {"points": 3, "span": 4, "budget": 1e10, "n_opt": 2e4}})
+    study = check_config(config)["studies"]["tiny"]
+    with pytest.raises(ConfigError, match=r"run C1e6-d4 gets only \d+ optimiser steps \(minimum grid.min_steps=20\)"):
+        plan_study("tiny", study)
+
+
+# --- command line: bad budgets ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("budget", ["-5", "0", "abc", "nan", "inf", "-inf"])
+def test_predict_refuses_bad_budgets_with_one_line(budget, capsys, tmp_path):
+    assert main(["predict", f"--budget={budget}", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"flops-fit predict: error: --budget {budget!r} is not a compute budget "
+        "(allowed: a finite number of FLOPs > 0, e.g. 1e21)\n"
+    )
+
+
+# --- bad files ----------------------------------------------------------------------------------
+
+
+def text_files_data(*files) -> dict:
+    return {"source": "text_files", "name": "mine", "files": [str(f) for f in files], "val_fraction": 0.05}
+
+
+def test_latin1_text_file_is_named_with_what_to_do(tmp_path):
+    good = tmp_path / "good.txt"
+    good.write_text("to be or not to be\n" * 2000)
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("caf\u00e9 cr\u00e8me\n".encode("latin-1"))
+    with pytest.raises(DataError) as err:
+        prepare_dataset(text_files_data(good, latin), tmp_path / "out")
+    message = str(err.value)
+    assert f"data.files: {latin} is not UTF-8 text (byte 0xe9 at offset 3)" in message
+    assert "iconv -f latin1 -t utf-8" in message and "\n" not in message
+
+
+def test_directory_in_text_files_is_named(tmp_path, capsys):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "a.txt").write_text("text\n")
+    data = json.dumps(text_files_data(folder))
+    assert main(["prepare-data", "--data-config", data, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"flops-fit prepare-data: error: data.files: {folder} is a directory; list its files instead, "
+        f"e.g. '{folder}/**/*.txt' (globs allowed)\n"
+    )
+
+
+def test_corrupt_run_json_is_named_moved_aside_and_retrained(workdir):
+    """A truncated run JSON: aggregate names it and moves it to .corrupt (the other runs stay),
+    and the next snakemake retrains that run only (mock backend: the rules are the real ones)."""
+    write_config(workdir, changed(["grid", "budgets"], [2.5e9, 5e9]))
+    target = "results/tiny/runs.csv"
+    snakemake(workdir, "--cores", "2", target)
+    runs = workdir / "results/tiny/runs"
+    before = {p.name: p.read_bytes() for p in runs.glob("*.json")}
+    victim = runs / "C5e9-d8.json"
+    victim.write_bytes(before[victim.name][:200])  # truncated, as by a full disk or a bad copy
+
+    proc = snakemake(workdir, "--cores", "2", target, check=False)
+    assert proc.returncode != 0
+    assert f"{victim.relative_to(workdir)} is corrupt" in proc.stdout + proc.stderr  # show-failed-logs
+    log = (workdir / "results/tiny/logs/aggregate.log").read_text()
+    assert f"flops-fit aggregate: error: {victim.relative_to(workdir)} is corrupt (JSONDecodeError" in log
+    assert "run snakemake again to retrain it" in log
+    assert not victim.exists() and (runs / "C5e9-d8.json.corrupt").read_bytes() == before[victim.name][:200]
+    others = {name: data for name, data in before.items() if name != victim.name}
+    assert {p.name: p.read_bytes() for p in runs.glob("*.json")} == others  # good runs untouched
+
+    proc = snakemake(workdir, "--cores", "2", target)
+    assert "C5e9-d8" in proc.stderr and "jobid" in proc.stderr
+    assert proc.stderr.count("rule train:") == 1  # only the corrupt run is retrained
+    retrained = json.loads(victim.read_text())
+    assert retrained["final"] == json.loads(before[victim.name])["final"]  # the mock law is seeded
+    assert len((workdir / target).read_text().splitlines()) == 1 + len(before)
+
+
+def test_fit_prints_the_runs_it_excludes(tmp_path, capsys):
+    from flops_fit.fitting.synthetic import isoflop_study
+
+    law = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
+    runs, _ = isoflop_study(law, [1e18, 1e19, 1e20], sizes=5, span=0.5)
+    runs.loc[0, "loss"], runs.loc[1, "loss"] = math.nan, math.inf
+    csv = tmp_path / "runs.csv"
+    runs.to_csv(csv, index=False)
+    assert main(["fit", str(csv), "--out", str(tmp_path / "fit"), "--bootstrap", "0", "--approaches", "3"]) == 0
+    err = capsys.readouterr().err
+    ids = runs["run_id"].tolist()
+    assert f"warning: run {ids[0]} excluded from the fit: non-finite loss (nan)" in err
+    assert f"warning: run {ids[1]} excluded from the fit: non-finite loss (inf)" in err
+    fit = json.loads((tmp_path / "fit" / "fit.json").read_text())
+    assert {r["run_id"] for r in fit["excluded_runs"]} == set(ids[:2])
