@@ -94,3 +94,11 @@ def test_big_table_grid_on_a_subsample_reaches_the_same_fit():
 def test_unknown_weights_name_the_allowed_values(chinchilla):
     with pytest.raises(ValueError, match="weights='log'; allowed: relative, none"):
         vp.vpnls(*chinchilla, weights="log")
+
+
+def test_warm_start_skips_the_grid_and_lands_on_the_same_fit(chinchilla):
+    theta = vp.vpnls(*chinchilla)
+    warm = vp.vpnls(*chinchilla, start=theta[3:])
+    np.testing.assert_allclose(warm, theta, rtol=1e-6, atol=1e-8)
+    far = vp.vpnls(*chinchilla, start=(0.5, 0.5))  # one basin: Nelder-Mead alone finds it too
+    np.testing.assert_allclose(far[3:], theta[3:], rtol=1e-5)

@@ -86,22 +86,35 @@ def grid_search(log_n, log_d, loss, w, grid=GRID, delta=None) -> tuple[float, fl
 
 
 def vpnls(
-    log_n, log_d, log_l, weights: str = "relative", huber_delta=None, grid=GRID, screen=SCREEN_ROWS, seed: int = 0
+    log_n,
+    log_d,
+    log_l,
+    weights: str = "relative",
+    huber_delta=None,
+    grid=GRID,
+    screen=SCREEN_ROWS,
+    seed: int = 0,
+    start=None,
 ) -> np.ndarray:
     """``theta = (log A, log B, log E, alpha, beta)`` of the variable-projection fit.
 
     ``huber_delta``: None for least squares, a number for the Huber loss of the weighted
     residuals (with relative weights and 1e-3, close to Approach 3's Huber loss on log L).
     ``screen``: above this many runs the grid is searched on a seeded subsample of that many
-    (``None``: always all runs).  Raises ValueError for an unknown ``weights``.
+    (``None``: always all runs).  ``start=(alpha, beta)`` skips the grid (warm-started refits,
+    e.g. bootstrap replicates from the point estimate: ~100 profile evaluations each).
+    Raises ValueError for an unknown ``weights``.
     """
     log_n, log_d, log_l = (np.asarray(x, dtype=float) for x in (log_n, log_d, log_l))
     loss = np.exp(log_l)
     w = _weights(loss, weights)
-    idx = screen_rows(len(loss), len(loss) if screen is None else screen, seed)
-    rss0, alpha0, beta0 = grid_search(log_n[idx], log_d[idx], loss[idx], w[idx], grid)
-    if not np.isfinite(rss0):
-        raise FloatingPointError("VPNLS: no grid point gave a finite residual")
+    if start is None:
+        idx = screen_rows(len(loss), len(loss) if screen is None else screen, seed)
+        rss0, alpha0, beta0 = grid_search(log_n[idx], log_d[idx], loss[idx], w[idx], grid)
+        if not np.isfinite(rss0):
+            raise FloatingPointError("VPNLS: no grid point gave a finite residual")
+    else:
+        alpha0, beta0 = (float(x) for x in start)
 
     def rss(x):
         return profile(x[0], x[1], log_n, log_d, loss, w, huber_delta)[1]
