@@ -4,7 +4,7 @@ Methods: ``lbfgs`` (Chinchilla's Huber/L-BFGS, ``approach3.minimise``) and ``vpn
 projection, relative least squares, ``vpnls.vpnls``).  First, both (and VPNLS with the Huber
 loss) on Chinchilla's 240 points, against Epoch AI's published refit.
 
-    .venv/bin/python benchmarks/bench_fit_scale.py                  # 10k, 30k, 100k rows
+    .venv/bin/python benchmarks/bench_fit_scale.py                  # 10k, 30k, 100k, 300k rows
     .venv/bin/python benchmarks/bench_fit_scale.py --rows 1000 300000
 
 Goal (issue 16 point 2): 100k rows fit in <= 60 s and <= 1 GB peak memory, memory linear in rows
@@ -109,7 +109,7 @@ def chinchilla() -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rows", type=int, nargs="+", default=[10_000, 30_000, 100_000])
+    ap.add_argument("--rows", type=int, nargs="+", default=[10_000, 30_000, 100_000, 300_000])
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     ap.add_argument("--child", nargs=2, metavar=("METHOD", "ROWS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
