@@ -14,7 +14,7 @@ def _study(**kw):
 
 def test_envelope_recovers_allocation_exponent():
     runs, curves = _study(noise=0.0)
-    table = assign_budgets(prepare_runs(runs, "total", "6ND")[0])
+    table = assign_budgets(prepare_runs(runs, "total", "6ND")[0])[0]
     params, env = approach1.fit(prepare_curves(curves, table, "6ND"))
     assert len(env) > 100 and env["N"].nunique() >= 3
     # the envelope picks the best of a discrete set of sizes: a within 0.05 of the law's
@@ -57,3 +57,20 @@ def test_curves_that_match_no_run_are_reported():
     res = fit_runs(runs, curves, FitOptions(approaches=(1,), bootstrap=0, backtest_holdout=0))
     assert res["approaches"]["approach1"]["status"] == "skipped"
     assert "run_id" in res["approaches"]["approach1"]["reason"]
+
+
+def test_bootstrap_keeps_every_run():
+    """Approach 1's replicate is a parametric bootstrap with every run kept, not a subsample: with
+    no noise every replicate is the point estimate."""
+    from flops_fit.fitting import approach1
+
+    _, curves = isoflop_study(CHINCHILLA, np.geomspace(1e18, 1e20, 3), sizes=5, noise=0.0, curve_points=15)
+    runs, _ = isoflop_study(CHINCHILLA, np.geomspace(1e18, 1e20, 3), sizes=5, noise=0.0, curve_points=15)
+    table = assign_budgets(prepare_runs(runs, "total", "6ND")[0])[0]
+    cv = prepare_curves(curves, table, "6ND")
+    params, _ = approach1.fit(cv)
+    by_run = approach1.curves_by_run(cv)
+    same = approach1.bootstrap(by_run, 0.0, 5, np.random.default_rng(0))
+    np.testing.assert_allclose(same["a"], params["a"], rtol=1e-9)
+    noisy = approach1.bootstrap(by_run, 0.01, 50, np.random.default_rng(0))
+    assert np.nanstd(noisy["a"]) > 0

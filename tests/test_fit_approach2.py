@@ -75,7 +75,7 @@ def test_per_budget_intervals_and_bootstrap_unit():
     runs, _ = isoflop_study(CHINCHILLA, np.geomspace(1e18, 1e21, 5), sizes=7, noise=0.005, seed=3)
     res = fit_runs(runs, None, FitOptions(approaches=(2,), bootstrap=50, backtest_holdout=0))
     block = res["approaches"]["approach2"]
-    assert "within each budget" in block["bootstrap"]["unit"]
+    assert "design fixed" in block["bootstrap"]["unit"]
     for b in block["budgets"]:
         assert b["N_opt_lo"] <= b["N_opt"] <= b["N_opt_hi"]
         assert b["L_opt_lo"] <= b["L_opt_hi"]
@@ -93,6 +93,7 @@ def test_counted_flops_option_uses_flops_column():
     b = res["approaches"]["approach2"]["budgets"][0]
     assert b["budget"] == pytest.approx(1.2e18, rel=1e-6)
     assert res["approaches"]["approach3"]["flops_per_6ND"] == pytest.approx(1.2)
+    assert res["approaches"]["approach3"]["flops_per_6ND_by_size"]["kappa"] == pytest.approx([1.2] * 28)
     assert isinstance(res["approaches"]["approach2"]["budgets"], list)
     assert pd.notna(b["D_opt"])
 
@@ -107,3 +108,36 @@ def test_failed_approach2_is_recorded_when_another_approach_fits():
     assert res["approaches"]["approach2"]["status"] == "failed"
     assert "Approach 2 needs >= 2 usable budgets" in res["approaches"]["approach2"]["reason"]
     assert res["approaches"]["approach3"]["status"] == "ok"
+
+
+def test_bootstrap_keeps_the_design_and_counts_lost_vertices():
+    """Every replicate refits every budget the point fit used (no budget silently dropped): with
+    3 sizes per budget the old resampling of runs lost a budget in many replicates."""
+    runs, _ = isoflop_study(CHINCHILLA, np.geomspace(1e18, 1e21, 4), sizes=3, span=0.6, noise=0.004, seed=2)
+    res = fit_runs(runs, None, FitOptions(approaches=(2,), bootstrap=400, backtest_holdout=0, seed=1))
+    block = res["approaches"]["approach2"]
+    losses = block["bootstrap"]["losses"]
+    assert losses["replicates"] == 400
+    assert block["bootstrap"]["ok"] == 400 - losses["failed"]
+    # the replicates' vertices exist for every used budget unless counted as lost
+    for b in block["budgets"]:
+        assert np.isfinite(b["N_opt_lo"]) and np.isfinite(b["N_opt_hi"])
+    for name in ("a", "b"):
+        lo, hi = block[f"{name}_interval"]
+        assert lo <= block[name] <= hi, name
+    if losses["replicates_with_drops"]:
+        assert any("bootstrap:" in w for w in block["warnings"])
+
+
+def test_bootstrap_of_exact_data_is_the_point_estimate():
+    """Residual bootstrap: exact parabolas have zero residuals, so every replicate equals the point
+    fit (a resampling of runs would not: it changes the design)."""
+    rows = []
+    for c in np.geomspace(1e18, 1e21, 4):
+        xstar = 0.5 * np.log10(c) - 0.3
+        for x in xstar + np.linspace(-0.6, 0.6, 5):
+            rows.append({"params": 10**x, "tokens": c / (6 * 10**x), "loss": 2 + 0.3 * (x - xstar) ** 2, "budget": c})
+    runs = pd.DataFrame(rows)
+    res = fit_runs(runs, None, FitOptions(approaches=(2,), bootstrap=20, backtest_holdout=0))
+    block = res["approaches"]["approach2"]
+    np.testing.assert_allclose(block["bootstrap"]["samples"]["a"], block["a"], rtol=1e-9)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import approach1, approach2, approach3, backtest, bootstrap, powerlaw
+from . import approach1, approach2, approach3, backtest, bootstrap, diagnostics, extrapolation, powerlaw, predictive
 from .io import (
     PARAMS_COLUMN,
     FitError,
@@ -25,7 +26,6 @@ from .io import (
 from .threads import one_blas_thread
 
 SCHEMA_VERSION = 1
-IN_SAMPLE_TOLERANCE = 0.05
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class FitOptions:
     predict_budgets   budgets of predictions.csv; None: the studied ones, 10x and 100x the largest.
     huber_delta       Approach 3's Huber delta (Chinchilla: 1e-3).
     approach3_starts  L-BFGS runs from this many best starts of Chinchilla's grid (None: all 4,500).
+    intervals         "predictive": bootstrap + the study's backtest error per decade of extrapolation
+                      (calibrated out of sample, see fitting/predictive.py); "bootstrap": run noise only.
     """
 
     params: str = "total"
@@ -54,6 +56,7 @@ class FitOptions:
     predict_budgets: tuple[float, ...] | None = None
     huber_delta: float = 1e-3
     approach3_starts: int | None = 64
+    intervals: str = "predictive"
 
     def check(self) -> None:
         if self.params not in PARAMS_COLUMN:
@@ -69,6 +72,8 @@ class FitOptions:
             raise FitError(f"option confidence={self.confidence!r} must lie strictly between 0 and 1")
         if int(self.backtest_holdout) != self.backtest_holdout or self.backtest_holdout < 0:
             raise FitError(f"option backtest_holdout={self.backtest_holdout!r} must be an integer >= 0")
+        if self.intervals not in ("predictive", "bootstrap"):
+            raise FitError(f"option intervals={self.intervals!r} is not allowed; use 'predictive' or 'bootstrap'")
         if not self.huber_delta > 0:
             raise FitError(f"option huber_delta={self.huber_delta!r} must be > 0")
         if self.predict_budgets is not None:
@@ -134,7 +139,7 @@ def _block(status, options, params=None, samples=None, names=(), unit="", **extr
 # the three approaches
 
 
-def _fit_approach1(curves, options, rng, given: bool) -> dict:
+def _fit_approach1(curves, options, rng, given: bool, noise: float) -> dict:
     if curves is None and given:
         note = "not enough curve points: no curve point belongs to a usable run (check run_id in both tables)"
         return _block("skipped", options, reason=note, note=note)
@@ -144,7 +149,7 @@ def _fit_approach1(curves, options, rng, given: bool) -> dict:
         return _block("skipped", options, reason=str(exc), note=str(exc))
     runs = approach1.curves_by_run(curves)
     if options.bootstrap:
-        samples = bootstrap.approach1_samples(runs, options.bootstrap, rng, approach1.GRID_POINTS)
+        samples = approach1.bootstrap(runs, noise, options.bootstrap, rng)
     else:
         samples = _no_samples(powerlaw.PARAM_NAMES)
     return _block(
@@ -153,8 +158,9 @@ def _fit_approach1(curves, options, rng, given: bool) -> dict:
         params,
         _samples_dict(samples),
         powerlaw.PARAM_NAMES,
-        unit="runs (whole curves), with replacement",
-        method="envelope of validation-loss curves on a log grid of FLOPs; power laws in log space",
+        unit=f"design fixed: every run kept, each run's curve scaled by 1 + {noise:.3g} z (run noise)",
+        method="envelope of validation-loss curves on a log grid of FLOPs; laws in C through it",
+        loss_form=powerlaw.loss_form(params),
         envelope={k: env[k].tolist() for k in ("C", "N", "D", "L", "run_id")},
         n_runs=len(runs),
     )
@@ -163,9 +169,10 @@ def _fit_approach1(curves, options, rng, given: bool) -> dict:
 def _fit_approach2(table, options, rng, details) -> dict:
     params = approach2.laws(details)
     if options.bootstrap:
-        samples, vertices = bootstrap.approach2_samples(table, options.flops, options.bootstrap, rng)
+        samples, vertices, counts = bootstrap.approach2_samples(table, details, options.flops, options.bootstrap, rng)
     else:
         samples, vertices = _no_samples(powerlaw.PARAM_NAMES), np.full((0, len(details), 3), np.nan)
+        counts = {}
     lo, hi = bootstrap.percentile_interval(vertices, options.confidence)
     budgets = []
     for j, det in enumerate(details):
@@ -177,23 +184,28 @@ def _fit_approach2(table, options, rng, details) -> dict:
         budgets.append(det)
     excluded = [{"budget": b["budget"], "reason": b["reason"]} for b in budgets if not b["included"]]
     warnings = [f"C={b['budget']:.3g}: {w}" for b in budgets for w in b["warnings"]]
-    return _block(
+    if counts.get("replicates_with_drops"):
+        warnings.append(
+            f"bootstrap: in {counts['replicates_with_drops']} of {counts['replicates']} replicates a budget's "
+            f"parabola opened downward ({counts['budget_drops']} vertices lost); those replicates were fitted "
+            "without it"
+        )
+    block = _block(
         "ok",
         options,
         params,
         _samples_dict(samples),
         powerlaw.PARAM_NAMES,
-        unit="runs within each budget, with replacement (stratified)",
-        method="parabola of loss vs log10 N per budget; power laws through the vertices in log space",
+        unit="design fixed: every budget and size kept; residual bootstrap of the parabolas (pooled residuals)",
+        method="parabola of loss vs log10 N per budget; laws in C through the vertices",
+        loss_form=powerlaw.loss_form(params),
         excluded_budgets=excluded,
         warnings=warnings,
         budgets=budgets,
     )
-
-
-def _kappa(table) -> float:
-    """Counted FLOPs per 6ND (1 under the 6ND convention): Approach 3's allocation uses C / kappa."""
-    return float(np.median(table["C"] / (6.0 * table["N"] * table["D"])))
+    if counts:
+        block["bootstrap"]["losses"] = counts
+    return block
 
 
 def _fit_approach3(table, options, rng) -> dict:
@@ -209,7 +221,6 @@ def _fit_approach3(table, options, rng) -> dict:
     warnings = []
     if not (params["alpha"] > 0 and params["beta"] > 0):
         warnings.append("alpha or beta <= 0: the allocation exponents are undefined")
-    kappa = _kappa(table)
     return _block(
         "ok",
         options,
@@ -224,18 +235,78 @@ def _fit_approach3(table, options, rng) -> dict:
         theta={"a": theta[0], "b": theta[1], "e": theta[2], "alpha": theta[3], "beta": theta[4]},
         objective=f,
         n_runs=len(table),
-        flops_per_6ND=kappa,
+        flops_per_6ND=float(np.median(_kappa(table)["kappa"])),
+        flops_per_6ND_by_size=_kappa(table),
         warnings=warnings,
     )
 
 
+def _kappa(table) -> dict:
+    """Counted FLOPs per 6ND by model size (all 1 under the 6ND convention): Approach 3's allocation
+    at a budget C solves kappa(N) 6 N D = C with kappa interpolated between the studied sizes."""
+    ratio = (table["C"] / (6.0 * table["N"] * table["D"])).groupby(table["N"]).median()
+    return {"N": ratio.index.to_numpy(float).tolist(), "kappa": ratio.to_numpy(float).tolist()}
+
+
 def evaluate(approach: int, params: dict, budgets, block: dict | None = None):
-    """N*, D*, L* of one approach's parameters at FLOP budgets (arrays broadcast)."""
+    """N*, D*, L* of one approach's parameters at FLOP budgets C (arrays broadcast)."""
     if approach == 3:
-        kappa = (block or {}).get("flops_per_6ND") or 1.0
-        n, d, _ = approach3.optimal(params, np.asarray(budgets, dtype=float) / kappa)
-        return n, d, approach3.loss(params, n, d)
+        block = block or {}
+        return approach3_allocation(params, budgets, block.get("flops_per_6ND_by_size") or block.get("flops_per_6ND"))
     return powerlaw.evaluate(params, budgets)
+
+
+def approach3_allocation(params: dict, budgets, kappa) -> tuple:
+    """Approach 3's N*, D*, L* at C; with counted FLOPs, under C = kappa(N) 6 N D."""
+    c = np.asarray(budgets, dtype=float)
+    if isinstance(kappa, dict) and len(kappa.get("N", ())) and not np.allclose(kappa["kappa"], 1.0):
+        ks = np.asarray(kappa["kappa"], dtype=float)
+        if hasattr(approach3, "optimal_counted") and ks.size > 1:
+            return approach3.optimal_counted(params, c, np.asarray(kappa["N"], dtype=float), ks)
+        k = float(np.median(ks))
+    else:
+        k = float(kappa) if isinstance(kappa, int | float) and kappa else 1.0
+    n, d, _ = approach3.optimal(params, c / k)
+    return n, d, approach3.loss(params, n, d)
+
+
+def fit_point(train, train_curves, options: FitOptions) -> dict:
+    """Every requested approach refitted without bootstrap (the backtests' refits):
+    ``{approach: params or the exception that stopped it}``."""
+    out = {}
+    for k in sorted(set(options.approaches)):
+        try:
+            if k == 1:
+                out[k] = approach1.fit(train_curves)[0]
+            elif k == 2:
+                out[k] = approach2.fit(train, options.flops)[0]
+            else:
+                if len(train) < 6:
+                    raise FitError(f"Approach 3 needs >= 6 runs; {len(train)} left")
+                ln, ld, ll = (np.log(train[c].to_numpy()) for c in ("N", "D", "L"))
+                th, _ = approach3.minimise(ln, ld, ll, options.huber_delta, options.approach3_starts)
+                out[k] = approach3.params_from_theta(th)
+                out[k]["flops_per_6ND_by_size"] = _kappa(train)
+        except (FitError, approach1.NotEnoughCurves, FloatingPointError) as exc:
+            out[k] = exc
+    return out
+
+
+def _cached(refit):
+    """``refit`` remembered by the training budgets: the backtest's fold is one of the rolling ones."""
+    memo = {}
+
+    def call(train, train_curves):
+        key = tuple(sorted(train["budget_id"].unique().tolist()))
+        if key not in memo:
+            memo[key] = refit(train, train_curves)
+        return memo[key]
+
+    return call
+
+
+def _predict_point(k, params, c):
+    return evaluate(k, params, c, {"flops_per_6ND_by_size": params.get("flops_per_6ND_by_size")} if k == 3 else None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,7 +328,7 @@ def fit_runs(runs_df: pd.DataFrame, curves_df: pd.DataFrame | None = None, optio
 def _fit_runs(runs_df, curves_df, options: FitOptions) -> dict:
     runs_df, curves_df = load_runs(runs_df, curves_df)
     table, excluded = prepare_runs(runs_df, options.params, options.flops)
-    table = assign_budgets(table)
+    table, budget_warnings = assign_budgets(table)
     budgets = sorted(table["budget"].unique().tolist())
     if len(budgets) < 2:
         raise FitError(
@@ -267,17 +338,19 @@ def _fit_runs(runs_df, curves_df, options: FitOptions) -> dict:
     curves = prepare_curves(curves_df, table, options.flops)
     rngs = bootstrap.rngs(options.seed)
     details = approach2.minima(table, options.flops)
+    noise = bootstrap.run_noise(table, details)
 
     approaches, errors = {}, []
     for k in sorted(set(options.approaches)):
         try:
             if k == 1:
-                approaches["approach1"] = _fit_approach1(curves, options, rngs[1], curves_df is not None)
+                a1_noise = noise if np.isfinite(noise) else DEFAULT_RUN_NOISE
+                approaches["approach1"] = _fit_approach1(curves, options, rngs[1], curves_df is not None, a1_noise)
             elif k == 2:
                 approaches["approach2"] = _fit_approach2(table, options, rngs[2], details)
             else:
                 approaches["approach3"] = _fit_approach3(table, options, rngs[3])
-        except FitError as exc:
+        except (FitError, FloatingPointError) as exc:
             # One approach that cannot fit (e.g. Approach 2 with < 2 usable budgets) is recorded
             # with its reason and leaves the others; when none fits, the error stands, no output.
             errors.append(str(exc))
@@ -290,28 +363,17 @@ def _fit_runs(runs_df, curves_df, options: FitOptions) -> dict:
     if errors and not any(block["status"] == "ok" for block in approaches.values()):
         raise FitError("no approach could be fitted: " + " | ".join(errors))
 
-    def fit_point(train, train_curves):
-        out = {}
-        for k in sorted(set(options.approaches)):
-            try:
-                if k == 1:
-                    out[k] = approach1.fit(train_curves)[0]
-                elif k == 2:
-                    out[k] = approach2.fit(train, options.flops)[0]
-                else:
-                    ln, ld, ll = (np.log(train[c].to_numpy()) for c in ("N", "D", "L"))
-                    if len(train) < 6:
-                        raise FitError(f"Approach 3 needs >= 6 runs; {len(train)} left")
-                    th, _ = approach3.minimise(ln, ld, ll, options.huber_delta, options.approach3_starts)
-                    out[k] = approach3.params_from_theta(th)
-            except (FitError, approach1.NotEnoughCurves) as exc:
-                out[k] = exc
-        return out
-
-    def predict_point(k, params, c):
-        return evaluate(k, params, c, approaches.get(f"approach{k}"))
-
-    bt = backtest.run(table, curves, options.backtest_holdout, fit_point, predict_point, details)
+    observed = backtest.observed(table, details)
+    refit = _cached(partial(fit_point, options=options))
+    errs = predictive.rolling_errors(table, curves, refit, _predict_point, observed)
+    a2 = approaches.get("approach2", {})
+    vertex = predictive.vertex_noise(a2.get("budgets") or [], options.confidence) if a2.get("status") == "ok" else None
+    for key, block in approaches.items():
+        if block["status"] == "ok":
+            block["predictive"] = predictive.calibrate(errs, int(key[-1]), budgets, vertex)
+    bt = backtest.run(
+        table, curves, options.backtest_holdout, refit, _predict_point, observed, errs, options.confidence
+    )
     bt["convention"] = _convention(options)
     for k in list(bt.get("approaches", {})):
         if approaches.get(k, {}).get("status") != "ok":
@@ -322,23 +384,30 @@ def _fit_runs(runs_df, curves_df, options: FitOptions) -> dict:
         if options.predict_budgets is not None
         else budgets + [10 * budgets[-1], 100 * budgets[-1]]
     )
-    opts = asdict(options)
-    return to_jsonable(
-        {
-            "schema_version": SCHEMA_VERSION,
-            "convention": _convention(options),
-            "options": opts,
-            "n_runs": int(len(runs_df)),
-            "n_used": int(len(table)),
-            "budgets": budgets,
-            "predict_budgets": predict_budgets,
-            "runs": {k: table[k].tolist() for k in ("run_id", "N", "D", "C", "L", "budget", "budget_id")},
-            "excluded_runs": excluded,
-            "approaches": approaches,
-            "backtest": bt,
-            "references": REFERENCES,
-        }
-    )
+    result = {
+        "schema_version": SCHEMA_VERSION,
+        "convention": _convention(options),
+        "options": asdict(options),
+        "intervals_method": predictive.METHOD if options.intervals == "predictive" else BOOTSTRAP_METHOD,
+        "n_runs": int(len(runs_df)),
+        "n_used": int(len(table)),
+        "budgets": budgets,
+        "predict_budgets": predict_budgets,
+        "runs": {k: table[k].tolist() for k in ("run_id", "N", "D", "C", "L", "budget", "budget_id")},
+        "excluded_runs": excluded,
+        "budget_warnings": budget_warnings,
+        "run_noise": noise,
+        "approaches": approaches,
+        "backtest": bt,
+        "rolling_backtest": errs,
+        "references": REFERENCES,
+    }
+    result["diagnostics"] = diagnostics.check(runs_df, table, curves_df, result)
+    return to_jsonable(result)
+
+
+DEFAULT_RUN_NOISE = 0.005
+BOOTSTRAP_METHOD = "bootstrap: percentile intervals of the bootstrap replicates (run noise only)"
 
 
 REFERENCES = [
@@ -355,43 +424,73 @@ def _arr(values) -> np.ndarray:
 
 
 def predict(result: dict, budgets) -> pd.DataFrame:
-    """Rows per (budget, approach): N*, D*, L*, D*/N* with interval bounds, in_sample, conventions."""
+    """Rows per (budget, approach): N*, D*, L*, D*/N* with interval bounds, the extrapolation
+    factor (budget / largest studied budget), the study's one-budget-out backtest error of that
+    approach, in_sample and the conventions.  Intervals are predictive (see
+    :mod:`flops_fit.fitting.predictive`) unless the fit was made with ``intervals="bootstrap"``."""
     c = np.atleast_1d(np.asarray(budgets, dtype=float))
     studied = np.asarray(result["budgets"], dtype=float)
-    lo_c, hi_c = studied.min() * (1 - IN_SAMPLE_TOLERANCE), studied.max() * (1 + IN_SAMPLE_TOLERANCE)
     conf = result["options"]["confidence"]
     conv = result["convention"]
+    method = result.get("options", {}).get("intervals", "bootstrap")
     frames = []
     for key, block in result["approaches"].items():
         if block.get("status") != "ok":
             continue
         k = int(key[-1])
         params = {p: (math.nan if v is None else v) for p, v in block["params"].items()}
-        n, d, loss = (np.broadcast_to(x, c.shape) for x in evaluate(k, params, c, block))
+        n, d, loss = (np.broadcast_to(x, c.shape).astype(float) for x in evaluate(k, params, c, block))
         samples = {p: _arr(v)[:, None] for p, v in block["bootstrap"]["samples"].items()}
-        cols = {"N_opt": n, "D_opt": d, "L_opt": loss, "tokens_per_param": d / n}
-        frame = {"budget": c, "approach": k}
+        nan = np.full(c.shape, np.nan)
+        boot = {name: (nan, nan) for name in ("N", "L")}
         if samples and len(next(iter(samples.values()))):
             with np.errstate(all="ignore"):
-                ns, ds, ls = evaluate(k, samples, c[None, :], block)
-                draws = {"N_opt": ns, "D_opt": ds, "L_opt": ls, "tokens_per_param": ds / ns}
+                ns, _, ls = evaluate(k, samples, c[None, :], block)
+            boot = {"N": bootstrap.percentile_interval(ns, conf), "L": bootstrap.percentile_interval(ls, conf)}
+        cal = block.get("predictive")
+        if method == "predictive" and cal:
+            n_lo, n_hi = predictive.interval(n, *boot["N"], c, cal, "N", conf)
+            l_lo, l_hi = predictive.interval(loss, *boot["L"], c, cal, "L", conf)
         else:
-            draws = {}
-        for name, point in cols.items():
-            frame[name] = point
-            if name in draws:
-                lo, hi = bootstrap.percentile_interval(draws[name], conf)
-            else:
-                lo = hi = np.full(c.shape, np.nan)
-            frame[f"{name}_lo"], frame[f"{name}_hi"] = lo, hi
-        frame["in_sample"] = (c >= lo_c) & (c <= hi_c)
-        frame["params_convention"] = conv["params"]
-        frame["flops_convention"] = conv["flops"]
-        frame["confidence"] = conf
+            (n_lo, n_hi), (l_lo, l_hi) = boot["N"], boot["L"]
+        with np.errstate(all="ignore"):
+            # C fixed: D* moves against N*, and D*/N* twice as far (in log space)
+            frame = {
+                "budget": c,
+                "approach": k,
+                "N_opt": n, "N_opt_lo": n_lo, "N_opt_hi": n_hi,
+                "D_opt": d, "D_opt_lo": d * n / n_hi, "D_opt_hi": d * n / n_lo,
+                "L_opt": loss, "L_opt_lo": l_lo, "L_opt_hi": l_hi,
+                "tokens_per_param": d / n,
+                "tokens_per_param_lo": d / n * (n / n_hi) ** 2,
+                "tokens_per_param_hi": d / n * (n / n_lo) ** 2,
+            }
+        bt = _one_budget_out(result, key)
+        frame.update(
+            in_sample=extrapolation.in_sample(c, studied),
+            extrapolation=extrapolation.factor(c, studied),
+            beyond_data=extrapolation.beyond_data(c, studied),
+            backtest_L_error_pct=bt[0],
+            backtest_N_ratio=bt[1],
+            interval_method=method if (method == "bootstrap" or cal) else "bootstrap",
+            params_convention=conv["params"],
+            flops_convention=conv["flops"],
+            confidence=conf,
+        )
         frames.append(pd.DataFrame(frame))
     if not frames:
         return pd.DataFrame(columns=["budget", "approach", "N_opt", "D_opt", "L_opt", "tokens_per_param"])
     return pd.concat(frames, ignore_index=True).sort_values(["budget", "approach"], ignore_index=True)
+
+
+def _one_budget_out(result: dict, key: str) -> tuple[float, float]:
+    """(L* error %, N* ratio) of the approach predicting the largest budget from the others."""
+    rows = [e for e in result.get("rolling_backtest") or [] if f"approach{e['approach']}" == key]
+    if not rows:
+        return math.nan, math.nan
+    last = max(rows, key=lambda e: (e["origin"], -e["budget"]))
+    last = min((e for e in rows if e["origin"] == last["origin"]), key=lambda e: e["budget"])
+    return 100 * (last["L_pred"] / last["L_obs"] - 1), last["N_pred"] / last["N_obs"]
 
 
 def write_fit(result: dict, out_dir) -> None:

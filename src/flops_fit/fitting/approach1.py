@@ -25,6 +25,7 @@ from . import powerlaw
 
 GRID_POINTS = 1500
 MIN_POINTS = 5
+LAW_POINTS = 150  # the laws are fitted through this many envelope points (spread over log C)
 
 
 class NotEnoughCurves(Exception):
@@ -59,8 +60,8 @@ def envelope(curves: pd.DataFrame | None, grid_points: int = GRID_POINTS) -> pd.
     return envelope_from_runs(curves_by_run(curves), grid_points)
 
 
-def envelope_from_runs(runs: list[tuple], grid_points: int = GRID_POINTS) -> pd.DataFrame:
-    """``envelope`` of pre-split curves (the bootstrap resamples this list)."""
+def _grid(runs: list[tuple], grid_points: int):
+    """The log-C grid and every run's loss and log D on it (NaN outside the run's curve)."""
     if len(runs) < 2:
         raise NotEnoughCurves(f"not enough curve points: {len(runs)} run(s) with >= 2 curve points")
     starts = np.sort([r[2][0] for r in runs])
@@ -74,14 +75,20 @@ def envelope_from_runs(runs: list[tuple], grid_points: int = GRID_POINTS) -> pd.
     grid, losses = grid[covered], losses[:, covered]
     if len(grid) < MIN_POINTS:
         raise NotEnoughCurves(f"not enough curve points: {len(grid)} envelope points (need {MIN_POINTS})")
+    log_d = np.vstack([np.interp(grid, lc, ld) for _, _, lc, ld, _ in runs])
+    return grid, losses, log_d
+
+
+def envelope_from_runs(runs: list[tuple], grid_points: int = GRID_POINTS) -> pd.DataFrame:
+    """``envelope`` of pre-split curves."""
+    grid, losses, log_d = _grid(runs, grid_points)
     best = np.nanargmin(losses, axis=0)
     cols = np.arange(len(grid))
-    log_d = np.vstack([np.interp(grid, lc, ld) for _, _, lc, ld, _ in runs])[best, cols]
     env = pd.DataFrame(
         {
             "C": np.exp(grid),
             "N": [runs[k][1] for k in best],
-            "D": np.exp(log_d),
+            "D": np.exp(log_d[best, cols]),
             "L": losses[best, cols],
             "run_id": [runs[k][0] for k in best],
         }
@@ -91,7 +98,38 @@ def envelope_from_runs(runs: list[tuple], grid_points: int = GRID_POINTS) -> pd.
     return env
 
 
+def _thin(n_points: int) -> np.ndarray:
+    """Indices of at most ``LAW_POINTS`` envelope points, evenly spread over the log-C grid."""
+    return np.unique(np.linspace(0, n_points - 1, min(n_points, LAW_POINTS)).round().astype(int))
+
+
+def laws(env: pd.DataFrame) -> dict:
+    """The power laws through the envelope (at most ``LAW_POINTS`` of its points)."""
+    e = env.iloc[_thin(len(env))]
+    return powerlaw.fit(e["C"], e["N"], e["D"], e["L"])
+
+
 def fit(curves: pd.DataFrame | None, grid_points: int = GRID_POINTS) -> tuple[dict, pd.DataFrame]:
     """(power-law parameters, envelope)."""
     env = envelope(curves, grid_points)
-    return powerlaw.fit(env["C"], env["N"], env["D"], env["L"]), env
+    return laws(env), env
+
+
+def bootstrap(runs: list[tuple], noise: float, resamples: int, rng, grid_points: int = GRID_POINTS) -> dict:
+    """Law samples from a parametric bootstrap with the design fixed: every run is kept, and each
+    replicate scales each run's whole curve by ``1 + noise * z`` (z ~ N(0, 1), one draw per run:
+    seed-to-seed noise moves a run's curve as a whole), then takes the envelope and refits.
+    Resampling whole runs with replacement instead would only ever drop runs (a duplicate run
+    never changes an envelope): a ~63% subsample, not a bootstrap."""
+    grid, losses, log_d = _grid(runs, grid_points)
+    cols = _thin(len(grid))
+    grid, losses, log_d = grid[cols], losses[:, cols], log_d[:, cols]
+    sizes = np.array([r[1] for r in runs])
+    z = 1.0 + noise * rng.standard_normal((resamples, len(runs)))
+    scaled = np.where(np.isfinite(losses), losses, np.inf)[None, :, :] * z[:, :, None]
+    best = np.argmin(scaled, axis=1)  # resamples x points
+    rows = np.arange(len(cols))[None, :]
+    loss = np.take_along_axis(scaled, best[:, None, :], 1)[:, 0]
+    out = powerlaw.fit_many(np.exp(grid)[None, :], sizes[best], np.exp(log_d[best, rows]), loss)
+    one_size = (best == best[:, :1]).all(axis=1)
+    return {k: np.where(one_size, np.nan, v) for k, v in out.items()}

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import predictive
+
 
 def observed(table, budget_details: list[dict]) -> dict[int, dict]:
     """Per budget_id: the observed optimum (N, L) and where it came from."""
@@ -31,11 +33,15 @@ def observed(table, budget_details: list[dict]) -> dict[int, dict]:
     return out
 
 
-def run(table, curves, holdout: int, fit_point, predict_point, budget_details) -> dict:
-    """Refit without the ``holdout`` largest budgets.
+def run(table, curves, holdout: int, fit_point, predict_point, observed: dict, errors: list[dict],
+        confidence: float) -> dict:
+    """Refit without the ``holdout`` largest budgets and predict them.
 
     ``fit_point(table, curves) -> {approach: params or Exception}`` refits every approach;
-    ``predict_point(approach, params, budgets) -> (N, D, L)`` evaluates a refit.
+    ``predict_point(approach, params, budgets) -> (N, D, L)`` evaluates a refit; ``observed`` is
+    :func:`observed`.  Each prediction carries a predictive interval made only from what was
+    known at the time: the errors of the rolling-origin folds whose budgets were all below the
+    held-out ones (plus the prior of :mod:`.predictive`); the bootstrap term is left out.
     """
     ids = sorted(table["budget_id"].unique())
     if holdout <= 0:
@@ -51,8 +57,8 @@ def run(table, curves, holdout: int, fit_point, predict_point, budget_details) -
     train_curves = None
     if curves is not None:
         train_curves = curves[curves["run_id"].isin(set(train["run_id"]))]
-    obs = observed(table, budget_details)
     held_c = [float(table.loc[table["budget_id"] == b, "budget"].iloc[0]) for b in held]
+    train_budgets = sorted(train["budget"].unique())
     out = {"status": "ok", "holdout": holdout, "held_out_budgets": held_c, "approaches": {}}
     for approach, params in fit_point(train, train_curves).items():
         key = f"approach{approach}"
@@ -60,20 +66,29 @@ def run(table, curves, holdout: int, fit_point, predict_point, budget_details) -
             out["approaches"][key] = {"status": "skipped", "reason": str(params)}
             continue
         n, _, loss = predict_point(approach, params, np.array(held_c))
+        known = [e for e in errors if e["budget"] <= train_budgets[-1] * (1 + 1e-9)]
+        cal = predictive.calibrate(known, approach, train_budgets)
+        n_lo, n_hi = predictive.interval(n, n, n, held_c, cal, "N", confidence)
+        l_lo, l_hi = predictive.interval(loss, loss, loss, held_c, cal, "L", confidence)
         rows = []
         for j, bid in enumerate(held):
-            o = obs[bid]
+            o = observed[bid]
             rows.append(
                 {
                     "budget": held_c[j],
                     "N_pred": float(n[j]),
+                    "N_pred_lo": float(n_lo[j]),
+                    "N_pred_hi": float(n_hi[j]),
                     "N_obs": o["N_obs"],
                     "N_ratio": float(n[j] / o["N_obs"]),
                     "L_pred": float(loss[j]),
+                    "L_pred_lo": float(l_lo[j]),
+                    "L_pred_hi": float(l_hi[j]),
                     "L_obs": o["L_obs"],
                     "L_error_pct": float(100 * (loss[j] - o["L_obs"]) / o["L_obs"]),
                     "observed_from": o["observed_from"],
                 }
             )
+        params = {k: v for k, v in params.items() if k != "flops_per_6ND_by_size"}
         out["approaches"][key] = {"status": "ok", "params": params, "held_out": rows}
     return out

@@ -2,13 +2,17 @@
 
 What is resampled, per approach:
 
-* Approach 1: runs (whole curves), with replacement; the envelope of the distinct runs drawn.
-* Approach 2: runs *within each budget*, with replacement (a stratified bootstrap: every
-  replicate keeps the design's budgets, so the spread reflects the noise of each IsoFLOP
-  profile).  A budget that becomes unusable in a replicate (< 3 distinct sizes, vertex outside)
-  is dropped from that replicate; a replicate with < 2 usable budgets counts as failed.
+* Approach 1: the design fixed, every run kept; each run's curve scaled by its own noise draw
+  (:func:`flops_fit.fitting.approach1.bootstrap`).
+* Approach 2: the design fixed, every budget and size kept; residual bootstrap of the IsoFLOP
+  parabolas with pooled residuals (:func:`approach2_samples`); vertices lost in a replicate are
+  counted and reported.
 * Approach 3: runs, with replacement; each refit is one L-BFGS run warm-started from the point
   estimate (Besiroglu et al. 2024 refit from the point estimate too).
+
+These intervals carry the noise of the runs only.  What an extrapolation adds (the laws' own
+misspecification) is measured by the study's rolling-origin backtest and added in
+:mod:`flops_fit.fitting.predictive`.
 
 Each approach draws from its own child of ``numpy.random.SeedSequence(seed)``, so the same
 seed gives identical numbers whichever approaches are switched on.  Intervals are percentile
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import approach1, approach2, approach3, powerlaw
+from . import approach3, powerlaw
 
 
 def rngs(seed: int) -> dict[int, np.random.Generator]:
@@ -57,37 +61,85 @@ def approach3_samples(theta_hat, log_n, log_d, log_l, delta, resamples, rng) -> 
     return out
 
 
-def approach2_samples(table, flops: str, resamples: int, rng) -> tuple[dict, np.ndarray]:
-    """(law parameter samples, per-budget vertex samples of shape (resamples, n_budgets, 3))."""
-    groups = [g for _, g in table.groupby("budget_id", sort=True)]
-    arrays = [(g["N"].to_numpy(), g["D"].to_numpy(), g["L"].to_numpy(), float(g["budget"].iloc[0])) for g in groups]
-    laws = {k: np.full(resamples, np.nan) for k in powerlaw.PARAM_NAMES}
-    vertices = np.full((resamples, len(groups), 3), np.nan)
-    for r in range(resamples):
-        budgets = []
-        for j, (n, d, loss, c) in enumerate(arrays):
-            idx = rng.integers(0, len(n), len(n))
-            res = approach2.fit_budget(n[idx], d[idx], loss[idx], c, flops)
-            res["budget"] = c
-            budgets.append(res)
-            if res["included"]:
-                vertices[r, j] = res["N_opt"], res["D_opt"], res["L_opt"]
-        if sum(b["included"] for b in budgets) < 2:
-            continue
-        for k, v in approach2.laws(budgets).items():
-            laws[k][r] = v
-    return laws, vertices
+def _standardised_residuals(x: np.ndarray, loss: np.ndarray) -> np.ndarray:
+    """Residuals of one budget's parabola, leverage-corrected (r / sqrt(1 - h)), so that their
+    spread estimates the noise of one run (Davison & Hinkley 1997, Algorithm 6.1)."""
+    design = np.vander(x, 3)
+    coef, *_ = np.linalg.lstsq(design, loss, rcond=None)
+    hat = np.einsum("ij,ji->i", design, np.linalg.pinv(design))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (loss - design @ coef) / np.sqrt(np.clip(1 - hat, 1e-12, None))
+    return np.where(np.isfinite(r), r, 0.0)
 
 
-def approach1_samples(runs: list[tuple], resamples: int, rng, grid_points: int) -> dict:
-    """Law parameter samples from envelopes of resampled runs (failed replicates stay NaN)."""
-    laws = {k: np.full(resamples, np.nan) for k in powerlaw.PARAM_NAMES}
-    for r in range(resamples):
-        idx = np.unique(rng.integers(0, len(runs), len(runs)))
-        try:
-            env = approach1.envelope_from_runs([runs[i] for i in idx], grid_points)
-        except approach1.NotEnoughCurves:
+def approach2_samples(table, details: list[dict], flops: str, resamples: int, rng) -> tuple[dict, np.ndarray, dict]:
+    """Residual bootstrap of Approach 2 with the design fixed.
+
+    Every replicate keeps every budget the point fit used and every size of it: the loss of each
+    run is its budget's fitted parabola plus a residual drawn from the pooled, leverage-corrected
+    residuals of all used budgets (one noise level for the study, so a budget of 3 sizes, whose
+    own residuals are 0, still gets noise).  Each budget's parabola is refitted (a linear map of
+    the replicate's losses: all replicates at once) and the laws refitted through the vertices.
+    A replicate whose parabola of some budget opens downward has no vertex there; the law of that
+    replicate is fitted without it and the losses are counted (``budget_drops``), never silent.
+    Returns (law samples, vertex samples (resamples x budgets x 3, NaN for unused budgets), counts).
+    """
+    groups = dict(tuple(table.groupby("budget_id", sort=True)))
+    used = [j for j, det in enumerate(details) if det["included"]]
+    vertices = np.full((resamples, len(details), 3), np.nan)
+    counts = {"replicates": resamples, "budget_drops": 0, "replicates_with_drops": 0, "vertex_outside_sizes": 0,
+              "failed": 0}
+    if not used:
+        counts["failed"] = resamples
+        return {k: np.full(resamples, np.nan) for k in powerlaw.PARAM_NAMES}, vertices, counts
+    pooled = np.concatenate(
+        [_standardised_residuals(np.log10(groups[details[j]["budget_id"]]["N"].to_numpy()),
+                                 groups[details[j]["budget_id"]]["L"].to_numpy()) for j in used]
+    )
+    pooled = pooled - pooled.mean()
+    dropped = np.zeros(resamples, dtype=bool)
+    for j in used:
+        grp = groups[details[j]["budget_id"]]
+        x, loss = np.log10(grp["N"].to_numpy()), grp["L"].to_numpy()
+        design = np.vander(x, 3)
+        fitted = design @ np.linalg.lstsq(design, loss, rcond=None)[0]
+        y = fitted[None, :] + rng.choice(pooled, size=(resamples, len(x)))
+        c2, c1, c0 = (y @ np.linalg.pinv(design).T).T
+        up = c2 > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            xs = np.where(up, -c1 / (2 * c2), np.nan)
+            lstar = np.where(up, c0 - c1 * c1 / (4 * c2), np.nan)
+        counts["budget_drops"] += int((~up).sum())
+        counts["vertex_outside_sizes"] += int((up & ((xs <= x.min()) | (xs >= x.max()))).sum())
+        dropped |= ~up
+        c = float(details[j]["budget"])
+        if flops == "6ND":
+            dstar = c / (6.0 * 10**xs)
+        else:
+            sizes = np.unique(x)
+            logd = np.log10(grp["D"].to_numpy())
+            mean_logd = np.array([logd[x == s].mean() for s in sizes])
+            slope = np.polyfit(sizes, mean_logd, 1)[0]
+            # inside the sizes: interpolate; a replicate's vertex beyond them: extend the end slope
+            dstar = 10 ** (np.interp(xs, sizes, mean_logd) + slope * (xs - np.clip(xs, sizes[0], sizes[-1])))
+        vertices[:, j] = np.stack([10**xs, dstar, lstar], axis=1)
+    counts["replicates_with_drops"] = int(dropped.sum())
+    c = np.array([det["budget"] for det in details], dtype=float)
+    laws = powerlaw.fit_many(c[None, :], vertices[:, :, 0], vertices[:, :, 1], vertices[:, :, 2])
+    laws = {k: np.asarray(v, dtype=float) for k, v in laws.items()}
+    counts["failed"] = int((~np.isfinite(laws["a"])).sum())
+    return laws, vertices, counts
+
+
+def run_noise(table, details: list[dict]) -> float:
+    """Relative noise of one run's final loss: pooled leverage-corrected residual sd of the used
+    IsoFLOP parabolas over the mean loss (NaN when no budget has > 3 sizes)."""
+    res = []
+    for det in details:
+        if not det["included"] or det["n_sizes"] <= 3:
             continue
-        for k, v in powerlaw.fit(env["C"], env["N"], env["D"], env["L"]).items():
-            laws[k][r] = v
-    return laws
+        grp = table[table["budget_id"] == det["budget_id"]]
+        res.append(_standardised_residuals(np.log10(grp["N"].to_numpy()), grp["L"].to_numpy()) / grp["L"].mean())
+    if not res:
+        return float("nan")
+    return float(np.std(np.concatenate(res)))

@@ -31,6 +31,7 @@ CURVE_COLUMNS = ("run_id", "step", "tokens", "flops", "loss")
 PARAMS_COLUMN = {"total": "params", "non_embedding": "params_non_embedding"}
 FLOPS_CONVENTIONS = ("6ND", "counted")
 BUDGET_TOLERANCE = 0.05  # runs whose C agree within 5% share a budget
+SPREAD_TOLERANCE = 0.10  # a run more than 10% from its budget's C is warned about
 
 
 class FitError(ValueError):
@@ -171,18 +172,26 @@ def prepare_runs(runs: pd.DataFrame, params: str, flops: str) -> tuple[pd.DataFr
     return table, excluded
 
 
-def assign_budgets(table: pd.DataFrame) -> pd.DataFrame:
-    """Add ``budget_id`` (0, 1, ... by increasing C) and ``budget`` (geometric-mean C of the group).
+def assign_budgets(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Add ``budget_id`` (0, 1, ... by increasing C) and ``budget`` (the budget's C); warnings.
 
-    Groups by the ``budget`` column when the table had one (the planned grid); otherwise runs
-    whose C agree within 5% are grouped (sorted log C, a new group whenever C exceeds the
-    group's first C by more than 5%).
+    With a ``budget`` column (the planned grid), runs are grouped by it and the budget's C is the
+    planned value -- not the geometric mean of whichever sizes ran, which moves when a size fails
+    -- as long as the runs' C under the chosen convention agree with it (median within 10%).
+    When they do not (e.g. C = 6ND on a grid planned with counted FLOPs) the budget's C is the
+    geometric mean of its runs' C, and a warning says why.  Without the column, runs whose C
+    agree within 5% are grouped (sorted log C, a new group whenever C exceeds the group's first C
+    by more than 5%) and the budget's C is their geometric mean.  Runs more than 10% away from
+    their budget's C are warned about.
     """
     table = table.copy()
+    warnings: list[str] = []
+    planned = None
     if "budget_label" in table.columns:
         labels = table["budget_label"].to_numpy()
         keys = np.unique(labels)
         gid = np.searchsorted(keys, labels)
+        planned = keys
     else:
         order = np.argsort(table["C"].to_numpy(), kind="stable")
         logc = np.log(table["C"].to_numpy()[order])
@@ -197,11 +206,31 @@ def assign_budgets(table: pd.DataFrame) -> pd.DataFrame:
         gid = np.empty(len(order), dtype=int)
         gid[order] = gid_sorted
     logc = np.log(table["C"].to_numpy())
-    means = np.array([logc[gid == g].mean() for g in range(gid.max() + 1)])
-    rank = np.argsort(np.argsort(means, kind="stable"), kind="stable")
+    groups = range(gid.max() + 1)
+    level = np.array([logc[gid == g].mean() for g in groups])
+    if planned is not None:
+        for g in groups:
+            off = np.median(logc[gid == g]) - math.log(planned[g])
+            if abs(off) <= math.log(1 + SPREAD_TOLERANCE):
+                level[g] = math.log(planned[g])
+            else:
+                warnings.append(
+                    f"budget {planned[g]:.3g}: its runs' C under this convention is x{math.exp(off):.3g} the planned "
+                    f"budget; using their geometric mean {math.exp(level[g]):.3g} as the budget's C"
+                )
+    for g in groups:
+        spread = np.abs(logc[gid == g] - level[g])
+        far = int((spread > math.log(1 + SPREAD_TOLERANCE)).sum())
+        if far:
+            warnings.append(
+                f"budget {math.exp(level[g]):.3g}: {far} of {int((gid == g).sum())} runs lie more than "
+                f"{SPREAD_TOLERANCE:.0%} from it (up to x{math.exp(spread.max()):.3g}); "
+                "their IsoFLOP curve mixes budgets"
+            )
+    rank = np.argsort(np.argsort(level, kind="stable"), kind="stable")
     table["budget_id"] = rank[gid]
-    table["budget"] = np.exp(means)[gid]
-    return table
+    table["budget"] = np.exp(level)[gid]
+    return table, warnings
 
 
 def prepare_curves(curves: pd.DataFrame | None, table: pd.DataFrame, flops: str) -> pd.DataFrame | None:
