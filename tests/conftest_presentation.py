@@ -83,11 +83,20 @@ def make_curves(runs: pd.DataFrame, points=12) -> pd.DataFrame:
 
 
 def write_study(
-    root: Path, diverged: int = 0, curves: bool = True, bootstrap: int = 10, approaches=(1, 2, 3), **kwargs
+    root: Path,
+    diverged: int = 0,
+    curves: bool = True,
+    bootstrap: int = 10,
+    approaches=(1, 2, 3),
+    predict_budgets=None,
+    unit: str | None = None,
+    **kwargs,
 ) -> dict[str, Path]:
     """Write runs.csv, curves.csv, fit/fit.json and fit/predictions.csv under ``root``; return paths.
 
     The fit is the real one (flops_fit.fitting), with few bootstrap resamples for speed.
+    ``predict_budgets`` adds budgets to predictions.csv (e.g. far beyond the studied ones, as the
+    default study's 1e21); ``unit`` sets runs.csv's optional data unit (e.g. "images").
     """
     from flops_fit import fitting
 
@@ -95,6 +104,8 @@ def write_study(
     runs = make_runs(**kwargs)
     if diverged:
         runs.loc[runs.index[:diverged], "status"] = "diverged"
+    if unit:
+        runs["unit"] = unit
     paths = {
         "root": root,
         "runs": root / "runs.csv",
@@ -107,7 +118,13 @@ def write_study(
     if not curves:
         paths["curves"] = None
     table, curve_table = fitting.load_runs(paths["runs"], paths["curves"])
-    opts = fitting.FitOptions(bootstrap=bootstrap, seed=0, approaches=tuple(approaches), approach3_starts=16)
+    studied = kwargs.get("budgets", BUDGETS)
+    extra = None  # as the pipeline asks: the studied budgets, 10x and 100x the largest, and these
+    if predict_budgets:
+        extra = sorted({*studied, 10 * max(studied), 100 * max(studied), *predict_budgets})
+    opts = fitting.FitOptions(
+        bootstrap=bootstrap, seed=0, approaches=tuple(approaches), approach3_starts=16, predict_budgets=extra
+    )
     fitting.write_fit(fitting.fit_runs(table, curve_table, opts), paths["fit"].parent)
     return paths
 

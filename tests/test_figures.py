@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -169,3 +171,163 @@ def test_presentation_rules_and_report(study, tmp_path):
     dry = snakemake(tmp_path, "-n", *rules, "--", *targets)
     jobs = planned_jobs(dry)
     assert jobs.get("figures") == 1 and "tables" not in jobs, jobs
+
+
+# ----------------------------------------------------------------------------- what the figures show
+
+
+def _render(monkeypatch, *args, **kwargs) -> dict:
+    """make_figures, keeping each figure drawn but not saved: {name: Figure};
+    ``fig.tick_boxes`` holds :func:`_tick_label_boxes` of the drawn figure."""
+    from flops_fit.figures import style
+
+    kept = {}
+
+    def keep(fig, out_dir, name, formats=("pdf", "png")):
+        import matplotlib.pyplot as plt
+
+        fig.canvas.draw()
+        fig.tick_boxes = _tick_label_boxes(fig)
+        kept[name] = fig
+        plt.close(fig)  # not saved: the files are tested above
+        return []
+
+    monkeypatch.setattr(style, "save_figure", keep)
+    make_figures(*args, **kwargs)
+    return kept
+
+
+def _tick_label_boxes(fig):
+    """Per (axes, axis): the drawn boxes of the visible, non-empty tick labels (major and minor)."""
+    renderer = fig.canvas.get_renderer()
+    out = []
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            boxes = []
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                label = tick.label1
+                if not (tick.get_visible() and label.get_visible() and label.get_text()):
+                    continue
+                lo, hi = axis.get_view_interval()
+                if not min(lo, hi) <= tick.get_loc() <= max(lo, hi):
+                    continue
+                boxes.append((label.get_text(), label.get_window_extent(renderer)))
+            out.append((ax, axis, boxes))
+    return out
+
+
+def _overlaps(boxes) -> list:
+    hits = []
+    for i, (ta, a) in enumerate(boxes):
+        for tb, b in boxes[i + 1 :]:
+            if a.x0 < b.x1 - 0.5 and b.x0 < a.x1 - 0.5 and a.y0 < b.y1 - 0.5 and b.y0 < a.y1 - 0.5:
+                hits.append((ta, tb))
+    return hits
+
+
+@pytest.fixture(scope="session")
+def far_study(tmp_path_factory):
+    """Budgets like the default study's (5e10..8e11) with predictions out to 1e21, 1e9x beyond."""
+    return cached_study(
+        tmp_path_factory,
+        key="far",
+        budgets=(5e10, 1e11, 2e11, 4e11, 8e11),
+        predict_budgets=(1e15, 1e18, 1e21),
+        bootstrap=10,
+    )
+
+
+@pytest.mark.parametrize("width", ["single", "double"])
+def test_tick_labels_never_overlap(study, far_study, monkeypatch, tmp_path, width):
+    """Every figure, both widths, also with the laws drawn across 11 decades (no extrapolation
+    limit): no two tick labels of an axis touch, and the decades read as powers of ten (no
+    "1e111e12..." run-together, no "1000T")."""
+    cases = [(study, {}), (far_study, {"max_extrapolation": None})]
+    for st, extra in cases:
+        figs = _render(
+            monkeypatch,
+            st["runs"],
+            st["fit"],
+            st["predictions"],
+            tmp_path / f"{width}-{len(extra)}",
+            curves_csv=st["curves"],
+            width=width,
+            formats=("png",),
+            **extra,
+        )
+        assert sorted(figs) == sorted(FIGURES)
+        for name, fig in figs.items():
+            labelled = 0
+            for _ax, axis, boxes in fig.tick_boxes:
+                assert not _overlaps(boxes), (name, width, axis.axis_name, _overlaps(boxes))
+                labelled += len(boxes)
+                for text, _box in boxes:
+                    assert "000T" not in text and not re.search(r"\de\d", text), (name, text)
+            assert labelled >= 4, name
+        alloc = figs["allocation"].axes[-1]  # the lower panel at single width: its x labels show
+        if extra:  # 1e21 drawn: the x axis spans 11 decades, labelled every k-th decade
+            assert alloc.get_xlim()[1] >= 1e21
+            shown = [t for t, _ in next(b for _a, x, b in figs["allocation"].tick_boxes if x is alloc.xaxis)]
+            assert 3 <= len(shown) <= 8 and all(t.startswith("$") for t in shown), shown
+
+
+def test_figures_stop_at_100x_the_data_and_say_what_they_draw(far_study, monkeypatch, tmp_path):
+    """By default fitted laws end at 100x the largest studied budget (predictions.csv, and the
+    table, still go to 1e21); axes carry units and N's convention; bands have a legend entry."""
+    import pandas as pd
+
+    assert pd.read_csv(far_study["predictions"])["budget"].max() == 1e21
+    figs = _render(
+        monkeypatch, far_study["runs"], far_study["fit"], far_study["predictions"], tmp_path,
+        curves_csv=far_study["curves"], formats=("png",),
+    )  # fmt: skip
+    largest = 8e11
+    for name in ("allocation", "frontier"):
+        ax = figs[name].axes[0]
+        drawn = max(x for line in ax.get_lines() for x in line.get_xdata() if len(line.get_xdata()))
+        assert largest * 99 < drawn < largest * 101, (name, drawn)
+        assert ax.get_xlim()[1] < largest * 300, name
+    labels = {name: [a.get_ylabel() + "|" + a.get_xlabel() for a in f.axes] for name, f in figs.items()}
+    assert "nats per token" in labels["frontier"][0] and "nats per token" in labels["isoflop"][0]
+    assert "Total parameters $N$" in labels["isoflop"][0] and "Total parameters $N$" in labels["contours"][0]
+    assert "total" in labels["allocation"][0]
+    legend_texts = [t.get_text() for f in (figs["allocation"], figs["frontier"]) for a in f.axes if a.get_legend()
+                    for t in a.get_legend().get_texts()]  # fmt: skip
+    assert sum("90% interval" in t for t in legend_texts) == 2, legend_texts
+    # contours: iso-FLOP lines labelled with their C; runs filled by their measured loss
+    contour_texts = [t.get_text() for t in figs["contours"].axes[0].texts]
+    assert any(re.fullmatch(r"\$10\^\{\d+\}\$", t) for t in contour_texts), contour_texts
+    runs = [c for c in figs["contours"].axes[0].collections if c.get_label().startswith("runs")]
+    assert runs and len(set(map(tuple, runs[0].get_facecolors()))) > 3
+
+
+def test_backtest_draws_prediction_intervals(study, monkeypatch, tmp_path):
+    """With N_pred_lo/hi, L_pred_lo/hi in fit.json's backtest rows, each prediction gets an error
+    bar spanning exactly that interval; without them the figure is drawn as before."""
+    fit = json.loads(Path(study["fit"]).read_text())
+    bounds = {}
+    for name, entry in fit["backtest"]["approaches"].items():
+        for row in entry.get("held_out", []):
+            for q in ("N", "L"):
+                row[f"{q}_pred_lo"], row[f"{q}_pred_hi"] = 0.8 * row[f"{q}_pred"], 1.3 * row[f"{q}_pred"]
+                bounds[(name, q)] = (row[f"{q}_pred_lo"], row[f"{q}_pred_hi"])
+    with_iv = _render(monkeypatch, study["runs"], fit, study["predictions"], tmp_path / "a", only=["backtest"])
+    without = _render(monkeypatch, study["runs"], study["fit"], study["predictions"], tmp_path / "b", only=["backtest"])
+
+    def bars(fig):
+        from matplotlib.collections import LineCollection
+
+        spans = []
+        for ax in fig.axes:
+            for coll in ax.collections:
+                if isinstance(coll, LineCollection):
+                    spans += [tuple(sorted((seg[0][1], seg[1][1]))) for seg in coll.get_segments()]
+        return spans
+
+    spans = bars(with_iv["backtest"])
+    assert len(spans) == len(bounds)
+    for lo, hi in bounds.values():
+        assert any(abs(a - lo) < 1e-9 * hi and abs(b - hi) < 1e-9 * hi for a, b in spans), (lo, hi, spans)
+    assert bars(without["backtest"]) == []
+    legend = [t.get_text() for t in with_iv["backtest"].legends[0].get_texts()]
+    assert "predicted 90% interval" in legend

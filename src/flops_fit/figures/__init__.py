@@ -31,6 +31,9 @@ import os
 FIGURES = ("isoflop", "allocation", "contours", "frontier", "backtest")
 FORMATS = ("pdf", "png")
 WIDTHS = ("single", "double")
+MAX_EXTRAPOLATION = 100.0
+"""Figures draw fitted laws to at most this multiple of the largest studied budget (issue: a far
+extrapolation squeezes the data into a corner; the tables list every requested budget)."""
 
 
 def _read_csv(path):
@@ -47,12 +50,22 @@ def _read_csv(path):
 
 
 def make_figures(
-    runs_csv, fit_json, predictions_csv, out_dir, curves_csv=None, width="single", formats=FORMATS, only=None
+    runs_csv,
+    fit_json,
+    predictions_csv,
+    out_dir,
+    curves_csv=None,
+    width="single",
+    formats=FORMATS,
+    only=None,
+    max_extrapolation: float | None = MAX_EXTRAPOLATION,
 ) -> list[str]:
     """Write every figure in :data:`FIGURES` (or those in ``only``) to ``out_dir``; return the paths.
 
     ``fit_json`` may be the path or (in a notebook) the fit dict; the CSV arguments may be paths
     or DataFrames. ``width``: "single" or "double" column; ``formats``: any of pdf, png, svg.
+    ``max_extrapolation``: fitted lines end at this multiple of the largest studied budget
+    (None: at the largest budget of predictions.csv).
     """
     from flops_fit.figures import allocation, backtest, contours, frontier, isoflop
     from flops_fit.presentation.fitview import FitView
@@ -69,11 +82,11 @@ def make_figures(
         if name == "isoflop":
             paths += isoflop.make(runs, view, out_dir, width, formats)
         elif name == "allocation":
-            paths += allocation.make(runs, view, out_dir, width, formats)
+            paths += allocation.make(runs, view, out_dir, width, formats, max_extrapolation)
         elif name == "contours":
             paths += contours.make(runs, view, out_dir, width, formats)
         elif name == "frontier":
-            paths += frontier.make(runs, view, out_dir, curves, width, formats)
+            paths += frontier.make(runs, view, out_dir, curves, width, formats, max_extrapolation)
         elif name == "backtest":
             paths += backtest.make(view, out_dir, width, formats)
         else:

@@ -1,10 +1,11 @@
 """Compute-optimal allocation: N* and D* against compute C, per approach (Hoffmann et al. 2022,
 Figure 3 middle and right; Figure 1 for the extrapolation).
 
-Lines are the fitted power laws read from predictions.csv (which spans the studied budgets and the
-table's budgets beyond them, 10x and 100x), with their bootstrap interval as a band; points are
-what each approach measured per budget (Approach 2's parabola minima with intervals, Approach 1's
-envelope). The shaded region marks extrapolation beyond the largest studied budget.
+Lines are the fitted power laws read from predictions.csv, out to at most ``max_extrapolation``
+(default 100) times the largest studied budget (the table lists every requested budget; a far
+extrapolation drawn here would squeeze the data into a corner), with their interval as a band;
+points are what each approach measured per budget (Approach 2's parabola minima with intervals,
+Approach 1's envelope). The grey region marks extrapolation beyond the largest studied budget.
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ def thin(frame, n: int = 40):
     return frame.iloc[::step]
 
 
-def draw(axes, runs, view, quantities=("params", "tokens")) -> list:
+def draw(axes, runs, view, quantities=("params", "tokens"), max_extrapolation=100.0) -> list:
     """Draw one panel per quantity; return legend handles."""
     import numpy as np
 
     colors = style.approach_colors()
-    preds = view.predictions
+    preds = view.predictions_within(max_extrapolation)
     c_max = _studied_max(view)
     handles = {}
     for ax, q in zip(axes, quantities, strict=True):
@@ -48,6 +49,7 @@ def draw(axes, runs, view, quantities=("params", "tokens")) -> list:
                 handles[name] = line
                 if sel[f"{q}_lo"].notna().all() and sel[f"{q}_hi"].notna().all():
                     ax.fill_between(sel["budget"], sel[f"{q}_lo"], sel[f"{q}_hi"], color=colors[name], alpha=0.18, lw=0)
+                    handles["band"] = style.band_handle(view)
         # measured points
         for b in view.isoflop():
             iv = b.n_opt if q == "params" else b.d_opt
@@ -117,16 +119,18 @@ def draw(axes, runs, view, quantities=("params", "tokens")) -> list:
                 )
             ax.set_xlim(lo, hi)
         ax.set_xlabel("Compute $C$ (FLOPs)")
-        ax.set_ylabel("Optimal parameters $N^*$" if q == "params" else f"Optimal {view.unit} $D^*$")
+        ax.set_ylabel(f"Optimal {view.n_kind} params $N^*$" if q == "params" else f"Optimal {view.unit} $D^*$")
         style.log_axis(ax, "x", "flops")
         style.log_axis(ax, "y", "count")
         ax.grid(True, which="major")
     if "excluded" in handles:
         handles["excluded"].set_label("excluded budget")
+    if "band" in handles:  # last in the legend
+        handles["band"] = handles.pop("band")
     return list(handles.values())
 
 
-def make(runs, view, out_dir, width="single", formats=("pdf", "png")) -> list[str]:
+def make(runs, view, out_dir, width="single", formats=("pdf", "png"), max_extrapolation=100.0) -> list[str]:
     import matplotlib.pyplot as plt
 
     style.use_paper_style()
@@ -134,7 +138,7 @@ def make(runs, view, out_dir, width="single", formats=("pdf", "png")) -> list[st
         fig, axes = plt.subplots(2, 1, figsize=style.figure_size(width, 1.3), sharex=True)
     else:
         fig, axes = plt.subplots(1, 2, figsize=style.figure_size(width, 0.38))
-    handles = draw(axes, runs, view)
+    handles = draw(axes, runs, view, max_extrapolation=max_extrapolation)
     if handles:
         axes[0].legend(handles=handles, loc="upper left")
     if width == "single":

@@ -4,7 +4,9 @@
 Two panels against compute C: the optimal loss L* and the optimal size N*. Black circles are
 what each budget measured (its IsoFLOP vertex); the held-out budget's measurement is a black
 star; coloured markers are each approach's prediction for it (nudged sideways so they do not
-hide each other). The legend gives each approach's error, prediction / observation - 1.
+hide each other), with the prediction's interval as an error bar when fit.json gives one
+(``N_pred_lo``/``N_pred_hi``, ``L_pred_lo``/``L_pred_hi``): a calibrated interval contains the
+star. The panel lists each approach's error, prediction / observation - 1.
 """
 
 from __future__ import annotations
@@ -12,8 +14,6 @@ from __future__ import annotations
 import math
 
 from flops_fit.figures import style
-
-_LABELS = {"loss": "Optimal loss $L^*$", "params": "Optimal parameters $N^*$"}
 
 
 def draw(axes, view, quantities) -> dict:
@@ -62,6 +62,22 @@ def draw(axes, view, quantities) -> dict:
                 edgecolors="white",
                 linewidths=0.4,
             )
+            bars = grp[np.isfinite(grp["predicted_lo"]) & np.isfinite(grp["predicted_hi"])]
+            if len(bars):
+                ax.errorbar(
+                    bars["budget"] * nudge,
+                    bars["predicted"],
+                    yerr=[
+                        (bars["predicted"] - bars["predicted_lo"]).clip(lower=0),
+                        (bars["predicted_hi"] - bars["predicted"]).clip(lower=0),
+                    ],
+                    fmt="none",
+                    ecolor=colors.get(name, "0.3"),
+                    elinewidth=0.9,
+                    capsize=2,
+                    zorder=4,
+                )
+                handles.setdefault(f"predicted {view.interval_level or ''} interval".replace("  ", " "), _bar_handle())
             err = 100 * (grp["predicted"] / grp["actual"] - 1).to_numpy(float)
             worst = err[int(np.argmax(np.abs(err)))]
             short = style.APPROACH_SHORT.get(name, name)
@@ -93,9 +109,17 @@ def draw(axes, view, quantities) -> dict:
         style.log_axis(ax, "x", "flops")
         style.log_axis(ax, "y", "loss" if q == "loss" else "count")
         ax.set_xlabel("Compute $C$ (FLOPs)")
-        ax.set_ylabel(_LABELS[q])
+        loss_label, n_label = f"Optimal loss $L^*$\n({view.loss_unit})", f"Optimal $N^*$\n({view.n_kind} params)"
+        ax.set_ylabel(loss_label if q == "loss" else n_label)
         ax.grid(True, which="major")
     return handles
+
+
+def _bar_handle():
+    """A grey error bar for the legend: "predicted interval"."""
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], color="0.3", marker="|", markersize=7, lw=0, mew=0.9)
 
 
 def make(view, out_dir, width="single", formats=("pdf", "png")) -> list[str]:

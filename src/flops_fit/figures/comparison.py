@@ -5,8 +5,9 @@
 
 Left: the compute-optimal N*(C) of every study (colour per study; solid Approach 3, dashed
 Approach 2, dotted Approach 1), with interval bands, from each study's predictions.csv (the file
-beside its fit.json). Right: the allocation exponent a (N* ~ C^a) of every study and approach
-with its bootstrap interval -- a forest plot; a = 0.5 (Chinchilla's equal scaling) is marked.
+beside its fit.json), out to 100x each study's largest budget. Right: the allocation exponent a
+(N* ~ C^a) of every study and approach with its bootstrap interval -- a forest plot; a = 0.5
+(Chinchilla's equal scaling) is marked.
 Nothing is refitted.
 """
 
@@ -18,7 +19,6 @@ from pathlib import Path
 
 from flops_fit.figures import style
 
-COMPARISON_FIGURES = ("comparison",)
 _LINESTYLES = {"approach3": "-", "approach2": "--", "approach1": ":"}
 
 
@@ -43,7 +43,7 @@ def make_comparison(studies: dict, out_dir, width: str = "double", formats=("pdf
     # left: N*(C)
     drew = False
     for name, view in views.items():
-        preds = view.predictions
+        preds = view.predictions_within(100.0)  # each study's laws to 100x its largest budget
         if preds is None:
             continue
         for ap in APPROACHES:
@@ -66,7 +66,8 @@ def make_comparison(studies: dict, out_dir, width: str = "double", formats=("pdf
         style.log_axis(ax_n, "x", "flops")
         style.log_axis(ax_n, "y", "count")
         ax_n.set_xlabel("Compute $C$ (FLOPs)")
-        ax_n.set_ylabel("Optimal parameters $N^*$")
+        kinds = sorted({view.n_kind for view in views.values()})
+        ax_n.set_ylabel(f"Optimal parameters $N^*$ ({' / '.join(kinds)})")
         ax_n.grid(True, which="major")
         for name in views:
             ax_n.plot([], [], color=colors[name], lw=1.5, label=name)

@@ -1,9 +1,12 @@
 """Contours of the Approach-3 fit L(N, D) = E + A / N^alpha + B / D^beta (Hoffmann et al. 2022,
 Figure 4), in the (parameters, tokens) plane.
 
-Filled contours of the fitted loss, dashed iso-FLOP lines C = 6 N D, the efficient frontier
-(N*(C), D*(C), the line along which each iso-FLOP line touches its lowest contour), and every run
-overlaid (white circles; diverged runs as crosses). Only the fitted formula is evaluated here.
+Filled contours of the fitted loss, dashed iso-FLOP lines C = 6 N D labelled with their C, the
+efficient frontier (N*(C), D*(C), the line along which each iso-FLOP line touches its lowest
+contour), and every run overlaid, filled with the colour of its measured loss on the contours'
+scale (a run whose fill matches the background lies on the fitted surface; Besiroglu et al.
+2024, Figure 2, colour their points the same way); runs the fit excluded are crosses. Only the
+fitted formula is evaluated here.
 """
 
 from __future__ import annotations
@@ -53,28 +56,61 @@ def draw(ax, runs, view, fig=None) -> None:
     ax.contour(nn, dd, loss, levels=levels, colors="white", linewidths=0.3, alpha=0.6)
     if fig is not None:
         cb = fig.colorbar(cs, ax=ax, pad=0.02, fraction=0.05)
-        cb.set_label("Fitted loss $L(N, D)$")
+        cb.set_label(f"Loss $L(N, D)$, {view.loss_unit}")
         cb.ax.tick_params(which="both", labelsize=6)
         cb.ax.yaxis.set_major_formatter(style.plain_formatter())
-    # iso-FLOP lines
+    _iso_flop_lines(ax, nn, dd, kappa)
     c_lo, c_hi = 6 * kappa * n_lo * d_lo, 6 * kappa * n_hi * d_hi
-    for e in range(math.ceil(math.log10(c_lo)), math.floor(math.log10(c_hi)) + 1):
-        c = 10.0**e
-        ax.plot(n, c / (6 * kappa * n), color="white", lw=0.6, ls="--", alpha=0.8)
     fn, fd = _frontier(p, np.geomspace(c_lo, c_hi, 400) / kappa)
     keep = (fn >= n_lo) & (fn <= n_hi) & (fd >= d_lo) & (fd <= d_hi)
     ax.plot(fn[keep], fd[keep], color="black", lw=1.4, label="efficient frontier")
     if used is not None and len(used):
-        ax.scatter(used["N"], used["D"], s=10, facecolors="white", edgecolors="black", lw=0.5, zorder=3, label="runs")
+        ax.scatter(
+            used["N"],
+            used["D"],
+            c=used["L"],
+            cmap=cs.cmap,
+            norm=cs.norm,
+            s=12,
+            edgecolors="black",
+            lw=0.5,
+            zorder=3,
+            label="runs (fill: measured loss)",
+        )
     if bad is not None and len(bad):
         ax.scatter(bad["N"], bad["D"], s=14, marker="x", color="black", lw=0.9, zorder=3, label="excluded run")
-    ax.plot([], [], color="0.4", lw=0.6, ls="--", label="iso-FLOP lines, $C = 10^k$")
+    ax.plot([], [], color="0.4", lw=0.6, ls="--", label="iso-FLOP line, labelled with $C$")
     ax.set_xlim(n_lo, n_hi)
     ax.set_ylim(d_lo, d_hi)
     style.log_axis(ax, "x", "count")
     style.log_axis(ax, "y", "count")
     ax.set_xlabel(view.params_label)
     ax.set_ylabel(f"{view.data_label} $D$")
+
+
+def _iso_flop_lines(ax, nn, dd, kappa, most: int = 6) -> None:
+    """Dashed lines of constant compute C = kappa * 6 N D at powers of ten (every k-th when there
+    would be more than ``most``), each labelled with its C near its lower-right end."""
+    import matplotlib.patheffects as pe
+    import numpy as np
+
+    log_c = np.log10(6 * kappa * nn * dd)
+    first, last = math.ceil(log_c.min() + 0.3), math.floor(log_c.max() - 0.3)
+    if last < first:
+        return
+    step = max(1, math.ceil((last - first + 1) / most))
+    levels = list(range(first, last + 1, step))
+    lines = ax.contour(nn, dd, log_c, levels=levels, colors="white", linewidths=0.6, linestyles="--", alpha=0.85)
+    n_lo, n_hi, d_lo, d_hi = nn.min(), nn.max(), dd.min(), dd.max()
+    spots = []
+    for e in levels:  # the visible piece of N * D = const, in log space; its point 85% along
+        k = 10.0**e / (6 * kappa)
+        a, b = np.log10(max(n_lo, k / d_hi)), np.log10(min(n_hi, k / d_lo))
+        n = 10 ** (a + 0.85 * (b - a))
+        spots.append((n, k / n))
+    texts = ax.clabel(lines, fmt=lambda v: f"$10^{{{round(v)}}}$", fontsize=6, inline=True, manual=spots)
+    for t in texts:
+        t.set_path_effects([pe.withStroke(linewidth=1.2, foreground="0.2")])
 
 
 def make(runs, view, out_dir, width="single", formats=("pdf", "png")) -> list[str]:

@@ -5,7 +5,7 @@ With curves.csv: every run's validation-loss curve against compute (coloured by 
 without: each run's final loss. The frontier -- the least loss reached at each compute -- is
 Approach 1's envelope from fit.json (or, when the fit has no Approach 1, the running minimum of
 the curves). Each approach's fitted L*(C) from predictions.csv is drawn dashed on top, with its
-interval band, out to the compute-optimal table's largest budget.
+interval band, out to at most ``max_extrapolation`` (default 100) times the largest studied budget.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from flops_fit.figures import style
 
 
-def draw(ax, runs, view, curves=None) -> None:
+def draw(ax, runs, view, curves=None, max_extrapolation=100.0) -> None:
     import numpy as np
 
     colors = style.approach_colors()
@@ -26,7 +26,7 @@ def draw(ax, runs, view, curves=None) -> None:
         for _run_id, grp in curves.groupby("run_id", sort=False):
             grp = grp.sort_values("flops")
             ax.plot(grp["flops"], grp["loss"], color=palette[grp["params"].iloc[0]], lw=0.5, alpha=0.7)
-        _size_colorbar(ax, sizes)
+        _size_colorbar(ax, sizes, view.params_label)
         if env is None:  # no Approach 1 in the fit: draw the curves' running minimum instead
             f, loss = curves["flops"].to_numpy(float), curves["loss"].to_numpy(float)
             good = np.isfinite(f) & np.isfinite(loss) & (f > 0)
@@ -43,7 +43,8 @@ def draw(ax, runs, view, curves=None) -> None:
         have_data = True
         env = env.sort_values("flops")
         ax.plot(env["flops"], env["loss"], color="black", lw=1.2, zorder=4, label="frontier (Approach 1 envelope)")
-    preds = view.predictions
+    preds = view.predictions_within(max_extrapolation)
+    band = False
     if preds is not None:
         for name in ("approach1", "approach2", "approach3"):
             sel = preds[preds["approach"] == name].sort_values("budget")
@@ -61,18 +62,20 @@ def draw(ax, runs, view, curves=None) -> None:
             )
             if sel["loss_lo"].notna().all() and sel["loss_hi"].notna().all():
                 ax.fill_between(sel["budget"], sel["loss_lo"], sel["loss_hi"], color=colors[name], alpha=0.18, lw=0)
+                band = True
     if not have_data:
         style.placeholder(ax, "no runs or curves to draw")
         return
     ax.set_xlabel("Compute $C$ (FLOPs)")
-    ax.set_ylabel("Validation loss")
+    ax.set_ylabel(view.loss_label())
     style.log_axis(ax, "x", "flops")
     style.log_axis(ax, "y", "loss")
     ax.grid(True, which="major")
-    ax.legend(loc="lower left")  # the curves fill the top of the panel
+    handles, _labels = ax.get_legend_handles_labels()
+    ax.legend(handles=handles + ([style.band_handle(view)] if band else []), loc="lower left")
 
 
-def _size_colorbar(ax, sizes) -> None:
+def _size_colorbar(ax, sizes, label: str) -> None:
     """A colour bar for the model sizes of the curves (log scale, labels like 10M)."""
     import matplotlib as mpl
 
@@ -81,7 +84,7 @@ def _size_colorbar(ax, sizes) -> None:
     norm = mpl.colors.LogNorm(min(sizes), max(sizes))
     cmap = mpl.colors.ListedColormap(style.sequential_colors(256))
     cb = ax.figure.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, pad=0.02, fraction=0.05)
-    cb.set_label("Parameters $N$")
+    cb.set_label(label)
     cb.ax.tick_params(which="both", labelsize=6)
     style.log_axis(cb.ax, "y", "count")
 
@@ -103,10 +106,12 @@ def in_convention(curves, runs, view):
     return curves
 
 
-def make(runs, view, out_dir, curves=None, width="single", formats=("pdf", "png")) -> list[str]:
+def make(
+    runs, view, out_dir, curves=None, width="single", formats=("pdf", "png"), max_extrapolation=100.0
+) -> list[str]:
     import matplotlib.pyplot as plt
 
     style.use_paper_style()
     fig, ax = plt.subplots(figsize=style.figure_size(width, 0.8 if width == "single" else 0.45))
-    draw(ax, runs, view, in_convention(curves, runs, view))
+    draw(ax, runs, view, in_convention(curves, runs, view), max_extrapolation)
     return style.save_figure(fig, out_dir, "frontier", formats)

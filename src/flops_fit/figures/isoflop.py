@@ -67,7 +67,7 @@ def draw(ax, runs, view, legend_budgets: bool = True) -> list[str]:
     colors = dict(zip([b.budget_id for b in budgets], style.sequential_colors(len(budgets)), strict=True))
     for b in budgets:
         color = colors[b.budget_id] if b.included else style.EXCLUDED_COLOR
-        label = (style.sci(b.budget) + ("" if b.included else " (excluded)")) if legend_budgets else None
+        label = (style.tex_power(b.budget) + ("" if b.included else " (excluded)")) if legend_budgets else None
         pts = used[used["budget_id"] == b.budget_id] if used is not None else None
         if pts is not None and len(pts):
             ax.scatter(
@@ -118,7 +118,7 @@ def draw(ax, runs, view, legend_budgets: bool = True) -> list[str]:
         label = "$N^*$ (" + _conf(view) + ")"
         ax.errorbar([], [], xerr=[], fmt="D", ms=4, mfc="white", mec="black", ecolor="black", label=label)
     ax.set_xlabel(view.params_label)
-    ax.set_ylabel("Final validation loss")
+    ax.set_ylabel(view.loss_label("Final validation loss"))
     style.log_axis(ax, "x", "count")
     style.log_axis(ax, "y", "loss")
     ax.grid(True, which="major")

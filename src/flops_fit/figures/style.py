@@ -110,18 +110,34 @@ def sequential_colors(n: int) -> list[tuple]:
 # ----------------------------------------------------------------------------- tick labels
 
 
+def tex_power(x: float) -> str:
+    """3e18 -> '$3\\times10^{18}$', 1e21 -> '$10^{21}$' (mathtext, as LogFormatterSciNotation)."""
+    mant, exp = sci(x, 2).split("e")
+    return f"$10^{{{int(exp)}}}$" if mant == "1" else f"${mant}\\times10^{{{int(exp)}}}$"
+
+
 def count_formatter():
-    """matplotlib tick formatter for parameter and token counts (10M, 1B)."""
+    """Tick labels for parameter and token counts: 10K, 10M, 1B, 10T; powers of ten beyond
+    (never "1000T")."""
     from matplotlib.ticker import FuncFormatter
 
-    return FuncFormatter(lambda x, _pos: human(x, 2) if x > 0 else "")
+    return FuncFormatter(lambda x, _pos: "" if x <= 0 else human(x, 2) if x < 999.5e12 else tex_power(x))
 
 
 def flops_formatter():
-    """matplotlib tick formatter for FLOPs (1e18, 1e21)."""
-    from matplotlib.ticker import FuncFormatter
+    """Tick labels for FLOPs: $10^{21}$ on the decades (matplotlib's LogFormatterSciNotation),
+    $3\\times10^{18}$ between them."""
+    from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation
 
-    return FuncFormatter(lambda x, _pos: sci(x, 2) if x > 0 else "")
+    decades = LogFormatterSciNotation(base=10)
+
+    def label(x, pos):
+        if x <= 0:
+            return ""
+        mant = sci(x, 2).split("e")[0]
+        return decades(x, pos) if mant == "1" else tex_power(x)
+
+    return FuncFormatter(label)
 
 
 def plain_formatter():
@@ -131,8 +147,15 @@ def plain_formatter():
     return FuncFormatter(lambda x, _pos: sig(x, 2) if x > 0 else "")
 
 
-_LABEL_SPACE_IN = {("x", "flops"): 0.42, ("x", "count"): 0.34, ("x", "loss"): 0.3}
+_LABEL_SPACE_IN = {
+    ("x", "flops"): 0.42,
+    ("x", "count"): 0.36,
+    ("x", "loss"): 0.3,
+    ("y", "flops"): 0.2,
+}
 """Room one tick label needs along an axis, in inches (y labels: one text line)."""
+_MINOR_SPACE_IN = {("x", "flops"): 0.6}
+"""Room of a label between the decades ($3\\times10^{18}$ is wider than $10^{18}$)."""
 
 
 def _ticks_in(lo: float, hi: float, subs) -> int:
@@ -144,11 +167,13 @@ def _ticks_in(lo: float, hi: float, subs) -> int:
 
 
 def log_axis(ax, which: str, kind: str) -> None:
-    """Make ``ax``'s ``which`` axis ("x"/"y") logarithmic with readable labels.
+    """Make ``ax``'s ``which`` axis ("x"/"y") logarithmic with labels that never run together.
 
-    ``kind``: "count" (params, tokens), "flops" or "loss". When fewer than three decades are
-    labelled, some minor ticks get labels too (2, 3, 5; or 2, 5; or 3), as many as fit the axis
-    length without touching. Call it after the data are drawn (it reads the limits).
+    ``kind``: "count" (params, tokens), "flops" or "loss". The decades are labelled, every
+    k-th one when the axis is too short for all of them (matplotlib's ``LogLocator`` with
+    ``numticks`` set from the axis length and the width of one label); when fewer than three
+    decades are in view, some ticks between them get labels too (2, 3, 5; or 2, 5; or 3), as
+    many as fit. Call it after the data are drawn (it reads the limits).
     """
     from matplotlib.ticker import LogLocator, NullFormatter
 
@@ -156,18 +181,24 @@ def log_axis(ax, which: str, kind: str) -> None:
     axis = ax.xaxis if which == "x" else ax.yaxis
     (ax.set_xscale if which == "x" else ax.set_yscale)("log")
     lo, hi = ax.get_xlim() if which == "x" else ax.get_ylim()
-    axis.set_major_locator(LogLocator(base=10, numticks=12))
-    axis.set_major_formatter(fmt())
-    axis.set_minor_locator(LogLocator(base=10, subs="auto", numticks=12))
-    axis.set_minor_formatter(NullFormatter())
-    if not (lo > 0 and hi > lo):
-        return
     box = ax.get_position()
     fig_w, fig_h = ax.figure.get_size_inches()
     length = box.width * fig_w if which == "x" else box.height * fig_h
-    room = max(2, int(length / _LABEL_SPACE_IN.get((which, kind), 0.16)))
-    if _ticks_in(lo, hi, (1,)) >= 3:
+    space = _LABEL_SPACE_IN.get((which, kind), 0.16)
+    room = max(2, int(length / space))
+    axis.set_major_locator(LogLocator(base=10, numticks=room))
+    axis.set_major_formatter(fmt())
+    axis.set_minor_locator(LogLocator(base=10, subs="auto", numticks=room))
+    axis.set_minor_formatter(NullFormatter())
+    if not (lo > 0 and hi > lo):
         return
+    decades = _ticks_in(lo, hi, (1,))
+    if decades > room:  # every k-th decade labelled: the others get unlabelled ticks
+        axis.set_minor_locator(LogLocator(base=10, subs=(1.0,), numticks=10 * decades + 10))
+        return
+    if decades >= 3:
+        return
+    room = max(2, int(length / _MINOR_SPACE_IN.get((which, kind), space)))
     for subs in ((1, 2, 3, 5), (1, 2, 5), (1, 3)):
         if _ticks_in(lo, hi, subs) <= room:
             axis.set_minor_locator(LogLocator(base=10, subs=subs[1:], numticks=12))
@@ -222,6 +253,17 @@ def top_note(ax, lines: list[str], width: str = "single", fontsize: float = 5.5)
     chars = int(WIDTHS_IN[width] * 0.62 * 26 * 5.5 / fontsize)  # characters per line
     wrapped = [w for line in lines for w in textwrap.wrap(line, chars, subsequent_indent="  ")]
     ax.set_title("\n".join(wrapped), loc="left", fontsize=fontsize, color="0.35")
+
+
+def band_handle(view):
+    """A legend entry for the shaded bands around fitted lines: what interval they are."""
+    from matplotlib.patches import Patch
+
+    level = view.interval_level
+    what = f"{level} interval" if level else "interval"
+    method = str(view.fit.get("intervals_method") or "").strip()
+    label = f"{what} ({method})" if method and len(method) <= 24 else f"{what} of each fit"
+    return Patch(facecolor="0.5", alpha=0.3, lw=0, label=label)
 
 
 def placeholder(ax, message: str) -> None:

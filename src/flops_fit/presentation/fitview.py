@@ -152,9 +152,25 @@ class FitView:
         return f"N = {n}, C = {c}"
 
     @property
-    def params_label(self) -> str:
+    def n_kind(self) -> str:
+        """What N counts: "total" or "non-embedding" (parameters)."""
         conv = (self.fit.get("convention") or {}).get("params")
-        return "Non-embedding parameters $N$" if conv == "non_embedding" else "Parameters $N$"
+        return "non-embedding" if conv == "non_embedding" else "total"
+
+    @property
+    def params_label(self) -> str:
+        """The axis label of N, saying which parameters it counts."""
+        return f"{self.n_kind.capitalize()} parameters $N$"
+
+    @property
+    def loss_unit(self) -> str:
+        """e.g. "nats per token" (cross-entropy per unit of data: token, byte-token, image)."""
+        one = {"tokens": "token", "images": "image", "samples": "sample"}.get(self.unit, self.unit.rstrip("s"))
+        return f"nats per {one}"
+
+    def loss_label(self, what: str = "Validation loss") -> str:
+        """An axis label for a loss with its unit: "Validation loss (nats per token)"."""
+        return f"{what} ({self.loss_unit})"
 
     @property
     def confidence(self) -> float:
@@ -176,6 +192,16 @@ class FitView:
     @property
     def studied_budgets(self) -> list[float]:
         return sorted(_f(b) for b in self.fit.get("budgets") or [])
+
+    def predictions_within(self, max_extrapolation: float | None = 100.0):
+        """predictions.csv's rows up to ``max_extrapolation`` x the largest studied budget (all
+        rows when None or when the studied budgets are unknown): what a figure draws, so that a far
+        extrapolation (the table still lists it) does not squeeze the data into a corner."""
+        preds = self.predictions
+        budgets = self.studied_budgets
+        if preds is None or not max_extrapolation or not budgets:
+            return preds
+        return preds[preds["budget"] <= max(budgets) * max_extrapolation * 1.001]  # budgets: means of runs
 
     @property
     def flops_per_6nd(self) -> float:
@@ -239,7 +265,8 @@ class FitView:
         return vals if all(math.isfinite(v) for v in vals.values()) else None
 
     def backtest(self):
-        """Held-out comparison as a DataFrame (approach, budget, quantity, predicted, actual), or None."""
+        """Held-out comparison as a DataFrame (approach, budget, quantity, predicted, predicted_lo,
+        predicted_hi, actual), or None. The prediction's interval is NaN when fit.json has none."""
         import pandas as pd
 
         bt = self.fit.get("backtest") or {}
@@ -256,6 +283,8 @@ class FitView:
                                 "budget": _f(e.get("budget")),
                                 "quantity": q,
                                 "predicted": _f(e[pred]),
+                                "predicted_lo": _f(e.get(pred + "_lo")),
+                                "predicted_hi": _f(e.get(pred + "_hi")),
                                 "actual": _f(e[obs]),
                                 "observed_from": str(e.get("observed_from") or ""),
                             }
