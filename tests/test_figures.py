@@ -311,8 +311,13 @@ def test_backtest_draws_prediction_intervals(study, monkeypatch, tmp_path):
             for q in ("N", "L"):
                 row[f"{q}_pred_lo"], row[f"{q}_pred_hi"] = 0.8 * row[f"{q}_pred"], 1.3 * row[f"{q}_pred"]
                 bounds[(name, q)] = (row[f"{q}_pred_lo"], row[f"{q}_pred_hi"])
+    bare = json.loads(json.dumps(fit))  # the same without intervals (fit.json before they were added)
+    for entry in bare["backtest"]["approaches"].values():
+        for row in entry.get("held_out", []):
+            for key in ("N_pred_lo", "N_pred_hi", "L_pred_lo", "L_pred_hi"):
+                row.pop(key, None)
     with_iv = _render(monkeypatch, study["runs"], fit, study["predictions"], tmp_path / "a", only=["backtest"])
-    without = _render(monkeypatch, study["runs"], study["fit"], study["predictions"], tmp_path / "b", only=["backtest"])
+    without = _render(monkeypatch, study["runs"], bare, study["predictions"], tmp_path / "b", only=["backtest"])
 
     def bars(fig):
         from matplotlib.collections import LineCollection
