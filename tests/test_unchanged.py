@@ -1,0 +1,142 @@
+"""Behaviour kept through refactors (issue 13): the plan and the run JSONs of fixed studies equal a
+snapshot taken before the library was restructured.
+
+Compared: ``plan.tsv`` and every planned spec of a GPT, a ViT and a custom-model study; the run
+JSON of every mock run; the run JSON of one real (CPU, deterministic) training run of each model
+family. Timing and provenance (wall clock, host, commit) are left out; floats of real training are
+compared to 1e-6 relative (the same arithmetic; other CPUs may round differently).
+
+A change that SHOULD alter these numbers (a new spec key, a new default) regenerates the snapshot
+with ``python tests/test_unchanged.py`` and says so in its commit message.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+from conftest import tiny_study  # noqa: E402
+
+SNAPSHOT = HERE / "fixtures" / "behaviour_snapshot.json"
+VOLATILE = ("timing", "provenance")
+
+
+def _gpt_study(backend: str) -> dict:
+    study = tiny_study(backend)
+    study["training"].update(device="cpu", dtype="float32", compile=False, threads=1)
+    return study
+
+
+def _vit_study() -> dict:
+    return {
+        "data": {"source": "cifar10", "name": "fake"},
+        "model": {"family": "vit", "aspect_ratio": 32, "head_dim": 16, "patch_size": 8},
+        "accounting": {"flops": "chinchilla", "params": "total"},
+        "grid": {"budgets": [3e9, 6e9], "sizes": [16, 32], "min_steps": 4},
+        "training": {"batch_size": 8, "eval_points": 4, "eval_batches": 2, "device": "cpu", "dtype": "float32"},
+    }
+
+
+def _custom_study() -> dict:
+    return {
+        "data": {"source": "custom", "name": "points", "custom": {"loader": "mylab:load", "kwargs": {"n": 256}}},
+        "model": {"family": "custom", "class": "mylab:MLP", "size_arg": "width", "kwargs": {"depth": 2}},
+        "accounting": {"flops": "6N", "params": "total"},
+        "grid": {"budgets": [2e6, 4e6], "sizes": [8, 16], "min_steps": 10},
+        "training": {"batch_size": 16, "eval_points": 4, "eval_batches": 2, "device": "cpu", "dtype": "float32"},
+    }
+
+
+def _plans() -> dict:
+    from flops_fit.config import check_config
+    from flops_fit.plan import plan_study, plan_tsv
+
+    studies = {"gpt": _gpt_study("mock"), "vit": _vit_study(), "custom": _custom_study()}
+    config = check_config({"active_studies": list(studies), "studies": copy.deepcopy(studies)})
+    plans = {name: plan_study(name, config["studies"][name]) for name in studies}
+    return {name: {"tsv": plan_tsv(runs), "specs": runs} for name, runs in plans.items()}
+
+
+def _train(spec: dict, work: Path, data: Path | None = None) -> dict:
+    from flops_fit.cli import main
+
+    out = work / "runs" / f"{spec['study']}-{spec['run_id']}.json"
+    argv = ["train", "--spec", json.dumps(spec), "--out", str(out), "--checkpoint-dir", str(work / "ckpt")]
+    assert main(argv + (["--data", str(data)] if data else [])) == 0
+    run = json.loads(out.read_text())
+    return {k: v for k, v in run.items() if k not in VOLATILE}
+
+
+def snapshot(work: Path) -> dict:
+    """Plans of three studies, every mock run JSON, one real run JSON per model family."""
+    import torch
+    from fake_data import write_cifar10
+    from test_train import make_data
+
+    from flops_fit.data import prepare_dataset
+
+    pkgs = work / "pkgs"
+    pkgs.mkdir(parents=True)
+    shutil.copy(HERE / "custom_module.py", pkgs / "mylab.py")
+    sys.path.insert(0, str(pkgs))
+    torch.set_num_threads(1)
+    plans = _plans()
+    runs = {f"mock/{s['run_id']}": _train(s, work) for s in plans["gpt"]["specs"]}
+
+    gpt = copy.deepcopy(plans["gpt"]["specs"][0])
+    gpt["training"]["backend"] = "torch"
+    gpt["steps"], gpt["tokens"] = 24, 24 * gpt["tokens_per_step"]
+    runs["torch/gpt"] = _train(gpt, work, make_data(work / "words"))
+
+    write_cifar10(work / "raw", per_batch=20, test=20)
+    cifar = {"source": "cifar10", "name": "fake", "cifar10": {"root": str(work / "raw"), "download": False}}
+    prepare_dataset(cifar, work / "cifar")
+    vit = copy.deepcopy(plans["vit"]["specs"][0])
+    vit["steps"] = 6
+    runs["torch/vit"] = _train(vit, work, work / "cifar")
+
+    custom = copy.deepcopy(plans["custom"]["specs"][0])
+    custom["steps"] = 12
+    runs["torch/custom"] = _train(custom, work)
+    sys.path.remove(str(pkgs))
+    return json.loads(json.dumps({"plans": plans, "runs": runs}))
+
+
+def _assert_same(now, before, where: str = "") -> None:
+    if isinstance(before, dict):
+        assert isinstance(now, dict), where
+        assert sorted(now) == sorted(before), f"{where}: keys {sorted(now)} != {sorted(before)}"
+        for k in before:
+            _assert_same(now[k], before[k], f"{where}.{k}")
+    elif isinstance(before, list):
+        assert isinstance(now, list) and len(now) == len(before), where
+        for i, (a, b) in enumerate(zip(now, before, strict=True)):
+            _assert_same(a, b, f"{where}[{i}]")
+    elif isinstance(before, float) and where.startswith(".runs.torch"):
+        assert math.isclose(now, before, rel_tol=1e-6, abs_tol=1e-12), f"{where}: {now} != {before}"
+    else:
+        assert now == before, f"{where}: {now!r} != {before!r}"
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_plans_and_run_jsons_equal_the_snapshot(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    before = json.loads(SNAPSHOT.read_text())
+    _assert_same(snapshot(tmp_path), before)
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        SNAPSHOT.parent.mkdir(exist_ok=True)
+        SNAPSHOT.write_text(json.dumps(snapshot(Path(tmp)), indent=1, sort_keys=True) + "\n")
+    print(f"wrote {SNAPSHOT}")
