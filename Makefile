@@ -35,6 +35,7 @@ bench: install
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks $(wildcard scripts)
+	$(BIN)/lint-imports  # the design's boundaries: [tool.importlinter] in pyproject.toml
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 

@@ -167,7 +167,7 @@ def test_sigterm_and_sigkill_then_rerun_give_the_uninterrupted_losses(data, tmp_
     ref = train_run(spec, data, tmp_path / "ref.json", tmp_path / "cref", log=quiet)
     ckpt, out = tmp_path / "ckpt", tmp_path / "run.json"
     state = ckpt / "state.pt"
-    cmd = [sys.executable, "-m", "flops_fit.train", "--spec", str(tmp_path / "spec.json"),
+    cmd = [sys.executable, "-m", "flops_fit.cli", "train", "--spec", str(tmp_path / "spec.json"),
            "--data", str(data), "--out", str(out), "--checkpoint-dir", str(ckpt)]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
 
@@ -303,7 +303,7 @@ def test_data_parallel_two_ranks_match_one_process(data, tmp_path):
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     ref = train_run(spec, data, tmp_path / "ref.json", tmp_path / "cref", log=quiet)
     out = tmp_path / "ddp.json"
-    cmd = [sys.executable, "-m", "flops_fit.train", "--spec", str(tmp_path / "spec.json"),
+    cmd = [sys.executable, "-m", "flops_fit.cli", "train", "--spec", str(tmp_path / "spec.json"),
            "--data", str(data), "--out", str(out), "--checkpoint-dir", str(tmp_path / "ck")]  # fmt: skip
     base = {**os.environ, "PYTHONPATH": str(REPO / "src"), "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1",
             "MASTER_PORT": str(_free_port())}  # fmt: skip

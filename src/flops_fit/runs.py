@@ -10,6 +10,8 @@ import json
 import os
 from pathlib import Path
 
+from .record import SCHEMA_VERSION
+
 RUN_COLUMNS = [
     "run_id",
     "study",
@@ -42,8 +44,10 @@ def read_run(path: str | Path) -> dict:
     """One run JSON, checked for the schema version this code understands."""
     with open(path) as fh:
         run = json.load(fh)
-    if run.get("schema_version") != 1:
-        raise RunFileError(f"{path}: run JSON schema_version {run.get('schema_version')!r} (this code reads 1)")
+    if run.get("schema_version") != SCHEMA_VERSION:
+        raise RunFileError(
+            f"{path}: run JSON schema_version {run.get('schema_version')!r} (this code reads {SCHEMA_VERSION})"
+        )
     return run
 
 

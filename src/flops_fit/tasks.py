@@ -17,100 +17,21 @@ permutation per epoch, so data repeats only once all of it has been seen and the
 integer (exact resume). Evaluation uses a fixed, evenly strided subset of the validation split
 (all of it when ``eval.batches x batch_size`` covers it) and reports accuracy for classifiers.
 
-This module imports torch only inside the functions that need it (the mock backend and the
-planner use :func:`run_flops` and :func:`unit_of` without torch).
+The model itself, its call convention and its loss are the family's (``flops_fit.families``);
+this module owns the data side. torch is imported inside the functions that need it.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 
-
-def unit_of(spec: dict) -> str:
-    """The spec's unit of data: ``tokens`` (GPT; the default), ``images`` or ``samples``."""
-    return spec.get("unit", "tokens")
-
-
-def flops_per_unit_by_convention(spec: dict) -> dict[str, float]:
-    """Training FLOPs per unit of data under every convention (the run JSON's ``flops`` keys)."""
-    family = spec["model"]["family"]
-    if family == "gpt":
-        from .accounting import GPTShape, gpt_flops_by_convention
-
-        return gpt_flops_by_convention(GPTShape.from_dict(spec["model"]))
-    if family == "vit":
-        from .accounting import ViTShape, vit_flops_by_convention
-
-        return vit_flops_by_convention(ViTShape.from_dict(spec["model"]))
-    out = {"6N_total": 6.0 * spec["params_total"], "6N_non_embedding": 6.0 * spec["params_non_embedding"]}
-    if spec.get("flop_convention") == "model":
-        out["model"] = spec["flops_per_token"]
-    return out
-
-
-def run_flops(spec: dict, seen: float) -> dict:
-    """The run JSON's ``flops`` block for ``seen`` units of data."""
-    return {
-        "planned": spec.get("budget", spec.get("flops")),
-        "actual": spec["flops_per_token"] * seen,
-        "convention": spec.get("flop_convention", "chinchilla"),
-        **{name: value * seen for name, value in flops_per_unit_by_convention(spec).items()},
-    }
-
-
-# --- forward and loss ---------------------------------------------------------------------
-def call_model(model, batch):
-    """``model(batch[0])`` for (input, target, ...) batches, else ``model(batch)``."""
-    return model(batch[0]) if isinstance(batch, tuple | list) else model(batch)
-
-
-def logits_of(output):
-    return output[0] if isinstance(output, tuple | list) else output
-
-
-def default_loss(output, batch):
-    """A ``(logits, loss)`` tuple's loss, else cross-entropy of the logits against ``batch[-1]``."""
-    import torch
-    import torch.nn.functional as F
-
-    if isinstance(output, tuple | list) and len(output) > 1 and torch.is_tensor(output[1]) and output[1].dim() == 0:
-        return output[1]
-    logits = logits_of(output)
-    return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), batch[-1].reshape(-1))
-
-
-def loss_function(path: str | None):
-    """The configured loss (``package.module:function``) or :func:`default_loss`."""
-    if not path:
-        return default_loss
-    from .models.custom import import_object
-
-    fn = import_object(path, "model.loss")
-    if not callable(fn):
-        from .config import ConfigError
-
-        raise ConfigError(f"config error at model.loss: {path} is not callable")
-    return fn
-
-
-def correct(output, batch) -> int | None:
-    """Correct top-1 predictions, for classifiers (logits (B, C) against integer targets (B,))."""
-    import torch
-
-    logits = logits_of(output)
-    target = batch[-1] if isinstance(batch, tuple | list) else None
-    if not (
-        torch.is_tensor(logits)
-        and torch.is_tensor(target)
-        and logits.dim() == 2
-        and target.dim() == 1
-        and not target.is_floating_point()
-        and logits.shape[0] == target.shape[0]
-    ):
-        return None
-    return int((logits.argmax(-1) == target).sum().item())
+from flops_fit.families import family
+from flops_fit.forward import correct
+from flops_fit.record import unit_of
+from flops_fit.sources import load_custom_split
 
 
 # --- samplers -----------------------------------------------------------------------------
@@ -221,24 +142,6 @@ class Task:
 
 
 # --- building a task ----------------------------------------------------------------------
-def build_model(spec: dict):
-    """The torch model of the spec (GPT, ViT or the configured class)."""
-    family = spec["model"]["family"]
-    if family == "gpt":
-        from .accounting import GPTShape
-        from .models.gpt import GPT
-
-        return GPT(GPTShape.from_dict(spec["model"]))
-    if family == "vit":
-        from .accounting import ViTShape
-        from .models.vit import ViT
-
-        return ViT(ViTShape.from_dict(spec["model"]))
-    from .models.custom import build_model as build_custom
-
-    return build_custom(spec["model"], spec["size"])
-
-
 def param_counts(model) -> dict:
     """``{total, non_embedding, embedding}`` of a built model (its param_groups() or num_params())."""
     if hasattr(model, "param_groups"):
@@ -254,115 +157,92 @@ def param_counts(model) -> dict:
 def build(spec: dict, data_dir: str | Path | None, model=None) -> Task:
     """The task of ``spec``: its model (built here unless given) and data from ``data_dir``
     (the prepared folder; unused by a custom loader). Seeds nothing: the caller seeds first."""
-    import torch
-
-    model = build_model(spec) if model is None else model
+    fam = family(spec["model"]["family"])
+    model = fam.build_model(spec) if model is None else model
     counts = param_counts(model)
     if spec.get("params_total") not in (None, counts["total"]):
         raise ValueError(f"model has {counts['total']} parameters but the spec says {spec['params_total']}")
     seed, batch_size = int(spec["seed"]), int(spec["batch_size"])
     n_eval = int(spec.get("eval", {}).get("batches", 4)) * batch_size
-    family, unit = spec["model"]["family"], unit_of(spec)
-    if family == "gpt":
-
-        def forward(m, b):
-            return m(b[0], b[1])
-    else:
-        forward = call_model
     data = spec.get("data") or {}
-
-    if data.get("source") == "custom":  # the user's loader: a map-style dataset of (input, target) items
-        from torch.utils.data import default_collate
-
-        from .models.custom import load_custom_split
-
-        train, val = load_custom_split(data, "train"), load_custom_split(data, "val")
-        sampler = IndexSampler(len(train), batch_size, seed)
-
-        def fetch():
-            return tuple(default_collate([train[int(i)] for i in sampler.next_indices()]))
-
-        eval_batch = tuple(default_collate([val[int(i)] for i in strided(len(val), n_eval)]))
-        task = Task(
-            spec,
-            model,
-            sampler,
-            fetch,
-            eval_batch,
-            len(train),
-            int(spec.get("units_per_sample", 1)),
-            forward,
-            counts,
-        )
-    elif unit == "images":
-        from .datasets.cifar10 import IMAGE_SHAPE, load_records
-
-        meta = _meta(data_dir)
-        train, val = load_records(data_dir, "train"), load_records(data_dir, "val")
-        mean = torch.tensor(meta["mean"], dtype=torch.float32).view(1, -1, 1, 1)
-        std = torch.tensor(meta["std"], dtype=torch.float32).view(1, -1, 1, 1)
-        augment = bool(spec.get("training", {}).get("augment"))
-        sampler = IndexSampler(len(train), batch_size, seed)
-
-        def decode(records: np.ndarray, gen=None):
-            labels = torch.from_numpy(records[:, 0].astype(np.int64))
-            images = torch.from_numpy(np.ascontiguousarray(records[:, 1:])).view(-1, *IMAGE_SHAPE).float() / 255.0
-            if gen is not None:
-                images = _augment(images, gen)
-            return (images - mean) / std, labels
-
-        def fetch():
-            gen = torch.Generator().manual_seed(seed * 1_000_003 + sampler.position) if augment else None
-            idx = np.sort(sampler.next_indices())  # sorted reads from the memmap; order within a batch is moot
-            return decode(train[idx], gen)
-
-        task = Task(
-            spec,
-            model,
-            sampler,
-            fetch,
-            decode(val[strided(len(val), n_eval)]),
-            len(train),
-            1,
-            forward,
-            counts,
-        )
-    else:  # token windows (GPT, or a custom model on text)
-        from .training.data import WindowSampler, eval_windows, load_split
-
-        n_ctx = int(spec["model"]["n_ctx"])
-        train_tokens, meta = load_split(data_dir, "train")
-        val_tokens, _ = load_split(data_dir, "val")
-        vocab = spec["model"].get("vocab_size")
-        if vocab is not None and int(meta["vocab_size"]) > int(vocab):
-            raise ValueError(f"data vocab_size {meta['vocab_size']} exceeds model vocab_size {vocab}")
-        sampler = WindowSampler(train_tokens, n_ctx, batch_size, seed)
-
-        def fetch():
-            x, y = sampler.next_batch()
-            return torch.from_numpy(x), torch.from_numpy(y)
-
-        xv, yv = eval_windows(val_tokens, n_ctx, n_eval)
-        task = Task(
-            spec,
-            model,
-            sampler,
-            fetch,
-            (torch.from_numpy(xv), torch.from_numpy(yv)),
-            sampler.n_windows,
-            n_ctx,
-            forward,
-            counts,
-        )
-        task.train_units = len(train_tokens)  # epochs = tokens seen / train tokens (as the GPT job always did)
-    task.loss_fn = loss_function(spec["model"].get("loss")) if family == "custom" else default_loss
+    if data.get("source") == "custom":
+        make = _custom_data
+    elif unit_of(spec) == "images":
+        make = _image_data
+    else:
+        make = _token_data
+    sampler, fetch, eval_batch, n_train, units_per_sample, train_units = make(spec, data_dir, seed, batch_size, n_eval)
+    task = Task(spec, model, sampler, fetch, eval_batch, n_train, units_per_sample, fam.forward, counts)
+    if train_units is not None:
+        task.train_units = train_units  # epochs = tokens seen / train tokens (as the GPT job always did)
+    task.loss_fn = fam.loss_function(spec)
     return task
 
 
-def _meta(data_dir) -> dict:
-    import json
+def _custom_data(spec, data_dir, seed, batch_size, n_eval):
+    """The user's loader: a map-style dataset of (input, target) items, collated by torch."""
+    from torch.utils.data import default_collate
 
-    return json.loads((Path(data_dir) / "meta.json").read_text())
+    data = spec["data"]
+    train, val = load_custom_split(data, "train"), load_custom_split(data, "val")
+    sampler = IndexSampler(len(train), batch_size, seed)
+
+    def fetch():
+        return tuple(default_collate([train[int(i)] for i in sampler.next_indices()]))
+
+    eval_batch = tuple(default_collate([val[int(i)] for i in strided(len(val), n_eval)]))
+    return sampler, fetch, eval_batch, len(train), int(spec.get("units_per_sample", 1)), None
+
+
+def _image_data(spec, data_dir, seed, batch_size, n_eval):
+    """CIFAR-10 records, normalised with the training split's mean and std (optionally augmented)."""
+    import torch
+
+    from .datasets.cifar10 import IMAGE_SHAPE, load_records
+
+    meta = json.loads((Path(data_dir) / "meta.json").read_text())
+    train, val = load_records(data_dir, "train"), load_records(data_dir, "val")
+    mean = torch.tensor(meta["mean"], dtype=torch.float32).view(1, -1, 1, 1)
+    std = torch.tensor(meta["std"], dtype=torch.float32).view(1, -1, 1, 1)
+    augment = bool(spec.get("training", {}).get("augment"))
+    sampler = IndexSampler(len(train), batch_size, seed)
+
+    def decode(records: np.ndarray, gen=None):
+        labels = torch.from_numpy(records[:, 0].astype(np.int64))
+        images = torch.from_numpy(np.ascontiguousarray(records[:, 1:])).view(-1, *IMAGE_SHAPE).float() / 255.0
+        if gen is not None:
+            images = _augment(images, gen)
+        return (images - mean) / std, labels
+
+    def fetch():
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + sampler.position) if augment else None
+        idx = np.sort(sampler.next_indices())  # sorted reads from the memmap; order within a batch is moot
+        return decode(train[idx], gen)
+
+    return sampler, fetch, decode(val[strided(len(val), n_eval)]), len(train), 1, None
+
+
+def _token_data(spec, data_dir, seed, batch_size, n_eval):
+    """Token windows of ``n_ctx`` (a GPT, or a custom model on text)."""
+    import torch
+
+    from .training.data import WindowSampler, eval_windows, load_split
+
+    n_ctx = int(spec["model"]["n_ctx"])
+    train_tokens, meta = load_split(data_dir, "train")
+    val_tokens, _ = load_split(data_dir, "val")
+    vocab = spec["model"].get("vocab_size")
+    if vocab is not None and int(meta["vocab_size"]) > int(vocab):
+        raise ValueError(f"data vocab_size {meta['vocab_size']} exceeds model vocab_size {vocab}")
+    sampler = WindowSampler(train_tokens, n_ctx, batch_size, seed)
+
+    def fetch():
+        x, y = sampler.next_batch()
+        return torch.from_numpy(x), torch.from_numpy(y)
+
+    xv, yv = eval_windows(val_tokens, n_ctx, n_eval)
+    eval_batch = (torch.from_numpy(xv), torch.from_numpy(yv))
+    return sampler, fetch, eval_batch, sampler.n_windows, n_ctx, len(train_tokens)
 
 
 def _augment(images, gen):

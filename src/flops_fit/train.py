@@ -38,14 +38,11 @@ What the job does, and the papers it follows:
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
 import math
 import os
 import random
 import signal
-import sys
 import threading
 import time
 from pathlib import Path
@@ -55,7 +52,8 @@ import torch
 
 from flops_fit.io import atomic_write_json
 from flops_fit.provenance import provenance
-from flops_fit.tasks import build, run_flops
+from flops_fit.record import run_flops
+from flops_fit.tasks import build
 from flops_fit.training import checkpoint
 from flops_fit.training.distributed import Dist
 from flops_fit.training.optim import AdamW
@@ -63,6 +61,7 @@ from flops_fit.training.schedule import eval_steps, lr_at
 
 SCHEMA_VERSION = 1
 TRAIN_LOSS_WINDOW = 10  # final train loss = mean over the last 10 steps
+EXIT_PREEMPTED = 128 + signal.SIGTERM  # 143: what a shell reports for a SIGTERM-killed process
 LOG_EVERY_S = 10.0  # progress line rhythm (seconds); training.log_every_s overrides
 
 
@@ -405,24 +404,3 @@ def train_run(
     log(f"[{run_id}] {status}: step {step}/{steps}, val loss {final_val}, {train_s:.1f}s, "
         f"{result['timing']['tokens_per_s'] or 0:,.0f} tok/s")  # fmt: skip
     return result
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m flops_fit.train", description=__doc__.split("\n")[0])
-    parser.add_argument("--spec", required=True, help="run spec JSON (one row of the plan)")
-    parser.add_argument("--data", required=True, help="prepared data folder (train.bin, val.bin, meta.json)")
-    parser.add_argument("--out", required=True, help="run JSON to write")
-    parser.add_argument("--checkpoint-dir", required=True, help="side folder for checkpoints")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    args = parser.parse_args(argv)
-    spec = json.loads(Path(args.spec).read_text())
-    try:
-        train_run(spec, args.data, args.out, args.checkpoint_dir, threads=args.threads)
-    except Preempted as err:
-        print(err, file=sys.stderr, flush=True)
-        return 128 + signal.SIGTERM
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,5 +1,5 @@
-"""Model families trained by flops-fit (torch). Shapes and counts live in ``flops_fit.accounting``."""
+"""The torch networks of the built-in model families (``gpt.GPT``, ``vit.ViT``).
 
-from flops_fit.models.gpt import GPT
-
-__all__ = ["GPT"]
+Importing this package imports no torch; the family modules (``flops_fit.families``) build these
+networks for a run, and ``flops_fit.accounting`` holds their torch-free shapes and counts.
+"""

