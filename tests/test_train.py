@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -189,6 +190,24 @@ def test_sigterm_and_sigkill_then_rerun_give_the_uninterrupted_losses(data, tmp_
     assert resumed["provenance"]["resumed_from_step"] % 20 == 0
     assert _losses(resumed) == _losses(json.loads(json.dumps(ref)))
     assert not ckpt.exists()
+
+
+def test_log_is_time_stamped_with_one_line_per_evaluation(data, tmp_path, capsys):
+    spec = make_spec(steps=12)
+    result = train_run(spec, data, tmp_path / "r.json", tmp_path / "c")  # the default log: stdout
+    lines = capsys.readouterr().out.splitlines()
+    stamp = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \[C1e9-d16\] "
+    assert lines and all(re.match(stamp, line) for line in lines), lines
+    evals = [line for line in lines if " eval step " in line]
+    assert len(evals) == len(result["curve"])
+    for line, point in zip(evals, result["curve"], strict=True):
+        assert f"eval step {point['step']}/12 tokens {point['tokens']:.4g} val loss {point['val_loss']:.4f}" in line
+
+
+def test_preempted_exit_status_is_128_plus_sigterm():
+    from flops_fit.train import EXIT_PREEMPTED
+
+    assert EXIT_PREEMPTED == 128 + signal.SIGTERM == 143  # SLURM/shell convention for a SIGTERM-ended job
 
 
 def test_divergence_is_data(data, tmp_path):

@@ -1,19 +1,26 @@
 """Train one run of the plan and write its loss JSON (schema in docs/contracts.md).
 
-Command line (what the Snakemake train rule runs, one process per run)::
+Command line (what the Snakemake train rule runs, one process per run; under ``torchrun`` for
+data-parallel runs: ``torchrun --standalone --nproc-per-node P -m flops_fit.cli train ...``)::
 
-    python -m flops_fit.train --spec results/demo/specs/C1e12-d32.json \\
+    flops-fit train --spec '{"run_id": "C1e12-d32", ...}' \\
         --data results/data/shakespeare --out results/demo/runs/C1e12-d32.json \\
         --checkpoint-dir results/demo/checkpoints/C1e12-d32 --threads 1
 
-or from Python: ``train_run(spec, data_dir, out_json, checkpoint_dir, threads=1, log=print)``
-(``log`` gets one progress line every ``training.log_every_s`` seconds, default 10).
+(``--spec`` takes the spec inline, as the rule passes its ``params.spec``, or a JSON file), or
+from Python: ``train_run(spec, data_dir, out_json, checkpoint_dir, threads=1, log=print)``.
+Exit status: 0 (ok or diverged: divergence is data), 2 (a spec or input it cannot run, one
+line), ``EXIT_PREEMPTED`` = 128 + SIGTERM = 143 after SIGTERM (checkpointed; a rerun resumes).
+
+The log has a time-stamped line at the start, one per evaluation (step, units seen, validation
+loss), a progress line every 10 s (``LOG_EVERY_S``; a hand-written spec may set
+``training.log_every_s``) and one at the end.
 
 What the job does, and the papers it follows:
 
 * builds the run's model and data through ``flops_fit.tasks.build`` (a GPT on token windows, a
-  ViT on images, or a configured class); the loop below is the same for all of them, and
-  "tokens" in the JSON counts the study's unit (``unit``: tokens, images, samples);
+  ViT on images, or a configured class; ``flops_fit.families``); the loop below is the same for
+  all of them, and "tokens" in the JSON counts the study's unit (``unit``: tokens, images, samples);
 * trains exactly ``spec["steps"]`` AdamW steps of ``spec["batch_size"]`` samples (the planner
   turned the budget into steps: steps = C / (FLOPs per token x tokens per step)), with linear
   warmup and cosine decay to 10% over exactly the run (Hoffmann et al. 2022), or
@@ -34,6 +41,11 @@ What the job does, and the papers it follows:
   fused AdamW and optional ``torch.compile`` when ``training.device`` is ``cuda``, reading losses
   back every ``training.sync_every`` (16) steps so the host runs ahead of the GPU; data-parallel
   under ``torchrun`` (``flops_fit.training.distributed``).
+
+The job reads top to bottom: :func:`set_up` (device, seeds, model, data, optimiser), :func:`resume`
+(a checkpoint of this very spec, if any), :func:`train_loop` (steps, loss read-back, evaluation,
+logging, checkpoints, SIGTERM), :func:`finish` (the last curve point and the run record of
+``flops_fit.record``).
 """
 
 from __future__ import annotations
@@ -45,24 +57,23 @@ import random
 import signal
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from flops_fit import record
 from flops_fit.io import atomic_write_json
-from flops_fit.provenance import provenance
-from flops_fit.record import run_flops
 from flops_fit.tasks import build
 from flops_fit.training import checkpoint
 from flops_fit.training.distributed import Dist
 from flops_fit.training.optim import AdamW
 from flops_fit.training.schedule import eval_steps, lr_at
 
-SCHEMA_VERSION = 1
 TRAIN_LOSS_WINDOW = 10  # final train loss = mean over the last 10 steps
-EXIT_PREEMPTED = 128 + signal.SIGTERM  # 143: what a shell reports for a SIGTERM-killed process
-LOG_EVERY_S = 10.0  # progress line rhythm (seconds); training.log_every_s overrides
+LOG_EVERY_S = 10.0  # progress line rhythm (seconds)
+EXIT_PREEMPTED = 128 + signal.SIGTERM  # 143: what a shell reports for a process ended by SIGTERM
 
 
 # --- set-up helpers ---------------------------------------------------------------------------
@@ -138,14 +149,291 @@ class Preempted(RuntimeError):
 
 
 def _log(msg: str) -> None:
-    print(msg, flush=True)  # flushed, so progress reaches a job's log file as it happens
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    print(f"{stamp} {msg}", flush=True)  # flushed, so progress reaches a job's log file as it happens
 
 
 def _quiet(msg: str) -> None:
     pass  # ranks other than 0 of a data-parallel job
 
 
-# --- the job ------------------------------------------------------------------------------
+# --- the job's fixed parts and its progress ------------------------------------------------
+@dataclass
+class Job:
+    """What stays fixed during a run: the spec, model, data, optimiser, device and cadences."""
+
+    spec: dict
+    task: object  # flops_fit.tasks.Task
+    model: torch.nn.Module  # the parameters (checkpoints, clipping)
+    core: torch.nn.Module  # the model, compiled if asked (evaluation)
+    step_model: torch.nn.Module  # core, wrapped for data parallelism (training steps)
+    optimizer: torch.optim.Optimizer
+    device: torch.device
+    dist: Dist
+    amp: object  # autocast context (or a null context)
+    log: object
+    checkpoint_dir: str | os.PathLike
+    spec_hash: str
+
+    @property
+    def run_id(self) -> str:
+        return self.spec.get("run_id", "run")
+
+    @property
+    def steps(self) -> int:
+        return int(self.spec["steps"])
+
+    @property
+    def training(self) -> dict:
+        return self.spec.get("training", {})
+
+    @property
+    def local_batch(self) -> int:
+        return int(self.spec["batch_size"]) // self.dist.world
+
+    @property
+    def units_per_step(self) -> int:  # tokens (GPT), images (ViT), samples
+        return int(self.spec["batch_size"]) * self.task.units_per_sample
+
+
+@dataclass
+class Progress:
+    """What a run has done so far (all of it checkpointed, so a rerun continues exactly)."""
+
+    step: int = 0
+    curve: list = field(default_factory=list)
+    losses: list = field(default_factory=list)  # training loss of every step
+    initial_loss: float | None = None
+    resumed_from: int | None = None
+    prior: dict = field(default_factory=lambda: {"train_s": 0.0, "eval_s": 0.0, "wall_s": 0.0})  # earlier attempts
+    status: str = "ok"
+    last_loss: float | None = None
+    first_step_at: float | None = None  # wall time of this attempt's first step
+    eval_s: float = 0.0  # this attempt's evaluation seconds
+
+
+# --- set-up ----------------------------------------------------------------------------------
+def set_up(spec: dict, data_dir, checkpoint_dir, threads: int, log) -> Job:
+    """Device, seeds, the run's model and data (``flops_fit.tasks``), optimiser and autocast."""
+    training = spec.get("training", {})
+    if training.get("backend", "torch") != "torch":
+        raise ValueError(f"train_run trains backend 'torch' only; got training.backend {training['backend']!r}")
+    device = resolve_device(training)
+    dist = Dist(device.type)
+    if device.type == "cuda":
+        device = torch.device("cuda", dist.local_rank)
+        torch.backends.cuda.matmul.allow_tf32 = True  # fp32 matmuls on tensor cores (as nanoGPT)
+        torch.backends.cudnn.allow_tf32 = True
+    torch.set_num_threads(int(threads))
+    random.seed(spec["seed"])
+    np.random.seed(spec["seed"] % 2**32)
+    torch.manual_seed(spec["seed"])
+    task = build(spec, data_dir)  # the model's parameter counts must be the planner's
+    model = task.model.to(device)
+    if int(spec["batch_size"]) % dist.world:
+        raise ValueError(f"batch_size {spec['batch_size']} is not a multiple of the {dist.world} data-parallel ranks")
+    optimizer = make_optimizer(model, spec["optimizer"], device)
+    core = torch.compile(model) if training.get("compile") else model
+    return Job(
+        spec=spec, task=task, model=model, core=core, step_model=dist.wrap(core), optimizer=optimizer,
+        device=device, dist=dist, amp=autocast_context(device, training.get("dtype")),
+        log=log if dist.main else _quiet, checkpoint_dir=checkpoint_dir, spec_hash=checkpoint.spec_hash(spec),
+    )  # fmt: skip
+
+
+# --- checkpoints -----------------------------------------------------------------------------
+def resume(job: Job) -> Progress:
+    """The progress of a checkpoint of this very spec (model, optimiser, RNG and data restored),
+    or a fresh start."""
+    state = checkpoint.load(job.checkpoint_dir, job.spec_hash, log=job.log)
+    if state is None:
+        return Progress()
+    job.model.load_state_dict(state["model"])
+    job.optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["rng"]["torch"])
+    if job.device.type == "cuda" and state["rng"].get("cuda") is not None:
+        torch.cuda.set_rng_state(state["rng"]["cuda"])
+    job.task.position = int(state["sampler_position"])
+    step = int(state["step"])
+    job.log(f"[{job.run_id}] resuming from step {step}/{job.steps}")
+    return Progress(step=step, curve=list(state["curve"]), losses=list(state["losses"]),
+                    initial_loss=state["initial_loss"], resumed_from=step, prior=dict(state["timing"]))  # fmt: skip
+
+
+def save_checkpoint(job: Job, p: Progress, loop_s: float, t_call: float) -> None:
+    """Checkpoint the run after step ``p.step`` (rank 0 only), with the time spent so far."""
+    if not job.dist.main:
+        return
+    rng = {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state() if job.device.type == "cuda" else None}
+    timing = {"train_s": p.prior["train_s"] + loop_s, "eval_s": p.prior["eval_s"] + p.eval_s,
+              "wall_s": p.prior["wall_s"] + time.time() - t_call}  # fmt: skip
+    checkpoint.save(job.checkpoint_dir, {
+        "spec_hash": job.spec_hash, "step": p.step, "model": job.model.state_dict(),
+        "optimizer": job.optimizer.state_dict(), "rng": rng, "sampler_position": job.task.position,
+        "curve": p.curve, "losses": p.losses, "initial_loss": p.initial_loss, "timing": timing,
+    })  # fmt: skip
+
+
+# --- evaluation ------------------------------------------------------------------------------
+def evaluate(job: Job, p: Progress) -> dict:
+    """Evaluate on the fixed validation set, append the curve point and log it; return the point."""
+    metrics = job.task.evaluate(job.core, job.device, job.local_batch, job.amp)
+    units = p.step * job.units_per_step
+    point = {"step": p.step, "tokens": units, "flops": units * float(job.spec["flops_per_token"]),
+             "val_loss": _finite_or_none(metrics["val_loss"]), "train_loss": _mean_tail(p.losses)}  # fmt: skip
+    if "val_accuracy" in metrics:
+        point["val_accuracy"] = metrics["val_accuracy"]
+    p.curve.append(point)
+    accuracy = f" accuracy {point['val_accuracy']:.4f}" if "val_accuracy" in point else ""
+    job.log(f"[{job.run_id}] eval step {p.step}/{job.steps} {job.task.unit} {units:.4g} "
+            f"val loss {metrics['val_loss']:.4f}{accuracy}")  # fmt: skip
+    return point
+
+
+# --- the loop --------------------------------------------------------------------------------
+@dataclass
+class Clock:
+    """This attempt's loop start, last progress line and last checkpoint (wall seconds)."""
+
+    t0: float
+    last_log: float
+    last_ckpt: float
+    start_step: int
+
+
+@contextlib.contextmanager
+def sigterm_flag():
+    """A list that receives the signal number when SIGTERM arrives (handled in the main thread)."""
+    received: list[int] = []
+    old = None
+    if threading.current_thread() is threading.main_thread():
+        old = signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+    try:
+        yield received
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
+
+
+def train_loop(job: Job, p: Progress, stop: list[int], t_call: float) -> float:
+    """Train from ``p.step`` to the end, a divergence, or SIGTERM (:class:`Preempted`); return the
+    loop's seconds (evaluation included).
+
+    Losses are read back from the device (a sync) at "sync points" only: every step on CPU, every
+    ``training.sync_every`` (default 16) steps on CUDA so that the host runs ahead of the GPU, and
+    always at this attempt's first step, the last step, evaluation points and checkpoint intervals.
+    Divergence, SIGTERM, logging and checkpoints are decided there (on all ranks alike)."""
+    spec, task, training = job.spec, job.task, job.training
+    steps, curve_steps = job.steps, set(eval_steps(job.steps, int(spec.get("eval", {}).get("points", 12))))
+    every_steps = int(os.environ.get("FLOPS_FIT_CHECKPOINT_EVERY_STEPS") or training.get("checkpoint_every_steps") or 0)
+    sync_every = max(1, int(training.get("sync_every") or (16 if job.device.type == "cuda" else 1)))
+    mine = slice(job.dist.rank * job.local_batch, (job.dist.rank + 1) * job.local_batch)  # this rank's share
+    params, grad_clip = list(job.model.parameters()), float(spec["optimizer"].get("grad_clip", 0.0))
+    pending: list[torch.Tensor] = []  # losses of the steps since the last sync point
+    clock = Clock(t0=time.time(), last_log=time.time(), last_ckpt=time.time(), start_step=p.step)
+    while p.step < steps:
+        lr = lr_at(p.step, float(spec["optimizer"]["lr"]), spec["schedule"], steps)
+        for g in job.optimizer.param_groups:
+            g["lr"] = lr
+        batch = task.to(task.next_batch(), job.device, mine)  # this rank's share of the global batch
+        with job.amp:
+            loss, _ = task.forward(job.step_model, batch)
+        pending.append(loss.detach())
+        n = p.step + 1  # the step being taken (1-based)
+        sync = p.first_step_at is None or n % sync_every == 0 or n in curve_steps or n == steps
+        if (sync or (every_steps and n % every_steps == 0)) and _read_back(job, p, pending, stop):
+            break  # diverged: the steps before the first bad loss are kept
+        job.optimizer.zero_grad(set_to_none=True)
+        loss.backward()  # (DDP averages the gradients over ranks here)
+        if grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(params, grad_clip, foreach=True)
+        job.optimizer.step()
+        p.step += 1
+        if p.step in curve_steps:
+            te = time.time()
+            val = evaluate(job, p)["val_loss"]
+            p.eval_s += time.time() - te
+            if val is None:
+                p.status = "diverged"
+                job.log(f"[{job.run_id}] diverged at step {p.step}: validation loss is not finite")
+                break
+        if not pending:  # at a sync point: log, checkpoint, stop (between them the losses are not read yet)
+            _after_sync(job, p, stop, lr, clock, every_steps, t_call)
+    return time.time() - clock.t0
+
+
+def _read_back(job: Job, p: Progress, pending: list, stop: list[int]) -> bool:
+    """Read the pending losses (mean over ranks) and any rank's stop request; record them, or the
+    ones before the first bad loss; True when the run diverged."""
+    flat = torch.cat([torch.stack(pending).double(), torch.tensor([float(bool(stop))], device=job.device).double()])
+    if job.dist.enabled:
+        job.dist.all_reduce_mean(flat)
+    *values, stop_any = flat.tolist()
+    pending.clear()
+    if stop_any > 0 and not stop:
+        stop.append(signal.SIGTERM)  # another rank was told to stop
+    if p.first_step_at is None:
+        p.first_step_at = time.time()
+    if p.initial_loss is None:
+        p.initial_loss = values[0]
+    factor = float(job.training.get("divergence_factor") or math.inf)
+    bad = next((i for i, v in enumerate(values) if not math.isfinite(v) or v > factor * p.initial_loss), None)
+    if bad is None:
+        p.losses.extend(values)
+        p.last_loss = values[-1]
+        return False
+    p.status, p.step, p.last_loss = "diverged", p.step + 1 - len(values) + bad, values[bad]
+    p.losses.extend(values[:bad])
+    job.log(f"[{job.run_id}] diverged at step {p.step + 1}: loss {p.last_loss} (first {p.initial_loss:.4f})")
+    return True
+
+
+def _after_sync(job: Job, p: Progress, stop: list[int], lr: float, clock: Clock, every_steps: int, t_call) -> None:
+    """At a sync point: the progress line, a periodic checkpoint, and SIGTERM's checkpoint-and-stop."""
+    now, steps, ups = time.time(), job.steps, job.units_per_step
+    if now - clock.last_log >= float(job.training.get("log_every_s", LOG_EVERY_S)) or p.step == steps:
+        rate = (p.step - clock.start_step) * ups / max(now - clock.t0, 1e-9)
+        eta = (steps - p.step) * ups / max(rate, 1e-9)
+        job.log(f"[{job.run_id}] step {p.step}/{steps} {job.task.unit} {p.step * ups:.3g} loss {p.last_loss:.4f} "
+                f"lr {lr:.2e} {job.task.unit}/s {rate:,.0f} eta {eta:.0f}s")  # fmt: skip
+        clock.last_log = now
+    every_s = 60.0 * float(job.training.get("checkpoint_minutes") or 0) or math.inf
+    if p.step < steps and ((every_steps and p.step % every_steps == 0) or now - clock.last_ckpt >= every_s):
+        save_checkpoint(job, p, now - clock.t0, t_call)
+        clock.last_ckpt = time.time()
+    if stop and p.step < steps:
+        save_checkpoint(job, p, now - clock.t0, t_call)
+        job.log(f"[{job.run_id}] signal {stop[0]}: checkpointed at step {p.step}/{steps}; stopping")
+        job.dist.close()
+        raise Preempted(f"run {job.run_id} stopped by signal {stop[0]} at step {p.step}")
+
+
+# --- the record ------------------------------------------------------------------------------
+def finish(job: Job, p: Progress, train_s: float, threads: int, t_call: float, t_process: float) -> dict:
+    """The last curve point (unless the run stopped on an evaluation step) and the run record."""
+    if p.step > 0 and not (p.curve and p.curve[-1]["step"] == p.step):
+        evaluate(job, p)
+    final_val = p.curve[-1]["val_loss"] if p.curve else None
+    if p.status == "ok" and final_val is None:
+        p.status = "diverged"
+    final = {
+        "train_loss": _mean_tail(p.losses) if p.status == "ok" else _finite_or_none(p.last_loss),
+        "val_loss": final_val,
+        "step": p.step,
+    }
+    if p.curve and "val_accuracy" in p.curve[-1]:
+        final["val_accuracy"] = p.curve[-1]["val_accuracy"]
+    seen = p.step * job.units_per_step
+    timing = record.timing(job.spec, seen, wall_s=p.prior["wall_s"] + time.time() - t_call, train_s=train_s,
+                           eval_s=p.prior["eval_s"] + p.eval_s, first_step_at=p.first_step_at,
+                           process_start=t_process, call_start=t_call)  # fmt: skip
+    prov = record.run_provenance(job.spec, job.device.type, "torch", threads, job.dist.world, p.resumed_from)
+    return record.run_record(job.spec, status=p.status, params=job.task.counts,
+                             data=job.task.data_record(p.step * int(job.spec["batch_size"])), curve=p.curve,
+                             final=final, timing=timing, provenance=prov)  # fmt: skip
+
+
+# --- the job ---------------------------------------------------------------------------------
 def train_run(
     spec: dict,
     data_dir: str | os.PathLike,
@@ -159,248 +447,21 @@ def train_run(
     Raises ValueError for a spec this job cannot run (backend, device, shape vs counts) and
     :class:`Preempted` after checkpointing when SIGTERM arrives; a diverged run returns normally.
     """
-    t_call = time.time()
-    t_process = process_start_time()
-    training = spec.get("training", {})
-    if training.get("backend", "torch") != "torch":
-        raise ValueError(f"train_run trains backend 'torch' only; got training.backend {training['backend']!r}")
-    device = resolve_device(training)
-    dist = Dist(device.type)
-    if device.type == "cuda":
-        device = torch.device("cuda", dist.local_rank)
-        torch.backends.cuda.matmul.allow_tf32 = True  # fp32 matmuls on tensor cores (as nanoGPT)
-        torch.backends.cudnn.allow_tf32 = True
-    if not dist.main:
-        log = _quiet
-    torch.set_num_threads(int(threads))
-    random.seed(spec["seed"])
-    np.random.seed(spec["seed"] % 2**32)
-    torch.manual_seed(spec["seed"])
-    run_id = spec.get("run_id", "run")
-
-    # the run's model and data (a GPT on token windows, a ViT on images, a configured class):
-    # flops_fit.tasks builds them; the model's parameter counts must be the planner's
-    task = build(spec, data_dir)
-    model = task.model.to(device)
-    groups = task.counts
-    steps, batch_size = int(spec["steps"]), int(spec["batch_size"])
-    if batch_size % dist.world:
-        raise ValueError(f"batch_size {batch_size} is not a multiple of the {dist.world} data-parallel ranks")
-    local_batch = batch_size // dist.world
-    mine = slice(dist.rank * local_batch, (dist.rank + 1) * local_batch)  # this rank's share of a batch
-    units_per_step = batch_size * task.units_per_sample  # tokens (GPT), images (ViT), samples
-    fpu = float(spec["flops_per_token"])  # training FLOPs per unit under the study's convention
-    opt_cfg, schedule = spec["optimizer"], spec["schedule"]
-    peak_lr, grad_clip = float(opt_cfg["lr"]), float(opt_cfg.get("grad_clip", 0.0))
-    optimizer = make_optimizer(model, opt_cfg, device)
-    core = torch.compile(model) if training.get("compile") else model
-    step_model = dist.wrap(core)
-    amp = autocast_context(device, training.get("dtype"))
-    curve_steps = set(eval_steps(steps, int(spec.get("eval", {}).get("points", 12))))
-
-    def evaluate() -> dict:
-        """Mean loss (and accuracy, for classifiers) on the fixed validation set."""
-        return task.evaluate(core, device, local_batch, amp)
-
-    # resume from a checkpoint of this very spec, if any
-    spec_hash = checkpoint.spec_hash(spec)
-    every_steps = int(os.environ.get("FLOPS_FIT_CHECKPOINT_EVERY_STEPS") or training.get("checkpoint_every_steps") or 0)
-    every_s = 60.0 * float(training.get("checkpoint_minutes") or 0) or math.inf
-    state = checkpoint.load(checkpoint_dir, spec_hash, log=log)
-    step, curve, losses, initial_loss, resumed_from = 0, [], [], None, None
-    prior = {"train_s": 0.0, "eval_s": 0.0, "wall_s": 0.0}  # time spent by earlier attempts
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"]["torch"])
-        if device.type == "cuda" and state["rng"].get("cuda") is not None:
-            torch.cuda.set_rng_state(state["rng"]["cuda"])
-        task.position = int(state["sampler_position"])
-        step, curve, losses = int(state["step"]), list(state["curve"]), list(state["losses"])
-        initial_loss, prior, resumed_from = state["initial_loss"], dict(state["timing"]), step
-        log(f"[{run_id}] resuming from step {step}/{steps}")
-
-    def save_checkpoint(loop_s: float, eval_s: float) -> None:
-        if not dist.main:
-            return
-        rng = {
-            "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state() if device.type == "cuda" else None,
-        }
-        timing = {"train_s": prior["train_s"] + loop_s, "eval_s": prior["eval_s"] + eval_s,
-                  "wall_s": prior["wall_s"] + time.time() - t_call}  # fmt: skip
-        checkpoint.save(checkpoint_dir, {
-            "spec_hash": spec_hash, "step": step, "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(), "rng": rng, "sampler_position": task.position,
-            "curve": curve, "losses": losses, "initial_loss": initial_loss, "timing": timing,
-        })  # fmt: skip
-
-    def curve_point(metrics: dict) -> dict:
-        units = step * units_per_step
-        val = _finite_or_none(metrics["val_loss"])
-        point = {"step": step, "tokens": units, "flops": units * fpu, "val_loss": val,
-                 "train_loss": _mean_tail(losses)}  # fmt: skip
-        if "val_accuracy" in metrics:
-            point["val_accuracy"] = metrics["val_accuracy"]
-        return point
-
-    prov = provenance(device.type)
-    factor = float(training.get("divergence_factor") or math.inf)
-    log_every = float(training.get("log_every_s", LOG_EVERY_S))
-    params = list(model.parameters())
-    status, last_loss, first_step_at, eval_s = "ok", None, None, 0.0
-    log(f"[{run_id}] {groups['total']:,} params, {steps} steps x {units_per_step} {task.unit}, "
-        f"device {device}" + (f", {dist.world} ranks" if dist.enabled else ""))  # fmt: skip
-
-    # SIGTERM (preemption, cancel): checkpoint at the end of the current step, then stop
-    stop_signal: list[int] = []
-    old_handler = None
-    if threading.current_thread() is threading.main_thread():
-        old_handler = signal.signal(signal.SIGTERM, lambda signum, frame: stop_signal.append(signum))
-    # Losses are read back from the device (a sync) at "sync points" only: every step on CPU,
-    # every ``training.sync_every`` (default 16) steps on CUDA so that the host runs ahead of the
-    # GPU, and always at the first and last steps, evaluation points and checkpoint intervals.
-    # Divergence, SIGTERM, logging and checkpoints are decided there (on all ranks alike).
-    sync_every = max(1, int(training.get("sync_every") or (16 if device.type == "cuda" else 1)))
-    pending: list[torch.Tensor] = []  # losses of the steps since the last sync point
-
-    def sync_point(n: int) -> bool:  # after step n (1-based)
-        return (
-            first_step_at is None  # the first step of this attempt (timing, initial loss)
-            or n % sync_every == 0
-            or n in curve_steps
-            or n == steps
-            or bool(every_steps and n % every_steps == 0)
-        )
-
-    def read_back(values: list[torch.Tensor], stop: bool) -> tuple[list[float], bool]:
-        """The pending losses as floats (mean over ranks) and whether any rank must stop."""
-        flat = torch.cat([torch.stack(values).double(), torch.tensor([float(stop)], device=device).double()])
-        if dist.enabled:
-            dist.all_reduce_mean(flat)
-        out = flat.tolist()
-        return out[:-1], out[-1] > 0
-
-    t0 = time.time()
-    last_log = last_ckpt = t0
-    start_step = step
-    try:
-        while step < steps:
-            lr = lr_at(step, peak_lr, schedule, steps)
-            for g in optimizer.param_groups:
-                g["lr"] = lr
-            batch = task.to(task.next_batch(), device, mine)  # this rank's share of the global batch
-            with amp:
-                loss, _ = task.forward(step_model, batch)
-            pending.append(loss.detach())
-            if sync_point(step + 1):  # read the losses back (all ranks at the same steps)
-                values, stop = read_back(pending, bool(stop_signal))
-                pending.clear()
-                if stop and not stop_signal:
-                    stop_signal.append(signal.SIGTERM)  # another rank was told to stop
-                if first_step_at is None:
-                    first_step_at = time.time()
-                if initial_loss is None:
-                    initial_loss = values[0]
-                bad = next((i for i, v in enumerate(values) if not math.isfinite(v) or v > factor * initial_loss), None)
-                if bad is not None:  # stop; report the steps before the first bad loss
-                    status, step, last_loss = "diverged", step + 1 - len(values) + bad, values[bad]
-                    losses.extend(values[:bad])
-                    log(f"[{run_id}] diverged at step {step + 1}: loss {last_loss} (first {initial_loss:.4f})")
-                    break
-                losses.extend(values)
-                last_loss = values[-1]
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()  # (DDP averages the gradients over ranks here)
-            if grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(params, grad_clip, foreach=True)
-            optimizer.step()
-            step += 1
-
-            if step in curve_steps:
-                te = time.time()
-                metrics = evaluate()
-                eval_s += time.time() - te
-                curve.append(curve_point(metrics))
-                val = metrics["val_loss"]
-                if not math.isfinite(val):
-                    status = "diverged"
-                    log(f"[{run_id}] diverged at step {step}: validation loss {val}")
-                    break
-            if pending:  # between sync points: no logging, checkpoint or stop (losses not read yet)
-                continue
-            now = time.time()
-            if now - last_log >= log_every or step == steps:
-                rate = (step - start_step) * units_per_step / max(now - t0, 1e-9)
-                eta = (steps - step) * units_per_step / max(rate, 1e-9)
-                seen = step * units_per_step
-                log(f"[{run_id}] step {step}/{steps} {task.unit} {seen:.3g} loss {last_loss:.4f} "
-                    f"lr {lr:.2e} tok/s {rate:,.0f} eta {eta:.0f}s")  # fmt: skip
-                last_log = now
-            if step < steps and ((every_steps and step % every_steps == 0) or now - last_ckpt >= every_s):
-                save_checkpoint(now - t0, eval_s)
-                last_ckpt = time.time()
-            if stop_signal and step < steps:
-                save_checkpoint(now - t0, eval_s)
-                log(f"[{run_id}] signal {stop_signal[0]}: checkpointed at step {step}/{steps}; stopping")
-                dist.close()
-                raise Preempted(f"run {run_id} stopped by signal {stop_signal[0]} at step {step}")
-    finally:
-        if old_handler is not None:
-            signal.signal(signal.SIGTERM, old_handler)
-    train_s = prior["train_s"] + (time.time() - t0)  # the loop's time, evaluation included
-
-    # the final point of the curve (already there unless the run stopped between eval points)
-    if step > 0 and not (curve and curve[-1]["step"] == step):
-        curve.append(curve_point(evaluate()))
-    final_val = curve[-1]["val_loss"] if curve else None
-    if status == "ok" and final_val is None:
-        status = "diverged"
-
-    seen = step * units_per_step
-    result = {
-        "schema_version": SCHEMA_VERSION,
-        "run_id": run_id,
-        "study": spec.get("study"),
-        "status": status,
-        "spec": spec,
-        "params": {k: groups[k] for k in ("total", "non_embedding", "embedding")},
-        "flops": run_flops(spec, seen),  # under the study's convention and every other one
-        "unit": task.unit,  # what "tokens" counts: tokens (GPT), images (ViT), samples
-        "tokens": task.data_record(step * batch_size),
-        "curve": curve,
-        "final": {
-            "train_loss": _mean_tail(losses) if status == "ok" else _finite_or_none(last_loss),
-            "val_loss": final_val,
-            "step": step,
-            **({"val_accuracy": curve[-1]["val_accuracy"]} if curve and "val_accuracy" in curve[-1] else {}),
-        },
-        "optimizer": opt_cfg,
-        "schedule": schedule,
-        "timing": {
-            "wall_s": prior["wall_s"] + time.time() - t_call,
-            "train_s": train_s,
-            "eval_s": prior["eval_s"] + eval_s,
-            "tokens_per_s": seen / train_s if train_s > 0 else None,
-            "flops_per_s": fpu * seen / train_s if train_s > 0 else None,
-            "start_to_first_step_s": (first_step_at - t_process) if first_step_at else None,
-            "call_to_first_step_s": (first_step_at - t_call) if first_step_at else None,
-        },
-        "provenance": {
-            **prov,
-            "backend": "torch",
-            "threads": int(threads),
-            "world_size": dist.world,
-            "config_hash": spec_hash,
-            "code_version": spec.get("code_version"),
-            "resumed_from_step": resumed_from,
-        },
-    }
-    if dist.main:
+    t_call, t_process = time.time(), process_start_time()
+    job = set_up(spec, data_dir, checkpoint_dir, threads, log)
+    p = resume(job)
+    ranks = f", {job.dist.world} ranks" if job.dist.enabled else ""
+    job.log(f"[{job.run_id}] {job.task.counts['total']:,} params, {job.steps} steps x {job.units_per_step} "
+            f"{job.task.unit}, device {job.device}{ranks}")  # fmt: skip
+    with sigterm_flag() as stop:
+        train_s = p.prior["train_s"] + train_loop(job, p, stop, t_call)
+    result = finish(job, p, train_s, threads, t_call, t_process)
+    if job.dist.main:
         atomic_write_json(out_json, result)
         checkpoint.remove(checkpoint_dir)
-    dist.barrier()
-    dist.close()
-    log(f"[{run_id}] {status}: step {step}/{steps}, val loss {final_val}, {train_s:.1f}s, "
-        f"{result['timing']['tokens_per_s'] or 0:,.0f} tok/s")  # fmt: skip
+    job.dist.barrier()
+    job.dist.close()
+    rate = result["timing"]["tokens_per_s"] or 0
+    job.log(f"[{job.run_id}] {p.status}: step {p.step}/{job.steps}, val loss {result['final']['val_loss']}, "
+            f"{train_s:.1f}s, {rate:,.0f} {job.task.unit}/s")  # fmt: skip
     return result
