@@ -17,7 +17,7 @@ the job's loop spent in evaluation (12 points x 4 batches here; it scales as poi
 steps), and the ratio job / bare in tokens/s: wall clock with and without evaluation, and in
 process CPU time for the whole ``train_run`` call (robust when other jobs share the cores).
 Goal >= 0.95. It
-then starts ``python -m flops_fit.train`` as a subprocess and reports the job's own
+then starts ``flops-fit train`` (``python -m flops_fit.cli train``) as a subprocess and reports the job's own
 ``start_to_first_step_s`` (goal <= 3 s) and the wall time of the whole process.
 Prints numbers only; it is not a test.
 """
@@ -133,13 +133,13 @@ def main() -> None:
     spec = make_spec(args.sizes[0], 10)
     (tmp / "spec.json").write_text(json.dumps(spec))
     t0 = time.time()
-    cmd = [sys.executable, "-m", "flops_fit.train", "--spec", str(tmp / "spec.json"), "--data", str(data),
+    cmd = [sys.executable, "-m", "flops_fit.cli", "train", "--spec", str(tmp / "spec.json"), "--data", str(data),
            "--out", str(tmp / "cli.json"), "--checkpoint-dir", str(tmp / "ck-cli")]  # fmt: skip
     subprocess.run(cmd, check=True, capture_output=True)
     wall = time.time() - t0
     t = json.loads((tmp / "cli.json").read_text())["timing"]
     print(
-        f"subprocess `python -m flops_fit.train` (d_model {args.sizes[0]}, 10 steps): process start -> "
+        f"subprocess `flops-fit train` (d_model {args.sizes[0]}, 10 steps): process start -> "
         f"first step {t['start_to_first_step_s']:.2f} s (goal <= 3 s), whole process {wall:.2f} s"
     )
 

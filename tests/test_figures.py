@@ -14,7 +14,8 @@ import pytest
 from conftest_presentation import cached_study
 
 from flops_fit.figures import FIGURES, make_figures
-from flops_fit.figures.style import WIDTHS_IN, _umask
+from flops_fit.figures.style import WIDTHS_IN
+from flops_fit.io import umask
 from flops_fit.presentation.formatting import human, sci
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +45,7 @@ def test_all_figures_written(study, tmp_path):
         assert abs(w - WIDTHS_IN["single"] * 300) < 0.1 * WIDTHS_IN["single"] * 300, (name, w)
         assert 0.3 * w < h < 1.5 * w, (name, w, h)
     # readable by others like any file the user writes (mkstemp alone would make them 0600)
-    assert (out / "isoflop.png").stat().st_mode & 0o044 == 0o044 & ~_umask()
+    assert (out / "isoflop.png").stat().st_mode & 0o044 == 0o044 & ~umask()
     # written atomically: no temporary files left beside them
     assert sorted(p.name for p in out.iterdir()) == sorted(Path(p).name for p in paths)
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import glob
 import importlib.util
-import json
 from pathlib import Path
 
 import numpy as np
@@ -128,8 +127,3 @@ def prepare_dataset(data: dict, out_dir: str | Path) -> dict:
     }
     atomic_write_json(out / "meta.json", meta)
     return meta
-
-
-def load_meta(data_dir: str | Path) -> dict:
-    with open(Path(data_dir) / "meta.json") as fh:
-        return json.load(fh)

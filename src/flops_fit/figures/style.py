@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from pathlib import Path
 
+from flops_fit.io import atomic_path
 from flops_fit.presentation.formatting import human, sci, sig
 
 WIDTHS_IN = {"single": 3.4, "double": 7.0}
@@ -213,12 +213,6 @@ _METADATA = {"pdf": {"CreationDate": None}, "svg": {"Date": None}, "png": {"Soft
 """No timestamps in the files: the same inputs give the same bytes."""
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def save_figure(fig, out_dir: str | os.PathLike, name: str, formats=("pdf", "png")) -> list[str]:
     """Save ``fig`` as ``out_dir/name.<fmt>`` for each format, atomically; close it; return paths."""
     import matplotlib.pyplot as plt
@@ -228,17 +222,8 @@ def save_figure(fig, out_dir: str | os.PathLike, name: str, formats=("pdf", "png
     paths = []
     for fmt in formats:
         path = out_dir / f"{name}.{fmt}"
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=f".{fmt}", dir=out_dir)
-        os.close(fd)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
-        try:
-            # metadata without a creation date: the same inputs give the same PDF bytes
-            meta = _METADATA.get(fmt, {})
-            fig.savefig(tmp, format=fmt, metadata=meta)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(path) as tmp:  # metadata without a creation date: same inputs, same bytes
+            fig.savefig(tmp, format=fmt, metadata=_METADATA.get(fmt, {}))
         paths.append(str(path))
     plt.close(fig)
     return paths

@@ -9,7 +9,7 @@ from flops_fit.presentation.fitview import FitView
 from flops_fit.presentation.formatting import fmt_loss, human, sci, tex_escape, tex_flops
 from flops_fit.tables.render import md_table, tex_table
 
-RUN_COLUMNS = (
+SHOWN_COLUMNS = (  # the columns of runs.csv (flops_fit.runs.RUN_COLUMNS) this table shows
     "run_id",
     "status",
     "budget",
@@ -29,7 +29,7 @@ def runs_frame(runs):
 
     if runs is None:
         return pd.DataFrame(columns=["run_id", "params", "tokens", "loss"])
-    cols = [c for c in RUN_COLUMNS if c in runs.columns]
+    cols = [c for c in SHOWN_COLUMNS if c in runs.columns]
     keys = [c for c in ("budget", "params") if c in cols]
     return runs[cols].sort_values(keys, kind="stable").reset_index(drop=True) if keys else runs[cols]
 
