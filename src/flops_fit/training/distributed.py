@@ -9,7 +9,7 @@ all-reduced numbers, so every rank stops at the same step. Every rank evaluates 
 fixed validation set itself; rank 0 alone logs, checkpoints and writes the run JSON. A multi-node
 job needs ``checkpoint_dir`` on a shared file system.
 
-    torchrun --standalone --nproc_per_node 2 -m flops_fit.train --spec S --data D --out O \\
+    torchrun --standalone --nproc_per_node 2 -m flops_fit.cli train --spec S --data D --out O \\
         --checkpoint-dir C
 """
 
