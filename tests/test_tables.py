@@ -156,7 +156,7 @@ def test_data_unit_from_runs(study, tmp_path: Path):
     """Image studies count D in images: an optional `unit` column of runs.csv says so."""
     runs = pd.read_csv(study["runs"]).assign(unit="images")
     make_tables(study["fit"], study["predictions"], tmp_path, runs_csv=runs)
-    assert "$D^*$ counts images." in (tmp_path / "allocations.tex").read_text()
+    assert "$D^*$: optimal images" in (tmp_path / "allocations.tex").read_text()
 
 
 def test_macro_words():
@@ -196,12 +196,15 @@ def test_no_intervals_without_bootstrap(tmp_path_factory, tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
-def test_latex_compiles(tables: Path, tmp_path: Path):
+def test_latex_compiles_in_a_two_column_paper(tables: Path, tmp_path: Path):
+    """Every table and numbers.tex in a two-column article: it compiles and nothing sticks out of
+    its column or page (wide tables are table*, no Overfull hbox in the log)."""
     doc = tmp_path / "doc.tex"
     inputs = "\n".join(rf"\input{{{tables / name}.tex}}" for name in TABLES)
-    doc.write_text(rf"""\documentclass{{article}}\usepackage{{booktabs}}\usepackage[margin=1cm,landscape]{{geometry}}
+    doc.write_text(rf"""\documentclass[twocolumn]{{article}}\usepackage{{booktabs}}\usepackage{{longtable}}
 \input{{{tables / "numbers.tex"}}}
-\begin{{document}}$\alpha=\AThreeAlpha$ {inputs}\end{{document}}""")
+\begin{{document}}Text: $\alpha=\AThreeAlpha$, $k_L = \ATwoCoefL$, and \ATwoCoefL{{}} in a sentence.
+{inputs}\end{{document}}""")
     proc = subprocess.run(
         ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name],
         cwd=tmp_path,
@@ -211,6 +214,44 @@ def test_latex_compiles(tables: Path, tmp_path: Path):
     )
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert math.isfinite((tmp_path / "doc.pdf").stat().st_size)
+    log = (tmp_path / "doc.log").read_text(errors="replace")
+    assert "Overfull \\hbox" not in log, log[log.find("Overfull") - 200 : log.find("Overfull") + 400]
+
+
+E_NOTATION = re.compile(r"\d[eE][+-]?\d")
+
+
+def _tex_text(text: str) -> str:
+    """The typeset part of a .tex file: comments and run ids (first cell of the run table) dropped."""
+    lines = [re.sub(r"(?<!\\)%.*", "", ln) for ln in text.splitlines()]
+    return "\n".join(ln.split("&", 1)[1] if re.match(r"^C\d", ln) else ln for ln in lines)
+
+
+def test_latex_numbers_are_typeset(tables: Path):
+    """No 1.089e+04 in LaTeX: powers of ten as $1.09\\times10^{4}$ (macros too)."""
+    for path in sorted(tables.glob("*.tex")):
+        text = _tex_text(path.read_text())
+        assert not E_NOTATION.search(text), (path.name, E_NOTATION.search(text).group(0))
+    assert "\\times10^{" in (tables / "allocations.tex").read_text()
+    assert r"\begin{table*}" in (tables / "allocations.tex").read_text()
+
+
+def test_every_symbol_explained_once(tables: Path):
+    """Each parameter's symbol appears in the table's note; notes are not repeated."""
+    from flops_fit.tables.parameters import PARAM_MD, PARAM_TEX
+
+    frame = pd.read_csv(tables / "parameters.csv")
+    tex = (tables / "parameters.tex").read_text()
+    note = tex.split(r"\footnotesize", 1)[1]
+    md = (tables / "parameters.md").read_text()
+    symbols = md.split("Symbols:", 1)[1].split("\n")[0]
+    for name in frame["parameter"].unique():
+        assert PARAM_TEX[name].strip("$") in note, name
+        assert PARAM_MD.get(name, name) in symbols, name
+    notes = [ln for ln in md.splitlines() if ln.startswith("- ")]
+    assert len(notes) == len(set(notes))
+    alloc_md = (tables / "allocations.md").read_text()
+    assert "N*: optimal parameters (total)" in alloc_md and "nats per token" in alloc_md
 
 
 def test_macro_prefix_lets_studies_share_a_document(study, tmp_path: Path):

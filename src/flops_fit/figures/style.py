@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from flops_fit.io import atomic_path
+from flops_fit.presentation.fitview import APPROACH_SHORT  # noqa: F401  (figures say A1, A2, A3)
 from flops_fit.presentation.formatting import human, sci, sig
 
 WIDTHS_IN = {"single": 3.4, "double": 7.0}
@@ -26,7 +27,6 @@ APPROACH_LABELS = {
     "approach2": "Approach 2 (IsoFLOP)",
     "approach3": "Approach 3 (parametric)",
 }
-APPROACH_SHORT = {"approach1": "A1", "approach2": "A2", "approach3": "A3"}
 APPROACH_MARKERS = {"approach1": "s", "approach2": "o", "approach3": "^"}
 EXCLUDED_COLOR = "0.6"
 """Grey for anything drawn but excluded from a fit (budgets, runs)."""

@@ -17,7 +17,8 @@ from pathlib import Path
 
 APPROACHES = ("approach1", "approach2", "approach3")
 APPROACH_NAMES = {"approach1": "Approach 1", "approach2": "Approach 2", "approach3": "Approach 3"}
-PARAM_ORDER = ("E", "A", "B", "alpha", "beta", "a", "b", "G", "k_N", "k_D", "gamma", "k_L")
+APPROACH_SHORT = {"approach1": "A1", "approach2": "A2", "approach3": "A3"}
+PARAM_ORDER = ("E", "A", "B", "alpha", "beta", "a", "b", "G", "k_N", "k_D", "gamma", "k_L", "E_L")
 
 
 def _f(x) -> float:

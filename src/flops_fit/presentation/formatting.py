@@ -62,8 +62,8 @@ def fmt_param(name: str, x: float) -> str:
     if name in EXPONENTS:
         return f"{x:.3f}"
     if abs(x) >= 1e5 or abs(x) < 1e-3:
-        return f"{x:.3e}"
-    return f"{x:.4g}"
+        return sci(x, 4)
+    return sig(x, 4)
 
 
 def fmt_loss(x: float) -> str:
@@ -99,9 +99,63 @@ def tex_escape(text: str) -> str:
     return "".join(repl.get(ch, ch) for ch in str(text))
 
 
+def _tex_power(mant: str, exp: int) -> str:
+    return f"10^{{{exp}}}" if mant == "1" else f"{mant}\\times10^{{{exp}}}"
+
+
+def tex_num(x: float, digits: int = 3, plain_below: float = 1e4) -> str:
+    """A number for LaTeX text or math: plain digits when 1e-3 <= |x| < ``plain_below``
+    (920.3), else ``\\ensuremath{2.54\\times10^{4}}`` (never ``2.54e+04``). ``\\ensuremath`` makes
+    it work both in running text and inside ``$...$`` (numbers.tex macros are used in both)."""
+    if not _finite(x):
+        return "--"
+    if x == 0 or 1e-3 <= abs(x) < plain_below:
+        return sig(x, digits)
+    mant, exp = sci(x, digits).split("e")
+    return f"\\ensuremath{{{_tex_power(mant, int(exp))}}}"
+
+
+def tex_param(name: str, x: float) -> str:
+    """A fitted parameter for LaTeX: exponents with 3 decimals, coefficients with 4 significant
+    digits (powers of ten from 1e5 on, as :func:`fmt_param`)."""
+    if not _finite(x):
+        return "--"
+    if name in EXPONENTS:
+        return f"{x:.3f}"
+    return tex_num(x, 4, plain_below=1e5)
+
+
+def tex_interval(iv, digits: int = 3, plain_below: float = 1e4) -> str:
+    """An interval for LaTeX, sharing the point estimate's power of ten so it stays narrow:
+    ``\\ensuremath{[2.10, 2.75]\\times10^{7}}``; plain ``[4.03, 4.10]`` for plain numbers; "" when
+    there is none."""
+    if not iv.has_interval:
+        return ""
+    ref = iv.value if _finite(iv.value) and iv.value else iv.hi
+    if ref == 0 or 1e-3 <= abs(ref) < plain_below:
+        return f"[{tex_num(iv.lo, digits, plain_below)}, {tex_num(iv.hi, digits, plain_below)}]"
+    exp = math.floor(math.log10(abs(ref)))
+    lo, hi = sig(iv.lo / 10**exp, digits), sig(iv.hi / 10**exp, digits)
+    return f"\\ensuremath{{[{lo}, {hi}]\\times10^{{{exp}}}}}"
+
+
+def tex_estimate(iv, digits: int = 3) -> str:
+    """A count with its interval in one narrow LaTeX cell, sharing one power of ten:
+    ``\\ensuremath{2.41\\,[2.10, 2.75]\\times10^{7}}`` (plain numbers below 1e4)."""
+    if not _finite(iv.value):
+        return "--"
+    if not iv.has_interval:
+        return tex_num(iv.value, digits)
+    if iv.value == 0 or 1e-3 <= abs(iv.value) < 1e4:
+        return f"{tex_num(iv.value, digits)} {tex_interval(iv, digits)}"
+    exp = math.floor(math.log10(abs(iv.value)))
+    m = [sig(x / 10**exp, digits) for x in (iv.value, iv.lo, iv.hi)]
+    return f"\\ensuremath{{{m[0]}\\,[{m[1]}, {m[2]}]\\times10^{{{exp}}}}}"
+
+
 def tex_flops(x: float) -> str:
     """1e21 -> '$10^{21}$', 3e18 -> '$3\\times10^{18}$'."""
     if not _finite(x) or x <= 0:
         return "--"
     mant, exp = sci(x, 3).split("e")
-    return f"$10^{{{int(exp)}}}$" if mant == "1" else f"${mant}\\times10^{{{int(exp)}}}$"
+    return f"${_tex_power(mant, int(exp))}$"

@@ -6,8 +6,17 @@ from __future__ import annotations
 
 import math
 
-from flops_fit.presentation.fitview import APPROACH_NAMES, APPROACHES, FitView, Interval
-from flops_fit.presentation.formatting import fmt_loss, fmt_ratio, human, interval_text, sci, tex_escape, tex_flops
+from flops_fit.presentation.fitview import APPROACH_NAMES, APPROACH_SHORT, APPROACHES, FitView, Interval
+from flops_fit.presentation.formatting import (
+    fmt_loss,
+    fmt_ratio,
+    human,
+    interval_text,
+    sci,
+    tex_escape,
+    tex_estimate,
+    tex_flops,
+)
 from flops_fit.tables.render import md_table, tex_table
 
 
@@ -60,31 +69,33 @@ def render_allocations(frame, view: FitView) -> dict[str, str]:
             n_iv = Interval(r.params, r.params_lo, r.params_hi)
             d_iv = Interval(r.tokens, r.tokens_lo, r.tokens_hi)
             l_iv = Interval(r.loss, r.loss_lo, r.loss_hi)
-            values = [  # the same cells in both formats
-                human(r.params),
-                interval_text(n_iv, human),
-                human(r.tokens),
-                interval_text(d_iv, human),
-                fmt_loss(r.loss),
-                interval_text(l_iv, fmt_loss),
-                fmt_ratio(r.tokens_per_param),
-            ]
-            rows_md.append([sci(budget, 3) + mark, APPROACH_NAMES.get(r.approach, r.approach), *values])
+            loss = [fmt_loss(r.loss), interval_text(l_iv, fmt_loss)]
+            md_cells = [human(r.params), interval_text(n_iv, human), human(r.tokens), interval_text(d_iv, human)]
+            tex_cells = [tex_estimate(n_iv), tex_estimate(d_iv), " ".join(loss).strip()]
+            ratio = fmt_ratio(r.tokens_per_param)
+            rows_md.append([sci(budget, 3) + mark, APPROACH_NAMES.get(r.approach, r.approach), *md_cells, *loss, ratio])
             budget_tex = (tex_flops(budget) + ("$^\\dagger$" if mark else "")) if not group else ""
-            group.append([budget_tex, APPROACH_NAMES.get(r.approach, tex_escape(r.approach)), *values])
+            short = APPROACH_SHORT.get(r.approach, tex_escape(r.approach))
+            group.append([budget_tex, short, *tex_cells, ratio])
         groups.append(group)
     iv_head = f"{conf} interval".strip()
     header = ["Budget (FLOPs)", "Approach", "N*", iv_head, "D*", iv_head, "L*", iv_head, "D*/N*"]
     md = md_table(header, rows_md, ["l", "l", "r", "r", "r", "r", "r", "r", "r"])
-    if frame["extrapolated"].any():
-        md += "\n† beyond the largest studied budget (extrapolated).\n"
-    t_iv = tex_escape(conf) or "interval"
-    tex_header = ["FLOPs", "Approach", "$N^*$", t_iv, "$D^*$", t_iv, "$L^*$", t_iv, "$D^*/N^*$"]
+    md += (
+        f"\nN*: optimal parameters ({view.n_kind}); D*: optimal {view.unit}; L*: their loss ({view.loss_unit});"
+        f" D*/N*: {view.unit} per parameter."
+        + (" † beyond the largest studied budget (extrapolated)." if frame["extrapolated"].any() else "")
+        + "\n"
+    )
+    t_iv = f" [{tex_escape(conf)}]" if conf else ""
+    tex_header = ["$C$ (FLOPs)", "Appr.", f"$N^*${t_iv}", f"$D^*${t_iv}", f"$L^*${t_iv}", "$D^*/N^*$"]
     caption = (
         "Compute-optimal allocations per budget and approach (cf. Hoffmann et al. 2022, Table 3)"
-        + (f", with {tex_escape(conf)} bootstrap intervals. " if conf else ". ")
+        + (f", each with its {tex_escape(conf)} interval in brackets. " if conf else ". ")
         + ("$^\\dagger$Beyond the largest studied budget (extrapolated). " if frame["extrapolated"].any() else "")
-        + f"$D^*$ counts {tex_escape(view.unit)}. Conventions: {tex_escape(view.convention)}."
+        + "A1, A2, A3: Approaches 1 (envelope), 2 (IsoFLOP profiles), 3 (parametric loss). "
+        + f"$N^*$: optimal parameters ({view.n_kind}); $D^*$: optimal {tex_escape(view.unit)}; "
+        + f"$L^*$: their loss ({tex_escape(view.loss_unit)}). Conventions: {tex_escape(view.convention)}."
     )
-    tex = tex_table(tex_header, groups, "llrrrrrrr", caption, "tab:compute-optimal")
+    tex = tex_table(tex_header, groups, "llrrrr", caption, "tab:compute-optimal", wide=True)
     return {"md": md, "tex": tex}

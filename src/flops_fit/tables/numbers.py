@@ -8,7 +8,7 @@ import math
 import re
 
 from flops_fit.presentation.fitview import APPROACH_NAMES, APPROACHES, FitView, Interval
-from flops_fit.presentation.formatting import fmt_loss, fmt_param, fmt_ratio, human, sci, tex_flops
+from flops_fit.presentation.formatting import fmt_loss, fmt_ratio, human, sci, tex_flops, tex_param
 
 APPROACH_WORDS = {"approach1": "AOne", "approach2": "ATwo", "approach3": "AThree"}
 PARAM_WORDS = {
@@ -24,6 +24,7 @@ PARAM_WORDS = {
     "k_D": "CoefD",
     "gamma": "Gamma",
     "k_L": "CoefL",
+    "E_L": "LossFloor",
 }
 _DIGITS = ("Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine")
 _TEENS = (
@@ -73,7 +74,7 @@ def numbers_macros(view: FitView, alloc, runs=None) -> list[tuple[str, str, str]
         prefix = APPROACH_WORDS[name]
         for pname, iv in ap.parameters.items():
             word = PARAM_WORDS.get(pname) or "".join(w.capitalize() for w in re.split(r"[^A-Za-z]+", pname) if w)
-            f = lambda x, p=pname: fmt_param(p, x)  # noqa: E731
+            f = lambda x, p=pname: tex_param(p, x)  # noqa: E731
             out.append((prefix + word, f(iv.value), f"{APPROACH_NAMES[name]}: {pname}"))
             if iv.has_interval:
                 out.append((prefix + word + "Low", f(iv.lo), f"{APPROACH_NAMES[name]}: {pname}, interval low"))

@@ -1,11 +1,12 @@
 """The parameters table: every fitted parameter with its interval, per approach (Approaches 1
-and 2: N* = k_N C^a, D* = k_D C^b, L* = k_L C^-gamma; Approach 3: E, A, B, alpha, beta of
-L(N, D) = E + A/N^alpha + B/D^beta and the implied a, b; Hoffmann et al. 2022, section 3)."""
+and 2: N* = k_N C^a, D* = k_D C^b, L* = E_L + k_L C^-gamma; Approach 3: E, A, B, alpha, beta of
+L(N, D) = E + A/N^alpha + B/D^beta and the implied a, b, G; Hoffmann et al. 2022, section 3).
+A note under the table says what every symbol in it is, so the table reads on its own."""
 
 from __future__ import annotations
 
-from flops_fit.presentation.fitview import APPROACH_NAMES, APPROACHES, FitView, Interval
-from flops_fit.presentation.formatting import fmt_param, interval_text, sci, tex_escape
+from flops_fit.presentation.fitview import APPROACH_NAMES, APPROACH_SHORT, APPROACHES, FitView, Interval
+from flops_fit.presentation.formatting import fmt_param, interval_text, sci, tex_escape, tex_param
 from flops_fit.tables.render import md_table, tex_table
 
 PARAM_TEX = {
@@ -14,15 +15,45 @@ PARAM_TEX = {
     "B": "$B$",
     "alpha": r"$\alpha$",
     "beta": r"$\beta$",
-    "a": "$a$ ($N^* \\propto C^a$)",
-    "b": "$b$ ($D^* \\propto C^b$)",
+    "a": "$a$",
+    "b": "$b$",
     "G": "$G$",
     "k_N": "$k_N$",
     "k_D": "$k_D$",
-    "gamma": r"$\gamma$ ($L^* \propto C^{-\gamma}$)",
+    "gamma": r"$\gamma$",
     "k_L": "$k_L$",
+    "E_L": "$E_L$",
 }
-PARAM_MD = {"alpha": "α", "beta": "β", "gamma": "γ (L* ∝ C^-γ)", "a": "a (N* ∝ C^a)", "b": "b (D* ∝ C^b)"}
+PARAM_MD = {"alpha": "α", "beta": "β", "gamma": "γ"}
+
+SYMBOLS = {  # parameter -> (Markdown, LaTeX) explanation; one entry may explain several symbols
+    "E": (
+        "E, A, B, α, β: L(N, D) = E + A/N^α + B/D^β",
+        r"$E, A, B, \alpha, \beta$: $L(N, D) = E + A/N^\alpha + B/D^\beta$",
+    ),
+    "a": ("a, b: N* ∝ C^a, D* ∝ C^b", r"$a, b$: $N^* \propto C^a$, $D^* \propto C^b$"),
+    "G": (
+        "G: N* = G (C/6)^a with a = β/(α+β), G = (αA/(βB))^(1/(α+β)) (Hoffmann et al. 2022, eq. 4)",
+        r"$G$: $N^* = G\,(C/6)^{a}$ with $a = \beta/(\alpha+\beta)$, $G = (\alpha A/\beta B)^{1/(\alpha+\beta)}$"
+        r" (Hoffmann et al.\ 2022, eq.~4)",
+    ),
+    "k_N": ("k_N, k_D: N* = k_N C^a, D* = k_D C^b", r"$k_N, k_D$: $N^* = k_N C^a$, $D^* = k_D C^b$"),
+    "gamma": (
+        "γ, k_L, E_L: L* = E_L + k_L C^-γ (E_L = 0: a pure power law)",
+        r"$\gamma, k_L, E_L$: $L^* = E_L + k_L C^{-\gamma}$ ($E_L = 0$: a pure power law)",
+    ),
+}
+_SYMBOL_OF = {"A": "E", "B": "E", "alpha": "E", "beta": "E", "b": "a", "k_D": "k_N", "k_L": "gamma", "E_L": "gamma"}
+
+
+def symbol_notes(names) -> list[tuple[str, str]]:
+    """(Markdown, LaTeX) explanations of every symbol among the parameter ``names``, in order, once."""
+    keys = []
+    for name in names:
+        key = _SYMBOL_OF.get(name, name)
+        if key in SYMBOLS and key not in keys:
+            keys.append(key)
+    return [SYMBOLS[k] for k in keys]
 
 
 def parameters_frame(view: FitView):
@@ -51,6 +82,7 @@ def render_parameters(frame, view: FitView) -> dict[str, str]:
         for r in sel.itertuples():
             iv = Interval(r.value, r.lo, r.hi)
             f = lambda x, p=r.parameter: fmt_param(p, x)  # noqa: E731
+            t = lambda x, p=r.parameter: tex_param(p, x)  # noqa: E731
             rows_md.append(
                 [
                     APPROACH_NAMES[name],
@@ -61,14 +93,17 @@ def render_parameters(frame, view: FitView) -> dict[str, str]:
             )
             group.append(
                 [
-                    APPROACH_NAMES[name] if not group else "",
+                    APPROACH_SHORT[name] if not group else "",
                     PARAM_TEX.get(r.parameter, tex_escape(r.parameter)),
-                    f(r.value),
-                    interval_text(iv, f),
+                    t(r.value),
+                    interval_text(iv, t),
                 ]
             )
         groups.append(group)
     md = md_table(header_md, rows_md, ["l", "l", "r", "r"])
+    symbols = symbol_notes(frame["parameter"])
+    if symbols:
+        md += "\nSymbols: " + "; ".join(m for m, _t in symbols) + ".\n"
     notes = [f"Data: {w.strip()}" for w in view.fit.get("warnings") or []]
     if view.fit.get("effective_data"):
         notes.append("Data: D is the effective data of repeated epochs (Muennighoff et al. 2023)")
@@ -79,21 +114,25 @@ def render_parameters(frame, view: FitView) -> dict[str, str]:
         for budget, reason in ap.excluded:
             notes.append(f"{APPROACH_NAMES[name]}: budget {sci(budget, 3)} excluded: {reason}")
         notes += [f"{APPROACH_NAMES[name]}: warning: {w}" for w in ap.warnings]
-    if name_budgets := [b for b in view.isoflop() if b.warnings]:
-        for b in name_budgets:
-            notes += [f"Approach 2: budget {sci(b.budget, 3)}: {w}" for w in b.warnings]
+    said = " ".join(notes)
+    for b in view.isoflop():  # a budget's warning is often an approach warning already
+        notes += [f"Approach 2: budget {sci(b.budget, 3)}: {w}" for w in b.warnings if w not in said]
+    notes += [f"Design: {d.get('message')}" for d in view.fit.get("diagnostics") or [] if d.get("message")]
+    notes = list(dict.fromkeys(notes))  # each once, in order
     if notes:
         md += "\nNotes:\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
     caption = (
         "Fitted scaling-law parameters per approach"
         + (f" with {tex_escape(conf)} bootstrap intervals ({view.bootstrap} resamples). " if conf else ". ")
+        + "A1, A2, A3: Approaches 1 (envelope), 2 (IsoFLOP profiles), 3 (parametric loss). "
         + f"Conventions: {tex_escape(view.convention)}."
     )
     tex = tex_table(
-        ["Approach", "Parameter", "Estimate", f"{tex_escape(conf)} interval".strip()],
+        ["", "Parameter", "Estimate", f"{tex_escape(conf)} interval".strip()],
         groups,
         "llrr",
         caption,
         "tab:scaling-parameters",
+        notes=["; ".join(t for _m, t in symbols) + "."] if symbols else (),
     )
     return {"md": md, "tex": tex}

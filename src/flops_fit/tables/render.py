@@ -13,8 +13,19 @@ def md_table(header: list[str], rows: list[list[str]], align: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def tex_table(header: list[str], groups: list[list[list[str]]], align: str, caption: str, label: str) -> str:
-    """A booktabs table; a ``longtable`` (header repeated on every page) when it is long."""
+def tex_table(
+    header: list[str],
+    groups: list[list[list[str]]],
+    align: str,
+    caption: str,
+    label: str,
+    wide: bool = False,
+    notes=(),
+) -> str:
+    """A booktabs table; a ``longtable`` (header repeated on every page) when it is long.
+
+    ``wide``: a ``table*``, spanning both columns of a two-column paper. ``notes``: lines in small
+    type under the table (e.g. what its symbols mean)."""
     head = [" & ".join(header) + " \\\\"]
     body = []
     for i, group in enumerate(groups):
@@ -23,7 +34,8 @@ def tex_table(header: list[str], groups: list[list[list[str]]], align: str, capt
         body += [" & ".join(r) + " \\\\" for r in group]
     if sum(len(g) for g in groups) > LONG_TABLE_ROWS:
         lines = [
-            "% requires \\usepackage{booktabs} and \\usepackage{longtable}",
+            "% requires \\usepackage{booktabs} and \\usepackage{longtable}; longtable breaks across pages but",
+            "% not in two-column mode: put it in a one-column part (e.g. an appendix after \\onecolumn)",
             "{\\small",
             f"\\begin{{longtable}}{{{align}}}",
             f"\\caption{{{caption}}}\\label{{{label}}} \\\\",
@@ -42,9 +54,10 @@ def tex_table(header: list[str], groups: list[list[list[str]]], align: str, capt
             "}",
         ]
         return "\n".join(lines) + "\n"
+    env = "table*" if wide else "table"
     lines = [
-        "% requires \\usepackage{booktabs}",
-        "\\begin{table}[t]",
+        "% requires \\usepackage{booktabs}" + ("; table*: spans both columns of a two-column paper" if wide else ""),
+        f"\\begin{{{env}}}[t]",
         "\\centering",
         "\\small",
         f"\\caption{{{caption}}}",
@@ -56,6 +69,7 @@ def tex_table(header: list[str], groups: list[list[list[str]]], align: str, capt
         *body,
         "\\bottomrule",
         "\\end{tabular}",
-        "\\end{table}",
+        *(["\\par\\smallskip\\footnotesize\\raggedright"] + [f"{n}\\par" for n in notes] if notes else []),
+        f"\\end{{{env}}}",
     ]
     return "\n".join(lines) + "\n"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from flops_fit.presentation.fitview import FitView
-from flops_fit.presentation.formatting import fmt_loss, human, sci, tex_escape, tex_flops
+from flops_fit.presentation.formatting import fmt_loss, human, sci, tex_escape, tex_flops, tex_num
 from flops_fit.tables.render import md_table, tex_table
 
 SHOWN_COLUMNS = (  # the columns of runs.csv (flops_fit.runs.RUN_COLUMNS) this table shows
@@ -58,7 +58,7 @@ def render_runs(frame, view: FitView) -> dict[str, str]:
         "n_layer": lambda x: f"{x:g}",
         "d_model": lambda x: f"{x:g}",
     }
-    tex_fmt = {**fmt, "budget": tex_flops, "flops": tex_flops}
+    tex_fmt = {**fmt, "budget": tex_flops, "flops": tex_flops, "params": tex_num, "tokens": tex_num}
     cols = list(frame.columns)
     excluded = view.excluded_runs()
 
@@ -82,5 +82,5 @@ def render_runs(frame, view: FitView) -> dict[str, str]:
         f"All {len(frame)} training runs (final validation loss; budgets and FLOPs under the study's "
         f"convention). Conventions of the fit: {tex_escape(view.convention)}."
     )
-    tex = tex_table([tex_heads[c] for c in cols], [rows_tex], "".join(align), caption, "tab:runs")
+    tex = tex_table([tex_heads[c] for c in cols], [rows_tex], "".join(align), caption, "tab:runs", wide=True)
     return {"md": md, "tex": tex}
