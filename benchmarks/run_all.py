@@ -1,7 +1,7 @@
 """`make bench`: every benchmark of the project, one after the other, printing numbers.
 
     python benchmarks/run_all.py              # all (the default study takes ~10 minutes)
-    python benchmarks/run_all.py fit train    # a subset: fit, fit_scale, train, startup, pipeline
+    python benchmarks/run_all.py fit train    # a subset: fit, fit_scale, train, startup, pipeline, reliability
 
 Speed goals live here, not in timed tests (the machine's load varies).
 """
@@ -19,6 +19,7 @@ BENCHES = {
     "train": "bench_train.py",
     "startup": "bench_startup.py",
     "pipeline": "bench_pipeline.py",
+    "reliability": "bench_reliability.py",
 }
 
 

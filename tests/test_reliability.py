@@ -4,11 +4,17 @@ names the key, file or value and what to do -- or, for faults, in a run that goe
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
+import shutil
+import signal
+import subprocess
+import time
 
 import pytest
-from conftest import snakemake, tiny_config, write_config
+from conftest import BIN, ROOT, snakemake, tiny_config, write_config
 
 from flops_fit.cli import main
 from flops_fit.config import ConfigError, check_config
@@ -23,6 +29,40 @@ def changed(path: list, value, backend: str = "mock") -> dict:
         node = node.setdefault(key, {})
     node[path[-1]] = value
     return config
+
+
+def start_snakemake(workdir, *args) -> subprocess.Popen:
+    """Snakemake in the background (as conftest.snakemake runs it)."""
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "HF_DATASETS_OFFLINE": "1",
+           "HF_HUB_OFFLINE": "1", "HF_HOME": str(workdir / ".hf")}
+    cmd = [str(BIN / "snakemake"), "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
+           "--configfile", str(workdir / "config.yaml"), *args]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+
+
+def descendants(pid: int) -> list[int]:
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as fh:
+            for child in map(int, fh.read().split()):
+                found += [child, *descendants(child)]
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_until(predicate, proc=None, timeout: float = 300.0) -> None:
+    deadline = time.time() + timeout
+    while not predicate():
+        assert time.time() < deadline, "timed out"
+        assert proc is None or proc.poll() is None, "snakemake ended early"
+        time.sleep(0.05)
 
 
 # --- config: NaN, infinity and absurd budgets ----------------------------------------------
@@ -161,3 +201,69 @@ def test_fit_prints_the_runs_it_excludes(tmp_path, capsys):
     assert f"warning: run {ids[1]} excluded from the fit: non-finite loss (inf)" in err
     fit = json.loads((tmp_path / "fit" / "fit.json").read_text())
     assert {r["run_id"] for r in fit["excluded_runs"]} == set(ids[:2])
+
+
+# --- faults that waste compute ---------------------------------------------------------------
+
+
+def test_disk_full_checkpoint_is_logged_and_the_run_finishes(tmp_path, monkeypatch):
+    """Every checkpoint write fails with ENOSPC (torch itself turns it into a vague RuntimeError):
+    each failure is logged with its cause, the run finishes with the losses of a run without
+    faults, and no half-written checkpoint is left behind."""
+    from test_train import make_data, make_spec
+
+    from flops_fit.train import train_run
+    from flops_fit.training import checkpoint
+
+    data = make_data(tmp_path / "data")
+    spec = make_spec(steps=30, checkpoint_every_steps=10, log_every_s=0)
+    ref = train_run(spec, data, tmp_path / "ref.json", tmp_path / "cref", log=lambda _: None)
+
+    def full_disk(self, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(checkpoint._Writer, "write", full_disk)
+    lines = []
+    ckpt = tmp_path / "ckpt"
+    result = train_run(spec, data, tmp_path / "run.json", ckpt, log=lines.append)
+    failures = [line for line in lines if "while checkpointing" in line]
+    assert failures == [f"checkpoint: no space left on device ({ckpt}) while checkpointing; "
+                        "the run continues without this checkpoint"] * 2  # steps 10 and 20
+    assert result["status"] == "ok" and result["curve"] == ref["curve"] and result["final"] == ref["final"]
+    assert not ckpt.exists() or not list(ckpt.glob("*state.pt*"))
+
+
+def test_kill9_orphans_and_remade_data_do_not_retrain_finished_runs(workdir):
+    """Real training (2 tiny runs): kill -9 Snakemake while both train; the orphaned jobs finish;
+    the next invocation (after --unlock) reruns their jobs (outputs marked incomplete) but they
+    reuse the finished JSONs byte for byte. Then delete results/data: when they are prepared
+    again, the training jobs rerun and again reuse (same spec, data bytes and code)."""
+    config = changed(["grid"], {"budgets": [8e8], "sizes": [4, 8], "min_steps": 10}, backend="torch")
+    write_config(workdir, config)
+    targets = ["results/tiny/runs.csv", "results/tiny/runs/C8e8-d4.json", "results/tiny/runs/C8e8-d8.json"]
+    proc = start_snakemake(workdir, "--cores", "2", *targets)
+    logs = workdir / "results/tiny/logs/train"
+    wait_until(lambda: len([f for f in logs.glob("*.log") if " step " in f.read_text()]) == 2, proc)
+    orphans = descendants(proc.pid)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    wait_until(lambda: not any(alive(pid) for pid in orphans))
+    runs = workdir / "results/tiny/runs"
+    trained = {p.name: p.read_bytes() for p in runs.glob("*.json")}
+    assert sorted(trained) == ["C8e8-d4.json", "C8e8-d8.json"]  # finished by the orphans
+
+    snakemake(workdir, "--unlock")  # kill -9 leaves Snakemake's lock behind
+    snakemake(workdir, "--cores", "2", *targets)
+    assert {p.name: p.read_bytes() for p in runs.glob("*.json")} == trained
+    for name in trained:
+        assert "reusing" in (logs / name.replace(".json", ".log")).read_text()
+
+    # Without data, a run that must train again (here: its JSON deleted) prepares them anew, and
+    # Snakemake then reruns every training job downstream, whatever the new files hold.
+    shutil.rmtree(workdir / "results/data")
+    (runs / "C8e8-d8.json").unlink()
+    out = snakemake(workdir, "--cores", "2", *targets)
+    assert "rule prepare_data:" in out.stderr and out.stderr.count("rule train:") == 2
+    assert {p.name: p.read_bytes() for p in runs.glob("*.json")} == trained
+    for name in trained:
+        assert "not training" in (logs / name.replace(".json", ".log")).read_text()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -93,6 +94,12 @@ def cmd_train(args) -> None:
 
         train_mock(spec, args.out)
         return
+    from . import finished
+
+    if args.checkpoint_dir and finished.reuse(spec, args.data, args.out, args.checkpoint_dir):
+        print(f"[{spec.get('run_id')}] finished before with this spec on these data: reusing "
+              f"{Path(args.checkpoint_dir) / finished.RUN_FILE}, not training", flush=True)  # fmt: skip
+        return
     from .train import EXIT_PREEMPTED, Preempted, train_run
 
     try:
@@ -100,6 +107,11 @@ def cmd_train(args) -> None:
     except Preempted as err:  # SIGTERM: checkpointed; a resubmitted job resumes from it
         print(f"flops-fit train: preempted: {err}", file=sys.stderr, flush=True)
         sys.exit(EXIT_PREEMPTED)
+    if args.checkpoint_dir and os.environ.get("RANK", "0") == "0" and Path(args.out).is_file():
+        try:  # for a rerun of this job (Snakemake after kill -9, or remade data): see flops_fit.finished
+            finished.keep(spec, args.data, args.out, args.checkpoint_dir)
+        except OSError as err:
+            print(f"warning: could not keep a copy of {args.out} in {args.checkpoint_dir}: {err}", file=sys.stderr)
 
 
 def cmd_aggregate(args) -> None:

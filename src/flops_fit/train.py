@@ -271,7 +271,7 @@ def save_checkpoint(job: Job, p: Progress, loop_s: float, t_call: float) -> None
         "spec_hash": job.spec_hash, "step": p.step, "model": job.model.state_dict(),
         "optimizer": job.optimizer.state_dict(), "rng": rng, "sampler_position": job.task.position,
         "curve": p.curve, "losses": p.losses, "initial_loss": p.initial_loss, "timing": timing,
-    })  # fmt: skip
+    }, log=job.log)  # fmt: skip
 
 
 # --- evaluation ------------------------------------------------------------------------------

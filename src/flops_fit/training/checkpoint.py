@@ -22,20 +22,57 @@ from flops_fit.provenance import spec_hash  # noqa: F401 (checkpoint.spec_hash)
 FILENAME = "state.pt"
 
 
-def save(checkpoint_dir: str | Path, state: dict) -> None:
-    """Write ``state`` to ``checkpoint_dir/state.pt`` atomically."""
+def save(checkpoint_dir: str | Path, state: dict, log=print) -> bool:
+    """Write ``state`` to ``checkpoint_dir/state.pt`` atomically; True when it was written.
+
+    A save that fails for lack of disk space (or any other I/O error) is reported through
+    ``log`` with its cause and returns False: the run goes on, and a kill would resume from the
+    previous checkpoint (kept) or from scratch. Losing a checkpoint costs at most the steps
+    since the last one; stopping a run that can still finish would cost all of them.
+    """
     folder = Path(checkpoint_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{FILENAME}.", suffix=".tmp", dir=folder)
+    tmp, writer = None, None
     try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{FILENAME}.", suffix=".tmp", dir=folder)
         with os.fdopen(fd, "wb") as fh:
-            torch.save(state, fh)
+            writer = _Writer(fh)
+            torch.save(state, writer)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, folder / FILENAME)
+        return True
+    except (OSError, RuntimeError) as err:
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
+        cause = writer.error if writer and writer.error else err
+        if not isinstance(cause, OSError):
+            raise  # a RuntimeError of torch's own (not a failed write) is a bug, not a full disk
+        why = os.strerror(cause.errno).lower() if cause.errno else str(cause)
+        log(f"checkpoint: {why} ({folder}) while checkpointing; the run continues without this checkpoint")
+        return False
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
         raise
+
+
+class _Writer:
+    """The file torch.save writes to, remembering the OSError of a failed write (torch reports
+    a full disk as a vague RuntimeError: 'unexpected pos 704 vs 598')."""
+
+    def __init__(self, fh):
+        self.fh, self.error = fh, None
+
+    def write(self, data) -> int:
+        try:
+            return self.fh.write(data)
+        except OSError as err:
+            self.error = err
+            raise
+
+    def flush(self) -> None:
+        self.fh.flush()
 
 
 def load(checkpoint_dir: str | Path, expected_hash: str, log=print) -> dict | None:
