@@ -189,7 +189,8 @@ def test_sigterm_and_sigkill_then_rerun_give_the_uninterrupted_losses(data, tmp_
     resumed = json.loads(out.read_text())
     assert resumed["provenance"]["resumed_from_step"] % 20 == 0
     assert _losses(resumed) == _losses(json.loads(json.dumps(ref)))
-    assert not ckpt.exists()
+    assert sorted(p.name for p in ckpt.iterdir()) == ["finished.json", "finished.key"]  # state.pt removed
+    assert (ckpt / "finished.json").read_bytes() == out.read_bytes()  # kept for a rerun (flops_fit.finished)
 
 
 def test_log_is_time_stamped_with_one_line_per_evaluation(data, tmp_path, capsys):
