@@ -203,6 +203,52 @@ def test_fit_prints_the_runs_it_excludes(tmp_path, capsys):
     assert {r["run_id"] for r in fit["excluded_runs"]} == set(ids[:2])
 
 
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (["model", "class"], "os:system", "model.class: 'os:system' is used only with model.family custom"),
+        (["model", "loss"], "os:system", "model.loss: 'os:system' is used only with model.family custom"),
+        (["data", "custom"], {"loader": "os:system"}, "data.custom: used only with data.source custom"),
+    ],
+)
+def test_code_keys_of_a_builtin_study_are_refused_not_imported(path, value, expected):
+    with pytest.raises(ConfigError, match=expected):
+        check_config(changed(path, value))
+
+
+class _Touch:
+    """A pickle that creates a file when it is unpickled: what a malicious 'dataset' could do."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        import pathlib
+
+        return (pathlib.Path.touch, (pathlib.Path(self.path),))
+
+
+def test_cifar10_files_are_md5_checked_before_they_are_unpickled(tmp_path):
+    import pickle
+
+    from fake_data import write_cifar10
+
+    root = write_cifar10(tmp_path / "raw", per_batch=4, test=4)
+    batch = root / "cifar-10-batches-py" / "data_batch_1"
+    marker = tmp_path / "code-ran"
+    batch.write_bytes(pickle.dumps({"data": _Touch(marker)}))
+    data = {"source": "cifar10", "name": "c", "cifar10": {"root": str(root), "download": False}}
+    with pytest.raises(DataError) as err:
+        prepare_dataset(data, tmp_path / "out")
+    assert f"data.cifar10: {batch} is not CIFAR-10 as torchvision knows it (md5 " in str(err.value)
+    assert "expected c99cafc152244af753f735de768cd75f); it is not unpickled" in str(err.value)
+    assert not marker.exists()
+    data["cifar10"]["verify"] = False  # a dataset made by hand: read, but only arrays and plain values
+    with pytest.raises(DataError, match="data_batch_1 is not a CIFAR-10 batch file: it names pathlib"):
+        prepare_dataset(data, tmp_path / "out")
+    assert not marker.exists()
+
+
 # --- faults that waste compute ---------------------------------------------------------------
 
 

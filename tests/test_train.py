@@ -375,7 +375,7 @@ def test_vit_on_images_through_the_same_job(tmp_path):
     from flops_fit.data import prepare_dataset
 
     write_cifar10(tmp_path / "raw", per_batch=40, test=30)
-    raw = {"root": str(tmp_path / "raw"), "download": False}
+    raw = {"root": str(tmp_path / "raw"), "download": False, "verify": False}  # a fake: no md5 to match
     cifar = {"source": "cifar10", "name": "fake", "cifar10": raw}
     prepare_dataset(cifar, tmp_path / "data")
     shape = vit_shape(32, {"aspect_ratio": 32, "head_dim": 16, "patch_size": 8}, 32, 3, 10)

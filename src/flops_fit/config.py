@@ -177,6 +177,25 @@ def _check_semantics(config: dict) -> None:
                 f"config error at studies.{name}.grid: give exactly one of 'sizes' (a list of model sizes) "
                 "or 'centred' (sizes centred on a guessed optimum per budget)"
             )
+        _check_code_keys(name, study)
         study["data"].setdefault("name", study["data"]["source"])
         if study["data"]["source"] == "text_files" and not study["data"]["files"]:
             raise ConfigError(f"config error at studies.{name}.data.files: source text_files needs a list of files")
+
+
+def _check_code_keys(name: str, study: dict) -> None:
+    """Keys naming code (import paths) only where they are used: a config of a built-in family or
+    source that names code is a mistake to report, not code to import or to ignore silently."""
+    model, data = study["model"], study["data"]
+    if model["family"] != "custom":
+        for key in ("class", "loss"):
+            if key in model:
+                raise ConfigError(
+                    f"config error at studies.{name}.model.{key}: {model[key]!r} is used only with "
+                    f"model.family custom (this study's family is {model['family']}); remove it"
+                )
+    if data["source"] != "custom" and "custom" in data:
+        raise ConfigError(
+            f"config error at studies.{name}.data.custom: used only with data.source custom "
+            f"(this study's source is {data['source']}); remove it"
+        )
