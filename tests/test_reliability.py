@@ -117,7 +117,7 @@ def test_centred_grid_too_small_for_its_budget_reports_min_steps():
 
 @pytest.mark.parametrize("budget", ["-5", "0", "abc", "nan", "inf", "-inf"])
 def test_predict_refuses_bad_budgets_with_one_line(budget, capsys, tmp_path):
-    assert main(["predict", f"--budget={budget}", str(tmp_path)]) == 2
+    assert main(["predict", "--budget", budget, str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err == (
         f"flops-fit predict: error: --budget {budget!r} is not a compute budget "
@@ -284,9 +284,9 @@ def test_kill9_orphans_and_remade_data_do_not_retrain_finished_runs(workdir):
     the next invocation (after --unlock) reruns their jobs (outputs marked incomplete) but they
     reuse the finished JSONs byte for byte. Then delete results/data: when they are prepared
     again, the training jobs rerun and again reuse (same spec, data bytes and code)."""
-    config = changed(["grid"], {"budgets": [8e8], "sizes": [4, 8], "min_steps": 10}, backend="torch")
+    config = changed(["grid"], {"budgets": [4e8], "sizes": [4, 8], "min_steps": 10}, backend="torch")
     write_config(workdir, config)
-    targets = ["results/tiny/runs.csv", "results/tiny/runs/C8e8-d4.json", "results/tiny/runs/C8e8-d8.json"]
+    targets = ["results/tiny/runs.csv", "results/tiny/runs/C4e8-d4.json", "results/tiny/runs/C4e8-d8.json"]
     proc = start_snakemake(workdir, "--cores", "2", *targets)
     logs = workdir / "results/tiny/logs/train"
     wait_until(lambda: len([f for f in logs.glob("*.log") if " step " in f.read_text()]) == 2, proc)
@@ -296,7 +296,7 @@ def test_kill9_orphans_and_remade_data_do_not_retrain_finished_runs(workdir):
     wait_until(lambda: not any(alive(pid) for pid in orphans))
     runs = workdir / "results/tiny/runs"
     trained = {p.name: p.read_bytes() for p in runs.glob("*.json")}
-    assert sorted(trained) == ["C8e8-d4.json", "C8e8-d8.json"]  # finished by the orphans
+    assert sorted(trained) == ["C4e8-d4.json", "C4e8-d8.json"]  # finished by the orphans
 
     snakemake(workdir, "--unlock")  # kill -9 leaves Snakemake's lock behind
     snakemake(workdir, "--cores", "2", *targets)
@@ -307,7 +307,7 @@ def test_kill9_orphans_and_remade_data_do_not_retrain_finished_runs(workdir):
     # Without data, a run that must train again (here: its JSON deleted) prepares them anew, and
     # Snakemake then reruns every training job downstream, whatever the new files hold.
     shutil.rmtree(workdir / "results/data")
-    (runs / "C8e8-d8.json").unlink()
+    (runs / "C4e8-d8.json").unlink()
     out = snakemake(workdir, "--cores", "2", *targets)
     assert "rule prepare_data:" in out.stderr and out.stderr.count("rule train:") == 2
     assert {p.name: p.read_bytes() for p in runs.glob("*.json")} == trained

@@ -331,7 +331,20 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     return (UserError, FileNotFoundError, *loaded)
 
 
+def _negative_values_attached(argv: list[str]) -> list[str]:
+    """``--budget -inf`` as ``--budget=-inf``: argparse would read ``-inf`` as an unknown option and
+    print its usage; attached, the budget check gives its one error line."""
+    out = []
+    for arg in argv:
+        if out and out[-1] == "--budget" and arg.startswith("-") and not arg.startswith("--"):
+            out[-1] = f"--budget={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = _negative_values_attached(sys.argv[1:] if argv is None else list(argv))
     try:
         args = build_parser().parse_args(argv)
     except BadArgument as err:
