@@ -58,7 +58,9 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 600)
            "HF_HUB_OFFLINE": "1", "HF_HOME": str(workdir / ".hf")}
     cmd = [str(BIN / "snakemake"), "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
            "--configfile", str(workdir / "config.yaml"), *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    # cwd: the workflow profile is then found beside the Snakefile (an absolute path), so the paths
+    # it names (report-metadata) still hold after -d changes directory
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=workdir)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return proc

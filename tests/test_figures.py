@@ -104,6 +104,7 @@ def test_presentation_files():
     assert [f for f in one if "/figures/" in f] == [f"results/s/figures/{n}.png" for n in FIGURES]
     assert len([f for f in one if "/tables/" in f]) == len(TABLES) * len(FORMATS) + 1
     assert "results/s/tables/numbers.tex" in one and "results/s/config.yaml" in one
+    assert "results/s/report/headline.html" in one
     assert not any("comparison" in f for f in one)
     two = presentation_files("s", ("pdf", "png"), ["s", "t"])
     assert {"results/comparison/figures/comparison.pdf", "results/comparison/figures/comparison.png"} <= set(two)
@@ -132,46 +133,8 @@ def test_every_output_has_a_report_caption():
         assert (report / f"{name}.rst").is_file(), name
     for name in TABLES:
         assert (report / f"table_{name}.rst").is_file(), name
-    for name in ("comparison", "config", "workflow"):
+    for name in ("comparison", "config", "workflow", "headline"):
         assert (report / f"{name}.rst").is_file(), name
-
-
-@pytest.mark.slow
-def test_presentation_rules_and_report(study, tmp_path):
-    """The figure/table rules on a finished study's files (training and fitting rules disallowed, so
-    their outputs act as sources): every presentation output, then `snakemake --report`; and a new
-    figure width reruns the figure rules and nothing else (presentation never refits)."""
-    import shutil
-
-    from conftest import planned_jobs, snakemake, tiny_config, tiny_study, write_config
-
-    from flops_fit.report import presentation_files
-
-    cfg = tiny_config("mock", demo=tiny_study("mock"))
-    cfg["studies"]["demo"]["figures"] = {"formats": ["png"], "width": "single"}
-    write_config(tmp_path, cfg)
-    res = tmp_path / "results" / "demo"
-    (res / "fit").mkdir(parents=True)
-    for key, dest in (
-        ("runs", "runs.csv"),
-        ("curves", "curves.csv"),
-        ("fit", "fit/fit.json"),
-        ("predictions", "fit/predictions.csv"),
-    ):
-        shutil.copy(study[key], res / dest)
-    rules = ["--allowed-rules", "figures", "tables", "study_config"]
-    targets = presentation_files("demo", ("png",), ["demo"])
-    snakemake(tmp_path, "--cores", "2", *rules, "--", *targets)
-    for target in targets:
-        assert (tmp_path / target).stat().st_size > 0, target
-    snakemake(tmp_path, *rules, "--report", "results/report.html", "--", *targets)
-    html = (tmp_path / "results" / "report.html").read_text()
-    assert "IsoFLOP curves of study" in html and "Compute-optimal allocations of study" in html
-    cfg["studies"]["demo"]["figures"]["width"] = "double"
-    write_config(tmp_path, cfg)
-    dry = snakemake(tmp_path, "-n", *rules, "--", *targets)
-    jobs = planned_jobs(dry)
-    assert jobs.get("figures") == 1 and "tables" not in jobs, jobs
 
 
 # ----------------------------------------------------------------------------- what the figures show

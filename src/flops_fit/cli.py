@@ -214,6 +214,12 @@ def cmd_tables(args) -> None:
         raise UserError(f"--macro-prefix: {err}") from None
 
 
+def cmd_headline(args) -> None:
+    from .report import make_headline
+
+    make_headline(args.fit, args.predictions, args.out, sorted(args.budget), study=args.study, runs_csv=args.runs)
+
+
 def cmd_status(args) -> None:
     from .status import format_status, status_json, study_status
 
@@ -307,6 +313,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--macro-prefix", default="",
                    help="letters that start every numbers.tex macro (e.g. the study name), to combine studies")
     p.set_defaults(func=cmd_tables)
+
+    p = sub.add_parser("headline", help="write the report's headline page (N*, D*, L* at the target budgets)")
+    p.add_argument("--fit", required=True)
+    p.add_argument("--predictions", required=True)
+    p.add_argument("--runs")
+    p.add_argument("--budget", type=float, action="append", required=True, help="a target budget (repeat)")
+    p.add_argument("--study", default="")
+    p.add_argument("--out", required=True, help="the HTML file to write")
+    p.set_defaults(func=cmd_headline)
 
     p = sub.add_parser("status", help="runs done / running / failed / diverged of a study")
     p.add_argument("results", help="results/<study>")

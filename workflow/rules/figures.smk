@@ -6,8 +6,8 @@
 # the comparison goes through `python -m flops_fit.figures.comparison` (no CLI subcommand yet).
 import yaml
 
-from flops_fit.figures import FIGURES
-from flops_fit.report import presentation_files
+from flops_fit.figures import FIGURES, TITLES
+from flops_fit.report import HEADLINE, presentation_files, target_budgets
 from flops_fit.tables import FORMATS as TABLE_FORMATS
 from flops_fit.tables import NUMBERS as NUMBERS_TEX
 from flops_fit.tables import TABLES
@@ -19,6 +19,7 @@ report: "../report/workflow.rst"
 localrules:
     figures,
     tables,
+    headline,
     study_config,
     comparison,
 
@@ -29,6 +30,10 @@ wildcard_constraints:
 
 # Every figure and table file of a study (and the comparison when several studies are active);
 # `rule all` requests them. The figure formats come from `studies.<name>.figures.formats`.
+# In the report (`snakemake --report`): the headline page first (workflow/report/workflow.rst
+# includes it), then per study the figures in reading order (the "figure" label sorts them; PNG
+# is the default view, "format" toggles to the PDF) and the tables as formatted HTML.
+FORMAT_LABELS = {"png": "image (PNG)", "pdf": "vector (PDF)", "svg": "vector (SVG)"}  # PNG sorts first: the default
 presentation_outputs = lambda study: presentation_files(study, CONFIG["studies"][study]["figures"]["formats"], STUDIES)
 
 
@@ -45,9 +50,12 @@ rule figures:
                 caption=f"../report/{name}.rst",
                 category="{study}",
                 subcategory="Figures",
-                labels={"study": "{study}", "figure": name, "format": "{ext}"},
+                labels=lambda wildcards, i=i, name=name: {
+                    "figure": f"{i}. {TITLES[name]}",
+                    "format": FORMAT_LABELS[wildcards.ext],
+                },
             )
-            for name in FIGURES
+            for i, name in enumerate(FIGURES, start=1)
         },
     log:
         "results/{study}/logs/figures_{ext}.log",
@@ -77,7 +85,7 @@ rule tables:
                     subcategory="Tables",
                     labels={"study": "{study}", "table": name},
                 )
-                if ext == "csv"
+                if ext == "html"
                 else f"results/{{study}}/tables/{name}.{ext}"
             )
             for name in TABLES
@@ -93,6 +101,32 @@ rule tables:
     shell:
         "flops-fit tables --fit {input.fit} --predictions {input.predictions} --runs {input.runs}"
         " --out {params.out} > {log} 2>&1"
+
+
+rule headline:
+    input:
+        runs="results/{study}/runs.csv",
+        fit="results/{study}/fit/fit.json",
+        predictions="results/{study}/fit/predictions.csv",
+    output:
+        headline=report(
+            f"results/{{study}}/{HEADLINE}",
+            caption="../report/headline.rst",
+            category="{study}",
+            subcategory="Headline",
+            labels={"study": "{study}", "page": "headline"},
+        ),
+    log:
+        "results/{study}/logs/headline.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        budgets=lambda wildcards: " ".join(
+            f"--budget {c:g}" for c in target_budgets(CONFIG["studies"][wildcards.study])
+        ),
+    shell:
+        "flops-fit headline --fit {input.fit} --predictions {input.predictions} --runs {input.runs}"
+        " {params.budgets} --study {wildcards.study} --out {output.headline} > {log} 2>&1"
 
 
 rule study_config:

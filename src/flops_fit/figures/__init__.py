@@ -16,8 +16,8 @@ Figures (``FIGURES``; each written as ``<name>.pdf`` and ``<name>.png``):
 
 * ``isoflop``    -- IsoFLOP curves with fitted parabolas and minima (Approach 2);
 * ``allocation`` -- N* and D* against compute per approach, extrapolated, with interval bands;
-* ``contours``   -- contours of the Approach-3 L(N, D) with the efficient frontier and the runs;
 * ``frontier``   -- loss against compute with the compute-efficient frontier;
+* ``contours``   -- contours of the Approach-3 L(N, D) with the efficient frontier and the runs;
 * ``backtest``   -- predictions for held-out budgets against what was measured.
 
 A figure whose data are missing (e.g. Approach 3 failed) is still written, with a short note in
@@ -28,7 +28,15 @@ from __future__ import annotations
 
 import os
 
-FIGURES = ("isoflop", "allocation", "contours", "frontier", "backtest")
+FIGURES = ("isoflop", "allocation", "frontier", "contours", "backtest")
+"""In reading order (the report shows them so): the data, the answer, then how far to trust it."""
+TITLES = {
+    "isoflop": "IsoFLOP curves",
+    "allocation": "Optimal N* and D* against compute",
+    "frontier": "Loss against compute",
+    "contours": "Fitted L(N, D)",
+    "backtest": "Backtest",
+}
 FORMATS = ("pdf", "png")
 WIDTHS = ("single", "double")
 MAX_EXTRAPOLATION = 100.0

@@ -5,14 +5,15 @@
 
 Written to ``out_dir`` (names in :data:`TABLES`), one module per table:
 
-* ``parameters.{csv,md,tex}``  -- every fitted parameter with its interval, per approach
+* ``parameters.{csv,md,tex,html}``  -- every fitted parameter with its interval, per approach
   (:mod:`~flops_fit.tables.parameters`);
-* ``allocations.{csv,md,tex}`` -- compute-optimal allocations per budget and approach, in the
+* ``allocations.{csv,md,tex,html}`` -- compute-optimal allocations per budget and approach, in the
   style of Hoffmann et al. 2022, Table 3 (:mod:`~flops_fit.tables.allocations`);
-* ``runs.{csv,md,tex}``        -- the run table, appendix style (:mod:`~flops_fit.tables.runs`);
+* ``runs.{csv,md,tex,html}``   -- the run table, appendix style (:mod:`~flops_fit.tables.runs`);
 * ``numbers.tex`` -- one ``\\newcommand`` per number a paper's text quotes
   (:mod:`~flops_fit.tables.numbers`).
 
+The HTML page of each table (what ``snakemake --report`` shows) is its Markdown, rendered.
 Every number is read from fit.json / predictions.csv / runs.csv; nothing is refitted. Imports
 pandas inside functions only; never imports torch or matplotlib.
 """
@@ -27,10 +28,11 @@ from flops_fit.presentation.fitview import FitView
 from flops_fit.tables.allocations import allocations_frame, render_allocations
 from flops_fit.tables.numbers import MACRO_RE, numbers_macros, render_numbers
 from flops_fit.tables.parameters import parameters_frame, render_parameters
+from flops_fit.tables.render import html_from_md
 from flops_fit.tables.runs import render_runs, runs_frame
 
 TABLES = ("parameters", "allocations", "runs")
-FORMATS = ("csv", "md", "tex")
+FORMATS = ("csv", "md", "tex", "html")
 NUMBERS = "numbers.tex"
 
 
@@ -62,6 +64,7 @@ def make_tables(fit_json, predictions_csv, out_dir, runs_csv=None, macro_prefix:
     ):
         texts = render(frame, view)
         texts["csv"] = frame.to_csv(index=False)
+        texts["html"] = html_from_md(texts["md"], f"{name} table")
         for fmt in FORMATS:
             path = out_dir / f"{name}.{fmt}"
             atomic_write_text(path, texts[fmt])

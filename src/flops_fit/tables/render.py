@@ -73,3 +73,51 @@ def tex_table(
         f"\\end{{{env}}}",
     ]
     return "\n".join(lines) + "\n"
+
+
+_HTML_STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:1rem;color:#222}"
+    "table{border-collapse:collapse;font-size:.9rem}"
+    "th,td{padding:.2rem .6rem;border-bottom:1px solid #ddd}"
+    "th{border-bottom:2px solid #444}"
+    "p,li{font-size:.85rem;color:#444;max-width:60rem}"
+)
+
+
+def html_from_md(md: str, title: str) -> str:
+    """A standalone HTML page of one of our Markdown tables (pipe table, then notes as paragraphs
+    and bullet lists): what the report shows instead of a raw-float CSV."""
+    import html
+
+    out = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+           f"<style>{_HTML_STYLE}</style></head><body>", "<table>"]  # fmt: skip
+    rows = [ln for ln in md.splitlines() if ln.startswith("|")]
+    cells = [[c.strip() for c in ln.strip().strip("|").split("|")] for ln in rows]
+    seps = cells[1] if len(cells) > 1 else []
+    align = ["right" if a.endswith(":") and not a.startswith(":") else "left" for a in seps]
+    for i, row in enumerate(cells):
+        if i == 1:
+            continue  # the alignment row
+        tag = "th" if i == 0 else "td"
+        tds = "".join(
+            f'<{tag} style="text-align:{align[j] if j < len(align) else "left"}">{html.escape(c)}</{tag}>'
+            for j, c in enumerate(row)
+        )
+        out.append(f"<tr>{tds}</tr>")
+    out.append("</table>")
+    in_list = False
+    for ln in md.splitlines():
+        if ln.startswith("|") or not ln.strip():
+            continue
+        if ln.startswith("- "):
+            out.append(("" if in_list else "<ul>") + f"<li>{html.escape(ln[2:])}</li>")
+            in_list = True
+            continue
+        if in_list:
+            out.append("</ul>")
+            in_list = False
+        out.append(f"<p>{html.escape(ln)}</p>")
+    if in_list:
+        out.append("</ul>")
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
