@@ -211,6 +211,24 @@ def test_preempted_exit_status_is_128_plus_sigterm():
     assert EXIT_PREEMPTED == 128 + signal.SIGTERM == 143  # SLURM/shell convention for a SIGTERM-ended job
 
 
+def test_mock_and_torch_backends_write_the_same_keys(data, tmp_path):
+    """One run-record builder (flops_fit.record): the mock backend's JSON has every key of a real run's."""
+    from flops_fit.mock import train_mock
+
+    spec = make_spec(steps=12)
+    real = train_run(spec, data, tmp_path / "r.json", tmp_path / "c", log=quiet)
+    mock = dict(spec, tokens_per_step=8 * 32)
+    law = {"E": 1.5, "A": 150.0, "B": 410.0, "alpha": 0.34, "beta": 0.28, "noise": 0.0}
+    mock["training"] = dict(spec["training"], backend="mock", mock=law)
+    fake = train_mock(mock, tmp_path / "m.json")
+    assert sorted(fake) == sorted(real)
+    for block in ("params", "flops", "tokens", "final", "timing", "provenance"):
+        assert sorted(fake[block]) == sorted(real[block]), block
+    assert fake["provenance"]["backend"] == "mock" and real["provenance"]["backend"] == "torch"
+    assert real["timing"]["eval_s"] > 0 and real["timing"]["call_to_first_step_s"] > 0
+    assert fake["timing"]["eval_s"] == 0.0 and fake["timing"]["call_to_first_step_s"] is None
+
+
 def test_divergence_is_data(data, tmp_path):
     spec = make_spec(steps=30)
     spec["optimizer"]["lr"], spec["optimizer"]["grad_clip"] = 1e30, 0.0  # the first updates ruin the weights
