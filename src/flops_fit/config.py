@@ -13,8 +13,6 @@ import copy
 import math
 from pathlib import Path
 
-import yaml
-
 SCHEMA = "config.schema.yaml"
 """The config schema, a resource of this package (the one source of truth; the Snakefile uses it too)."""
 
@@ -25,6 +23,8 @@ class ConfigError(ValueError):
 
 def load_schema(path: str | Path | None = None) -> dict:
     """The config schema (or the schema at ``path``) as a dict."""
+    import yaml  # here, not at the top: a training job imports ConfigError, never a YAML file
+
     if path is None:
         from importlib.resources import files
 
@@ -35,6 +35,8 @@ def load_schema(path: str | Path | None = None) -> dict:
 
 def load_config(path: str | Path) -> dict:
     """Read a YAML config file, check it and fill in defaults."""
+    import yaml
+
     try:
         with open(path) as fh:
             config = yaml.safe_load(fh)
