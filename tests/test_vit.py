@@ -78,10 +78,8 @@ def test_vit_task_trains_on_fake_cifar(tmp_path):
     from flops_fit.tasks import build
 
     write_cifar10(tmp_path / "raw", per_batch=40, test=30)
-    prepare_dataset(
-        {"source": "cifar10", "name": "fake", "cifar10": {"root": str(tmp_path / "raw"), "download": False}},
-        tmp_path / "data",
-    )
+    raw = {"root": str(tmp_path / "raw"), "download": False, "verify": False}  # a fake: no md5 to match
+    prepare_dataset({"source": "cifar10", "name": "fake", "cifar10": raw}, tmp_path / "data")
     shape = vit_shape(32, {"aspect_ratio": 32, "head_dim": 16, "patch_size": 8}, 32, 3, 10)
     spec = {
         "seed": 0,
