@@ -173,10 +173,15 @@ def test_format_predictions(study):
     fit = read_fit(study["fit"])
     text = format_predictions(predict(fit, [1e21]), fit)
     lines = text.splitlines()
-    assert lines[0].startswith("# N = total parameters, C = 6ND; [90% bootstrap interval]")
-    assert lines[1] == "C = 1e21 FLOPs (extrapolated beyond the studied budgets)"
+    assert lines[0].startswith("# N = total parameters, C = 6ND; [90% ")
+    # 1e21 is 333x the largest studied budget (3e18): said plainly, with each approach's backtest
+    assert lines[1] == "C = 1e21 FLOPs (333x the largest studied budget: far beyond the data, a rough guide)"
     assert len(lines) == 5 and [ln.split(":")[0] for ln in lines[2:]] == [f"  Approach {k}" for k in (1, 2, 3)]
     assert "N* = " in text and "L* = " in text and "D*/N* = " in text
+    row = predict(fit, [1e21]).iloc[2]
+    assert lines[4].endswith(f"; backtest: L* {row['backtest_L_error_pct']:+.1f}%, N* x{row['backtest_N_ratio']:.2f}")
+    inside = format_predictions(predict(fit, [1e18]), fit).splitlines()
+    assert inside[1] == "C = 1e18 FLOPs"
 
 
 def test_no_intervals_without_bootstrap(tmp_path_factory, tmp_path):

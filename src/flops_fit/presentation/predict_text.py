@@ -12,7 +12,10 @@ def format_predictions(table, fit=None) -> str:
     """Plain text for ``flops-fit predict``: per budget, each approach's N*, D*, L* with intervals.
 
     ``table`` is ``flops_fit.fitting.predict``'s DataFrame (or predictions.csv read as one);
-    ``fit`` (the fit.json dict) adds the conventions and the interval level to the header.
+    ``fit`` (the fit.json dict) adds the conventions and the interval level to the header. With
+    the columns ``extrapolation``, ``backtest_L_error_pct`` and ``backtest_N_ratio`` each budget
+    says how far beyond the studied budgets it lies (plainly, when more than 10x) and each
+    approach how far off it was when the study's largest budget was held out.
     """
     import io as _io
 
@@ -28,10 +31,10 @@ def format_predictions(table, fit=None) -> str:
     if fit:
         view = FitView(fit)
         conf = view.interval_level
-        lines.append(f"# {view.convention}" + (f"; [{conf} bootstrap interval]" if conf else ""))
+        method = str(fit.get("intervals_method") or "bootstrap").split(":")[0]
+        lines.append(f"# {view.convention}" + (f"; [{conf} {method} interval]" if conf else ""))
     for budget, grp in frame.groupby("budget", sort=True):
-        extra = " (extrapolated beyond the studied budgets)" if grp["extrapolated"].any() else ""
-        lines.append(f"C = {sci(budget, 3)} FLOPs{extra}")
+        lines.append(f"C = {sci(budget, 3)} FLOPs{_how_far(grp)}")
         for r in grp.itertuples():
             parts = []
             for q, label, fmt in (("params", "N*", human), ("tokens", "D*", human), ("loss", "L*", fmt_loss)):
@@ -42,8 +45,35 @@ def format_predictions(table, fit=None) -> str:
                     )
             if math.isfinite(float(r.tokens_per_param)):
                 parts.append(f"D*/N* = {fmt_ratio(float(r.tokens_per_param))}")
-            lines.append(f"  {APPROACH_NAMES.get(r.approach, r.approach)}: " + ", ".join(parts))
+            line = f"  {APPROACH_NAMES.get(r.approach, r.approach)}: " + ", ".join(parts)
+            lines.append(line + _backtest(r))
     return "\n".join(lines)
+
+
+def _num(x) -> float:
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _how_far(grp) -> str:
+    """' (250x the largest studied budget: far beyond the data, a rough guide)' and the like."""
+    factor = _num(grp["extrapolation"].iloc[0]) if "extrapolation" in grp else math.nan
+    if not math.isfinite(factor):
+        return " (extrapolated beyond the studied budgets)" if grp["extrapolated"].any() else ""
+    if factor <= 1.0 + 1e-9:
+        return ""
+    times = f"{factor:.2g}" if factor < 10 else f"{factor:,.0f}" if factor < 1e6 else sci(factor, 3)
+    far = ": far beyond the data, a rough guide" if factor > 10 else ""
+    return f" ({times}x the largest studied budget{far})"
+
+
+def _backtest(r) -> str:
+    """'; backtest: L* -0.9%, N* x0.99' (the study's largest budget held out), or ''."""
+    err, ratio = _num(getattr(r, "backtest_L_error_pct", None)), _num(getattr(r, "backtest_N_ratio", None))
+    parts = ([f"L* {err:+.1f}%"] if math.isfinite(err) else []) + ([f"N* x{ratio:.2f}"] if math.isfinite(ratio) else [])
+    return "; backtest: " + ", ".join(parts) if parts else ""
 
 
 def predictions_json(table, fit=None) -> dict:
