@@ -247,7 +247,7 @@ def band_handle(view):
     level = view.interval_level
     what = f"{level} interval" if level else "interval"
     method = str(view.fit.get("intervals_method") or "").strip()
-    label = f"{what} ({method})" if method and len(method) <= 24 else f"{what} of each fit"
+    label = f"{what} ({method})" if method and len(method) <= 24 else f"{what} of each approach's law"
     return Patch(facecolor="0.5", alpha=0.3, lw=0, label=label)
 
 
