@@ -122,3 +122,15 @@ def test_wheel_in_a_fresh_venv(tmp_path: Path):
     assert "wrote" in run("fit", "runs.csv", "--out", "fit", "--bootstrap", "20", "--approaches", "2", "3")
     text = run("predict", "--budget", "1e21", "fit")
     assert "C = 1e21 FLOPs" in text and "Approach 3: N* = " in text
+
+
+def test_workflow_launcher_runs_the_checkout_without_an_install(tmp_path: Path):
+    """workflow/bin/flops-fit (on the jobs' PATH, for conda envs that hold only the dependencies)
+    runs this checkout's library: here with no site-packages at all (python -S)."""
+    launcher = ROOT / "workflow" / "bin" / "flops-fit"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run(
+        [sys.executable, "-S", str(launcher), "--version"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"flops-fit {__version__}"
