@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/bench_startup.py --src OTHER/src # another checkout, to compare
 
 For each command (best of ``--repeats`` fresh processes, which discounts load from other jobs) it
-prints the wall time of the whole process, the time Python spent importing (``-X importtime``)
+prints the wall and CPU time of the whole process, the time Python spent importing (``-X importtime``)
 and whether pandas, scipy, matplotlib or the fitting package were loaded:
 
 * ``flops-fit train`` of a mock-backend spec (the CLI path of every training job, without torch);
@@ -21,6 +21,8 @@ import argparse
 import json
 import os
 import re
+import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,21 +48,25 @@ def mock_spec() -> dict:
     return plan_study("s", check_config({"active_studies": ["s"], "studies": {"s": study}})["studies"]["s"])[0]
 
 
-def measure(cmd: list[str], src: Path, repeats: int) -> tuple[float, float, list[str]]:
-    """Best wall seconds, best import seconds and the heavy modules loaded, over fresh processes."""
+def measure(cmd: list[str], src: Path, repeats: int, fresh: Path) -> tuple[float, float, float, list[str]]:
+    """Best wall seconds, best CPU seconds, best import seconds and the heavy modules loaded, over
+    fresh processes (CPU time varies less than wall time when other jobs share the cores)."""
     env = {**os.environ, "PYTHONPATH": str(src), "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
-    walls, imports, heavy = [], [], set()
+    walls, cpus, imports, heavy = [], [], [], set()
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        shutil.rmtree(fresh, ignore_errors=True)  # no checkpoint or finished run to reuse
+        t0, c0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
         proc = subprocess.run([sys.executable, "-X", "importtime", *cmd], env=env, capture_output=True, text=True)
         walls.append(time.perf_counter() - t0)
+        c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(c1.ru_utime - c0.ru_utime + c1.ru_stime - c0.ru_stime)
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
         rows = [m for m in re.finditer(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)$", proc.stderr, re.M)]
         imports.append(sum(int(m.group(2)) for m in rows if len(m.group(3)) == 1) / 1e6)  # top-level imports
         names = {m.group(4) for m in rows}
         heavy |= {h for h in HEAVY if h in names}
-    return min(walls), min(imports), sorted(heavy)
+    return min(walls), min(cpus), min(imports), sorted(heavy)
 
 
 def main() -> None:
@@ -76,19 +82,20 @@ def main() -> None:
     from bench_train import make_spec as torch_spec
 
     data = make_data(Path(tempfile.mkdtemp(prefix="bench_startup_data_")))
+    out = tmp / "out"  # emptied before every process
     cases = {
         "flops-fit train (mock backend)": ["-m", "flops_fit.cli", "train", "--spec", json.dumps(spec),
-                                           "--out", str(tmp / "mock.json")],
+                                           "--out", str(out / "mock.json")],
         "import flops_fit.train": ["-c", "import flops_fit.train"],
         "flops-fit train (torch, 10 steps)": ["-m", "flops_fit.cli", "train", "--spec",
                                               json.dumps(torch_spec(16, 10)), "--data", str(data),
-                                              "--out", str(tmp / "torch.json"), "--checkpoint-dir", str(tmp / "ck")],
+                                              "--out", str(out / "torch.json"), "--checkpoint-dir", str(out / "ck")],
     }  # fmt: skip
     print(f"source: {args.src}; best of {args.repeats} processes")
-    print(f"{'command':<36} {'wall s':>7} {'imports s':>9}  heavy modules loaded")
+    print(f"{'command':<36} {'wall s':>7} {'CPU s':>6} {'imports s':>9}  heavy modules loaded")
     for name, cmd in cases.items():
-        wall, imports, heavy = measure(cmd, args.src, args.repeats)
-        print(f"{name:<36} {wall:>7.2f} {imports:>9.2f}  {', '.join(heavy) or 'none'}")
+        wall, cpu, imports, heavy = measure(cmd, args.src, args.repeats, out)
+        print(f"{name:<36} {wall:>7.2f} {cpu:>6.2f} {imports:>9.2f}  {', '.join(heavy) or 'none'}")
 
 
 if __name__ == "__main__":
