@@ -16,6 +16,7 @@ HERE = Path(__file__).resolve().parent
 BENCHES = {
     "fit": "bench_fit.py",
     "fit_scale": "bench_fit_scale.py",
+    "calibration": "bench_calibration.py",
     "train": "bench_train.py",
     "startup": "bench_startup.py",
     "pipeline": "bench_pipeline.py",

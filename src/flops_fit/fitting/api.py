@@ -370,7 +370,16 @@ def _fit_runs(runs_df, curves_df, options: FitOptions) -> dict:
     vertex = predictive.vertex_noise(a2.get("budgets") or [], options.confidence) if a2.get("status") == "ok" else None
     for key, block in approaches.items():
         if block["status"] == "ok":
-            block["predictive"] = predictive.calibrate(errs, int(key[-1]), budgets, vertex)
+            k = int(key[-1])
+            used = [b for b in sorted(observed) if observed[b]["observed_from"] == "parabola vertex"]
+            c_used = np.array([float(table.loc[table["budget_id"] == b, "budget"].iloc[0]) for b in used])
+            n_fit, _, l_fit = evaluate(k, block["params"], c_used, block) if used else ([], [], [])
+            in_sample = [
+                {"budget": c, "r_N": math.log(observed[b]["N_obs"] / n), "r_L": math.log(observed[b]["L_obs"] / loss)}
+                for b, c, n, loss in zip(used, c_used, n_fit, l_fit, strict=True)
+                if n > 0 and loss > 0
+            ]
+            block["predictive"] = predictive.calibrate(errs, k, budgets, in_sample, vertex)
     bt = backtest.run(
         table, curves, options.backtest_holdout, refit, _predict_point, observed, errs, options.confidence
     )

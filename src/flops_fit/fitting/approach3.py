@@ -203,9 +203,11 @@ def refit(theta0, log_n, log_d, log_l, delta=1e-3) -> np.ndarray:
 def params_from_theta(theta) -> dict:
     """Named parameters (E, A, B, alpha, beta) and the allocation exponents a, b and G."""
     a_, b_, e_, alpha, beta = (float(x) for x in theta)
-    A, B, E = math.exp(a_), math.exp(b_), math.exp(e_)
+    # a degenerate refit (a bootstrap replicate of a tiny study) may run off to log A = 700+:
+    # inf, then NaN allocation, counted as a failed replicate -- never an OverflowError
+    A, B, E = (math.exp(x) if x < 700 else math.inf for x in (a_, b_, e_))
     s = alpha + beta
-    if s <= 0 or alpha <= 0 or beta <= 0:
+    if s <= 0 or alpha <= 0 or beta <= 0 or not math.isfinite(A * B):
         a = b = G = math.nan
     else:
         a, b = beta / s, alpha / s

@@ -67,9 +67,18 @@ def run(table, curves, holdout: int, fit_point, predict_point, observed: dict, e
             continue
         n, _, loss = predict_point(approach, params, np.array(held_c))
         known = [e for e in errors if e["budget"] <= train_budgets[-1] * (1 + 1e-9)]
-        cal = predictive.calibrate(known, approach, train_budgets)
-        n_lo, n_hi = predictive.interval(n, n, n, held_c, cal, "N", confidence)
-        l_lo, l_hi = predictive.interval(loss, loss, loss, held_c, cal, "L", confidence)
+        c_train = np.array(train_budgets)
+        n_in, _, l_in = predict_point(approach, params, c_train)
+        train_obs = [observed[b] for b in sorted(train["budget_id"].unique())]
+        in_sample = [
+            {"budget": c, "r_N": float(np.log(o["N_obs"] / ni)), "r_L": float(np.log(o["L_obs"] / li))}
+            for c, o, ni, li in zip(c_train, train_obs, n_in, l_in, strict=True)
+            if o["observed_from"] == "parabola vertex" and ni > 0 and li > 0
+        ]
+        cal = predictive.calibrate(known, approach, train_budgets, in_sample)
+        nan = np.full(len(held_c), np.nan)
+        n_lo, n_hi = predictive.interval(n, nan, nan, held_c, cal, "N", confidence)
+        l_lo, l_hi = predictive.interval(loss, nan, nan, held_c, cal, "L", confidence)
         rows = []
         for j, bid in enumerate(held):
             o = observed[bid]

@@ -229,7 +229,10 @@ def assign_budgets(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
             )
     rank = np.argsort(np.argsort(level, kind="stable"), kind="stable")
     table["budget_id"] = rank[gid]
-    table["budget"] = np.exp(level)[gid]
+    value = np.exp(level)
+    if planned is not None:  # the planned value itself, not exp(log(value)) one ulp away from it
+        value = np.where(np.isclose(value, planned, rtol=1e-9), planned, value)
+    table["budget"] = value[gid]
     return table, warnings
 
 

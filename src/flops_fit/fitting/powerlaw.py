@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .io import FitError
+
 PARAM_NAMES = ("a", "k_N", "b", "k_D", "gamma", "k_L", "E_L")
 MIN_BUDGETS_SATURATING = 4
 GAMMA_GRID = np.geomspace(1e-3, 3.0, 400)
@@ -103,13 +105,20 @@ def fit_many(c: np.ndarray, n: np.ndarray, d: np.ndarray, loss: np.ndarray, mask
     a, log_kn = _lines(logc, np.log10(np.where(mask, n, 1.0)), mask)
     b, log_kd = _lines(logc, np.log10(np.where(mask, d, 1.0)), mask)
     gamma, k_l, e_l = _loss_law(logc, loss, mask)
-    return {"a": a, "k_N": 10**log_kn, "b": b, "k_D": 10**log_kd, "gamma": gamma, "k_L": k_l, "E_L": e_l}
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = {"a": a, "k_N": 10**log_kn, "b": b, "k_D": 10**log_kd, "gamma": gamma, "k_L": k_l, "E_L": e_l}
+    # budgets too close in C for a slope (a line over 0.05% of C): NaN, a degenerate row, not inf
+    bad = ~np.all(np.isfinite(np.stack(list(out.values()))), axis=0)
+    return {k: np.where(bad, np.nan, v) for k, v in out.items()}
 
 
 def fit(c, n, d, loss) -> dict:
     """Fit the three laws to optimal points (C, N*, D*, L*); needs >= 2 distinct C."""
-    out = fit_many(c, n, d, loss)
-    return {k: float(v[0]) for k, v in out.items()}
+    out = {k: float(v[0]) for k, v in fit_many(c, n, d, loss).items()}
+    if not np.isfinite(out["a"]):
+        span = np.ptp(np.log10(np.asarray(c, dtype=float)))
+        raise FitError(f"the optima's budgets span {span:.2g} decades of C: too little for a power law in C")
+    return out
 
 
 def loss_form(params: dict) -> str:

@@ -1,32 +1,41 @@
 """Prediction intervals calibrated out of sample: what the study's own backtests say it misses.
 
 A bootstrap over the runs carries the noise of the runs only.  Beyond the studied budgets the
-larger error is the law's own misspecification (a vertex that is not quite a power law in C, a
-parabola biased by an asymmetric IsoFLOP curve, an L(N, D) of the wrong form), and it grows with
-the distance of the extrapolation.  Besiroglu et al. 2024 found Chinchilla's own intervals far
-too narrow for this reason; held-out budgets of published IsoFLOP studies fell inside
-percentile-bootstrap "90%" intervals about a third of the time (benchmarks/bench_calibration.py).
+larger error is the law's own misspecification (vertices that are not quite a power law in C, a
+parabola biased by an asymmetric IsoFLOP curve, an L(N, D) of the wrong form).  Besiroglu et al.
+2024 found Chinchilla's own intervals far too narrow for this reason; held-out budgets of
+published IsoFLOP studies fell inside percentile-bootstrap "90%" intervals about a third of the
+time (benchmarks/bench_calibration.py).
 
-The study measures it itself, by a rolling-origin backtest (Tashman 2000; the "rollout
-cross-validation" of OLMo's ladder analysis): for each origin m, fit on the budgets up to the
-m-th and predict every larger one.  With ``u`` the distance in decades of C beyond the origin's
-largest budget and ``r`` the log error of N* (or L*) against the budget's own observed optimum,
-the errors are modelled as ``r ~ N(0, tau^2 u^2)``: error that grows linearly with the decades
-extrapolated.  The scale is estimated with a conjugate prior (a scaled inverse chi-square with
-``PRIOR_DOF`` pseudo-observations at the scale measured on the published studies of
-tests/data/public_isoflops.csv, ``PRIOR_TAU``), so a study with few budgets leans on the
-published ones and a study with many speaks for itself::
+The interval starts from the classical prediction interval of a law fitted to the budgets'
+optima (Seber & Lee 2003, §5.3): with ``sigma_v`` the scatter of the studied optima around the
+law (log units, ``m - 2`` degrees of freedom; vertex noise and lack of fit together, floored by
+the bootstrap noise of one vertex) and ``h(C) = 1/m + (x - xbar)^2 / Sxx`` the leverage of
+``x = log10 C`` among the studied budgets, a new optimum at C lies at
 
-    tau^2 = (nu0 tau0^2 + sum r_i^2 / u_i^2) / (nu0 + n)
+    log q_hat(C) +- t * sigma_v * sqrt(1 + h(C))
 
-The predictive interval at budget C, ``u = log10(C / C_max) + u0`` (``u0`` = half the study's
-mean budget spacing, the error of a law between its budgets), in log space::
+Two things make real extrapolations miss by more: the scatter is larger than the in-sample
+residuals say (``lambda``), and the law drifts -- the published studies' N* exponent bends with
+scale, so errors grow with the decades extrapolated (``tau`` per decade).  The study measures both
+itself, by a rolling-origin backtest (Tashman 2000; the "rollout cross-validation" of OLMo's
+ladder analysis): for each origin, fit on the budgets up to it and predict every larger one; with
+``h_i`` each prediction's leverage within its origin's budgets and ``u_i`` its decades beyond
+them, the squared log errors are regressed (non-negative least squares) on
 
-    log q_hat +- t_{(1+conf)/2, nu0 + n} * sqrt(s_boot^2 + tau^2 u^2)
+    r_i^2 ~ lambda^2 sigma_v^2 (1 + h_i) + tau^2 u_i^2
 
-with ``s_boot`` the bootstrap's (run noise) standard error at C, from its percentile interval.
-D* shares N*'s error with the opposite sign (C fixed), D*/N* twice it.  ``t`` is Student's
-quantile: the scale is estimated from few errors, and a plain normal quantile would undercover.
+and shrunk towards a prior worth ``PRIOR_DOF`` errors (lambda = 1: the classical interval is
+right; ``PRIOR_TAU``: the drift of the published studies), so a study with few budgets leans on
+the prior and one with many speaks for itself.  The interval at C, ``u`` decades beyond the
+largest studied budget:
+
+    log q_hat(C) +- t * sqrt(lambda^2 sigma_v^2 (1 + h(C)) + tau^2 u^2)
+
+with ``t`` Student's quantile at ``m - 2 + n`` degrees of freedom, and never narrower than the
+bootstrap's interval.  D* shares N*'s error with the opposite sign (C fixed), D*/N*
+twice it.  The interval is for the optimum a new IsoFLOP profile at C would measure (its own
+vertex noise included), the quantity the backtest can check.
 """
 
 from __future__ import annotations
@@ -36,15 +45,12 @@ import math
 import numpy as np
 from scipy import optimize, stats
 
-# Per decade of extrapolation, in natural-log units, measured on the published IsoFLOP studies
-# (tests/data/public_isoflops.csv, all experiments, rolling origins; benchmarks/bench_calibration.py
-# --prior prints them).  Used with PRIOR_DOF pseudo-observations.
-PRIOR = {
-    1: {"sigma0_N": 0.03, "tau_N": 0.35, "sigma0_L": 0.003, "tau_L": 0.03},
-    2: {"sigma0_N": 0.03, "tau_N": 0.35, "sigma0_L": 0.003, "tau_L": 0.03},
-    3: {"sigma0_N": 0.05, "tau_N": 0.40, "sigma0_L": 0.005, "tau_L": 0.02},
-}
 PRIOR_DOF = 2.0
+# Drift per decade of extrapolation (natural-log units) that the published IsoFLOP studies of
+# tests/data/public_isoflops.csv show beyond their random scatter (pooled rolling-origin errors;
+# `benchmarks/bench_calibration.py --scales`): their N* exponent bends with scale.  A prior worth
+# PRIOR_DOF errors; a study's own backtest errors outweigh it as soon as it has a few.
+PRIOR_TAU = {1: {"N": 0.35, "L": 0.03}, 2: {"N": 0.35, "L": 0.03}, 3: {"N": 0.3, "L": 0.015}}
 MAX_ORIGINS = 6  # the last 6 origins: the errors nearest to the regime of the prediction
 MIN_TRAIN_BUDGETS = 3
 
@@ -84,6 +90,7 @@ def rolling_errors(table, curves, fit_point, predict_point, observed: dict) -> l
                         "origin": c_of[ids[m]],
                         "budget": c_of[bid],
                         "u": math.log10(c_of[bid] / c_of[ids[m]]),
+                        "train_budgets": [c_of[b] for b in ids[: m + 1]],
                         "N_pred": float(n[j]),
                         "N_obs": obs["N_obs"],
                         "L_pred": float(loss[j]),
@@ -95,20 +102,17 @@ def rolling_errors(table, curves, fit_point, predict_point, observed: dict) -> l
     return out
 
 
-def _scales(r: np.ndarray, u: np.ndarray) -> tuple[float, float]:
-    """(sigma0^2, tau^2) of ``r^2 ~ sigma0^2 + tau^2 u^2`` by non-negative least squares."""
-    if len(r) == 0:
-        return 0.0, 0.0
-    design = np.stack([np.ones_like(u), u * u], axis=1)
-    if len(np.unique(np.round(u, 6))) < 2:
-        return 0.0, float(np.mean(r * r / (u * u)))
-    coef, _ = optimize.nnls(design, r * r)
-    return float(coef[0]), float(coef[1])
+def leverage(budgets, studied) -> np.ndarray:
+    """``1/m + (x - xbar)^2 / Sxx`` of x = log10 C among the studied budgets' log10 C."""
+    x0 = np.log10(np.asarray(studied, dtype=float))
+    x = np.log10(np.asarray(budgets, dtype=float))
+    sxx = float(((x0 - x0.mean()) ** 2).sum())
+    return 1.0 / len(x0) + ((x - x0.mean()) ** 2 / sxx if sxx > 0 else 0.0)
 
 
 def vertex_noise(budget_details: list[dict], confidence: float) -> dict:
     """Standard error (log units) of one budget's observed optimum, the median over the budgets of
-    their bootstrap vertex intervals: a held-out optimum is measured with this noise."""
+    their bootstrap vertex intervals: no law can be trusted to better than this."""
     z = stats.norm.ppf(0.5 + confidence / 2)
     out = {}
     for q in ("N", "L"):
@@ -120,43 +124,67 @@ def vertex_noise(budget_details: list[dict], confidence: float) -> dict:
     return out
 
 
-def calibrate(errors: list[dict], approach: int, budgets, vertex: dict | None = None) -> dict:
-    """The approach's error scales for log N* and log L* (see the module docstring) and their dof.
-    ``vertex`` (:func:`vertex_noise`) floors sigma0: no prediction beats the noise of a vertex."""
+def _excess(r2: np.ndarray, base: np.ndarray, u: np.ndarray) -> tuple[float, float]:
+    """(lambda^2, tau^2) of ``r^2 ~ lambda^2 base + tau^2 u^2`` by non-negative least squares."""
+    if len(r2) < 2:
+        return (float(np.mean(r2 / base)) if len(r2) else 1.0), 0.0
+    coef, _ = optimize.nnls(np.stack([base, u * u], axis=1), r2)
+    return float(coef[0]), float(coef[1])
+
+
+def calibrate(errors: list[dict], approach: int, budgets, in_sample: list[dict], vertex: dict | None = None) -> dict:
+    """sigma_v, lambda, tau and the dof of one approach (see the module docstring).
+
+    ``in_sample``: ``{budget, r_N, r_L}`` log errors of the approach's law at the studied budgets
+    against their observed optima; ``errors``: :func:`rolling_errors`; ``vertex``:
+    :func:`vertex_noise` (a floor of sigma_v).
+    """
+    studied = sorted(float(b) for b in budgets)
+    m = len(in_sample)
+    dof_v = max(m - 2, 1)
     rows = [e for e in errors if e["approach"] == approach and e["u"] > 0]
-    c = np.log10(np.sort(np.asarray(budgets, dtype=float)))
-    u = np.array([e["u"] for e in rows])
     n = len(rows)
-    prior = PRIOR.get(approach, PRIOR[2])
-    out = {"n_errors": n, "prior": prior, "prior_dof": PRIOR_DOF, "dof": PRIOR_DOF + n, "c_max": float(10 ** c[-1])}
+    prior = PRIOR_TAU.get(approach, PRIOR_TAU[2])
+    out = {"budgets": studied, "c_max": studied[-1], "n_in_sample": m, "n_errors": n, "prior_dof": PRIOR_DOF,
+           "prior_tau": prior, "dof": dof_v + n}
+    u = np.array([e["u"] for e in rows])
+    lev = np.array([leverage([e["budget"]], e["train_budgets"])[0] for e in rows])
     for q in ("N", "L"):
-        s0, t2 = _scales(np.array([e[f"r_{q}"] for e in rows]), u)
-        p0, pt = prior[f"sigma0_{q}"] ** 2, prior[f"tau_{q}"] ** 2
-        out[f"sigma0_{q}"] = max(math.sqrt((PRIOR_DOF * p0 + n * s0) / (PRIOR_DOF + n)), (vertex or {}).get(q, 0.0))
-        out[f"tau_{q}"] = math.sqrt((PRIOR_DOF * pt + n * t2) / (PRIOR_DOF + n))
+        r_in = np.array([e[f"r_{q}"] for e in in_sample], dtype=float)
+        sigma = math.sqrt(float((r_in**2).sum()) / dof_v) if m else 0.0
+        sigma = max(sigma, (vertex or {}).get(q, 0.0), 1e-6)
+        r2 = np.array([e[f"r_{q}"] ** 2 for e in rows])
+        lam2, tau2 = _excess(r2, sigma**2 * (1 + lev), u)
+        out[f"sigma_v_{q}"] = sigma
+        out[f"lambda_{q}"] = math.sqrt((PRIOR_DOF + n * lam2) / (PRIOR_DOF + n))
+        out[f"tau_{q}"] = math.sqrt((PRIOR_DOF * prior[q] ** 2 + n * tau2) / (PRIOR_DOF + n))
     return out
 
 
 def distance(budgets, cal: dict) -> np.ndarray:
-    """Decades of extrapolation beyond the largest studied budget (0 inside the studied range)."""
+    """Decades of C beyond the largest studied budget (0 inside the studied range)."""
     return np.maximum(np.log10(np.asarray(budgets, dtype=float) / cal["c_max"]), 0.0)
 
 
 def interval(point, boot_lo, boot_hi, budgets, cal: dict, quantity: str, confidence: float):
-    """Predictive interval (lo, hi) of N* or L* around ``point`` (see the module docstring)."""
+    """Predictive interval (lo, hi) of N* or L* around ``point`` (see the module docstring).
+    The bootstrap bounds enter only as a floor: the interval is never narrower than they are."""
     point = np.asarray(point, dtype=float)
-    z = stats.norm.ppf(0.5 + confidence / 2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        s_boot = (np.log(np.asarray(boot_hi, dtype=float)) - np.log(np.asarray(boot_lo, dtype=float))) / (2 * z)
-    s_boot = np.where(np.isfinite(s_boot), s_boot, 0.0)
+    h = leverage(budgets, cal["budgets"])
     u = distance(budgets, cal)
-    s = np.sqrt(s_boot**2 + cal[f"sigma0_{quantity}"] ** 2 + (cal[f"tau_{quantity}"] * u) ** 2)
+    s = np.sqrt((cal[f"lambda_{quantity}"] * cal[f"sigma_v_{quantity}"]) ** 2 * (1 + h)
+                + (cal[f"tau_{quantity}"] * u) ** 2)
     t = stats.t.ppf(0.5 + confidence / 2, cal["dof"])
-    return point * np.exp(-t * s), point * np.exp(t * s)
+    lo, hi = point * np.exp(-t * s), point * np.exp(t * s)
+    with np.errstate(invalid="ignore"):
+        lo = np.where(np.isfinite(boot_lo), np.fmin(lo, boot_lo), lo)
+        hi = np.where(np.isfinite(boot_hi), np.fmax(hi, boot_hi), hi)
+    return lo, hi
 
 
 METHOD = (
-    "predictive: bootstrap of the runs (run noise) combined in quadrature with the error the study's own "
-    "rolling-origin backtest measured per decade of extrapolation (pooled with a prior from published "
-    "IsoFLOP studies), Student-t quantile; see flops_fit.fitting.predictive"
+    "predictive: prediction interval of the law through the studied optima (their scatter sigma_v, the "
+    "leverage of C) scaled by lambda, plus a drift tau per decade beyond the data; lambda and tau measured "
+    "by the study's own rolling-origin backtest, shrunk to a prior worth 2 errors; Student-t quantile; never "
+    "narrower than the bootstrap; see flops_fit.fitting.predictive"
 )

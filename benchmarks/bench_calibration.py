@@ -1,0 +1,206 @@
+"""Are the 90% intervals calibrated out of sample?  Rolling-origin backtests, printed per approach.
+
+    .venv/bin/python benchmarks/bench_calibration.py                 # public data + 200 synthetic draws
+    .venv/bin/python benchmarks/bench_calibration.py --draws 40      # quicker
+    .venv/bin/python benchmarks/bench_calibration.py --scales        # each public study's sigma_v, lambda
+
+For each study: hold out the largest 1, then 2 budgets; fit the rest (bootstrap, predictive
+intervals, exactly as `flops-fit fit`); predict the held-out budgets.  Printed per approach:
+how often the nominal 90% interval of N* and of L* covers the held-out optimum, the median
+interval width (N*: hi/lo; L*: % of L*) and the median error of the point prediction.
+
+* Public: the IsoFLOP experiments of tests/data/public_isoflops.csv (Chinchilla, Llama 3,
+  (Mis)Fitting), each with the collector's outliers removed ("qc") and with every point ("all");
+  the held-out optimum is the vertex of that budget's own parabola.
+* Synthetic: draws of a known loss surface, the optimum known exactly (minimised on the IsoFLOP
+  line).  Families: the Chinchilla form (the fitted form) with a centred grid; the same with an
+  off-centre grid (+-0.3 decades); a surface NOT of the fitted form (an interaction term
+  I / (N^(alpha/2) D^(beta/2))); a size exponent that bends with scale (alpha (1 - delta log10(N /
+  1e8)), delta 0.01-0.03: the drift the published studies show); and per-budget seed noise on top of
+  per-run noise.  Approach 3 (the slow one) runs on every 4th draw.
+Goal (issue "Predictions you can trust"): coverage 80-95% everywhere, widths no wider than needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+import warnings
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from flops_fit.fitting import FitOptions, fit_runs, predict
+
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "public_isoflops.csv"
+FAMILIES = ("chinchilla-form", "off-centre", "not-the-fitted-form", "seed-noise", "drifting-exponent")
+
+
+def public_studies() -> list[tuple[str, pd.DataFrame]]:
+    d = pd.read_csv(DATA)
+    out = []
+    for exp, g in d.groupby("experiment"):
+        for variant in ("qc", "all"):
+            gg = g[~g["outlier"]] if variant == "qc" else g
+            runs = pd.DataFrame(
+                {"params": gg["params"].to_numpy(), "tokens": gg["tokens"].to_numpy(),
+                 "loss": gg["loss"].to_numpy(), "budget": gg["budget"].to_numpy()}
+            )
+            out.append((f"{exp.split('__')[0]}/{variant}", runs))
+    return out
+
+
+def _surface(rng, family: str):
+    p = {"E": rng.uniform(1.6, 2.5), "A": rng.uniform(200, 800), "B": rng.uniform(300, 3000),
+         "alpha": rng.uniform(0.26, 0.42), "beta": rng.uniform(0.26, 0.42)}
+    inter = rng.uniform(20, 80) if family == "not-the-fitted-form" else 0.0
+    drift = rng.uniform(0.01, 0.03) if family == "drifting-exponent" else 0.0
+
+    def loss(n, d):
+        alpha = p["alpha"] * (1 - drift * (np.log10(n) - 8))  # the size exponent bends with scale
+        return (p["E"] + p["A"] * n ** -alpha + p["B"] * d ** -p["beta"]
+                + inter * n ** (-p["alpha"] / 2) * d ** (-p["beta"] / 2))
+
+    return loss
+
+
+def _optimum(loss, c: float) -> tuple[float, float]:
+    """True (N*, L*) on the IsoFLOP line C = 6ND: dense grid, then a parabola through the best 3."""
+    x = np.linspace(math.log10(c) / 2 - 6, math.log10(c) / 2 + 3, 20001)
+    values = loss(10**x, c / (6 * 10**x))
+    i = int(np.clip(np.argmin(values), 1, len(x) - 2))
+    y0, y1, y2 = values[i - 1 : i + 2]
+    h = x[1] - x[0]
+    shift = 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2) * h
+    xs = x[i] + shift
+    return 10**xs, float(loss(10**xs, c / (6 * 10**xs)))
+
+
+def synthetic_study(seed: int) -> tuple[str, pd.DataFrame, dict]:
+    rng = np.random.default_rng(seed)
+    family = FAMILIES[seed % len(FAMILIES)]
+    loss = _surface(rng, family)
+    n_budgets = int(rng.integers(5, 9))
+    budgets = np.geomspace(1e18, 1e18 * 10 ** rng.uniform(1.5, 3.0), n_budgets)
+    sizes = int(rng.integers(5, 9))
+    span = rng.uniform(0.5, 0.9)
+    noise = rng.uniform(0.002, 0.008)
+    rows, truth = [], {}
+    for c in budgets:
+        n_opt, l_opt = _optimum(loss, c)
+        truth[float(c)] = (n_opt, l_opt)
+        offset = rng.uniform(-0.3, 0.3) if family == "off-centre" else rng.uniform(-0.05, 0.05)
+        shared = rng.standard_normal() * noise if family == "seed-noise" else 0.0
+        for x in np.linspace(-span, span, sizes) + offset:
+            n = n_opt * 10**x
+            d = c / (6 * n)
+            value = loss(n, d) * (1 + shared + noise * rng.standard_normal())
+            rows.append({"params": n, "tokens": d, "loss": value, "budget": c})
+    return family, pd.DataFrame(rows), truth
+
+
+def _observed(runs: pd.DataFrame) -> dict:
+    full = fit_runs(runs, None, FitOptions(approaches=(2,), bootstrap=0, backtest_holdout=0))
+    return {b["budget"]: (b["N_opt"], b["L_opt"]) for b in full["approaches"]["approach2"]["budgets"] if b["included"]}
+
+
+def backtests(name: str, runs: pd.DataFrame, truth: dict | None, approaches, bootstrap: int) -> list[dict]:
+    """Hold out the largest 1, then 2 budgets; one row per (holdout, budget, approach)."""
+    warnings.filterwarnings("ignore")
+    target = truth if truth is not None else _observed(runs)
+    usable = sorted(target)  # budgets whose optimum is known (public: a vertex inside its sizes)
+    rows = []
+    for h in (1, 2):
+        held = usable[-h:]
+        train = runs[runs["budget"] < held[0] * 0.95]  # everything below the first held-out budget
+        try:
+            res = fit_runs(train, None, FitOptions(approaches=approaches, bootstrap=bootstrap, backtest_holdout=0))
+        except ValueError as exc:
+            rows.append({"study": name, "holdout": h, "error": str(exc)})
+            continue
+        for _, r in predict(res, held).iterrows():
+            near = [c for c in target if abs(math.log(c / r["budget"])) < math.log(1.1)]
+            if not near:
+                continue
+            n_obs, l_obs = target[near[0]]
+            rows.append({
+                "study": name, "holdout": h, "budget": r["budget"], "approach": int(r["approach"]),
+                "covers_N": bool(r["N_opt_lo"] <= n_obs <= r["N_opt_hi"]),
+                "covers_L": bool(r["L_opt_lo"] <= l_obs <= r["L_opt_hi"]),
+                "width_N": r["N_opt_hi"] / r["N_opt_lo"], "width_L_pct": 100 * (r["L_opt_hi"] / r["L_opt_lo"] - 1),
+                "N_ratio": r["N_opt"] / n_obs, "L_error_pct": 100 * (r["L_opt"] / l_obs - 1),
+            })
+    return rows
+
+
+def _synthetic_job(args) -> list[dict]:
+    seed, bootstrap = args
+    family, runs, truth = synthetic_study(seed)
+    approaches = (2, 3) if seed % 4 == 1 else (2,)
+    return backtests(f"{family}#{seed}", runs, truth, approaches, bootstrap)
+
+
+def summary(rows: list[dict], title: str) -> None:
+    t = pd.DataFrame([r for r in rows if "error" not in r])
+    failed = sum("error" in r for r in rows)
+    print(f"\n{title}: {len(t)} predictions" + (f" ({failed} fits refused with a FitError)" if failed else ""))
+    if t.empty:
+        return
+    agg = t.groupby("approach").agg(
+        n=("covers_N", "size"),
+        cover_N=("covers_N", "mean"),
+        cover_L=("covers_L", "mean"),
+        width_N=("width_N", "median"),
+        width_L_pct=("width_L_pct", "median"),
+        N_ratio=("N_ratio", lambda x: math.exp(np.median(np.abs(np.log(x))))),
+        L_err_pct=("L_error_pct", lambda x: np.median(np.abs(x))),
+    )
+    print("  approach     n  cover N*  cover L*  width N* (hi/lo)  width L* (%)  median N* off  median |L* err| %")
+    for k, r in agg.iterrows():
+        print(f"  {k:>8d} {int(r['n']):5d}  {r['cover_N']:7.0%}  {r['cover_L']:7.0%}  {r['width_N']:16.3f}"
+              f"  {r['width_L_pct']:12.2f}  x{r['N_ratio']:12.3f}  {r['L_err_pct']:16.3f}")
+
+
+def scales() -> None:
+    """Each public study's own sigma_v and lambda per approach (flops_fit.fitting.predictive)."""
+    for name, runs in public_studies():
+        res = fit_runs(runs, None, FitOptions(approaches=(2, 3), bootstrap=100, backtest_holdout=0))
+        for key, block in res["approaches"].items():
+            p = block.get("predictive") or {}
+            cells = [f"{q}*: sigma_v {p.get(f'sigma_v_{q}', math.nan):.4f} lambda {p.get(f'lambda_{q}', math.nan):.2f}"
+                     f" tau {p.get(f'tau_{q}', math.nan):.3f}" for q in ("N", "L")]
+            print(f"  {name:24s} {key}: " + " | ".join(cells) + f" | {p.get('n_errors')} backtest errors")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--draws", type=int, default=200)
+    ap.add_argument("--bootstrap", type=int, default=200)
+    ap.add_argument("--processes", type=int, default=2)
+    ap.add_argument("--scales", action="store_true", help="print each public study's sigma_v and lambda")
+    args = ap.parse_args()
+    if args.scales:
+        scales()
+        return
+    t0 = time.perf_counter()
+    rows = []
+    for name, runs in public_studies():
+        rows += backtests(name, runs, None, (2, 3), args.bootstrap)
+    summary(rows, "public IsoFLOP studies (6 studies x holdouts 1, 2; vs each held-out budget's vertex)")
+    with Pool(args.processes) as pool:
+        jobs = [(s, args.bootstrap) for s in range(args.draws)]
+        synth = [r for chunk in pool.map(_synthetic_job, jobs) for r in chunk]
+    summary(synth, f"synthetic studies ({args.draws} draws; vs the true optimum)")
+    t = pd.DataFrame([r for r in synth if "error" not in r])
+    if not t.empty:
+        t["family"] = t["study"].str.split("#").str[0]
+        for fam, g in t.groupby("family"):
+            summary(g.to_dict("records"), f"  family {fam}")
+    print(f"\n{time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""The fit on published IsoFLOP experiments (tests/data/public_isoflops.csv, see tests/data/README.md)."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flops_fit.fitting import FitOptions, fit_runs, predict
+
+DATA = Path(__file__).parent / "data" / "public_isoflops.csv"
+
+# Approach-2 allocation exponents a (N* ~ C^a) of each experiment with the collector's outliers removed
+# and the nominal budgets; the published values are 0.50 (Chinchilla's Approach 2: 0.49-0.54 by
+# source), Llama 3's 0.53 uses a different fit; these are this implementation's numbers, checked to 0.01.
+EXPECTED_A = {
+    "epochai_chinchilla__massivetext__chinchilla": 0.541,
+    "llama_3__raw_loss": 0.500,
+    "misfitting__fineweb_c4__transformer": 0.523,
+}
+
+
+def _runs(experiment: str, qc: bool = True) -> pd.DataFrame:
+    d = pd.read_csv(DATA)
+    d = d[(d["experiment"] == experiment) & (~d["outlier"] if qc else True)]
+    return pd.DataFrame({"params": d["params"], "tokens": d["tokens"], "loss": d["loss"], "budget": d["budget"]})
+
+
+@pytest.mark.parametrize("experiment", sorted(EXPECTED_A))
+def test_approach2_exponent(experiment):
+    res = fit_runs(_runs(experiment), None, FitOptions(approaches=(2,), bootstrap=0, backtest_holdout=0))
+    block = res["approaches"]["approach2"]
+    assert block["a"] == pytest.approx(EXPECTED_A[experiment], abs=0.01)
+    assert res["budgets"] == sorted(_runs(experiment)["budget"].unique().tolist())  # nominal budgets, exactly
+
+
+def test_held_out_budget_within_the_predictive_interval():
+    """Chinchilla's largest budget held out: the saturating L*(C) predicts it to 0.5% and the
+    predictive intervals cover its observed optimum (the bootstrap's alone did not)."""
+    runs = _runs("epochai_chinchilla__massivetext__chinchilla")
+    full = fit_runs(runs, None, FitOptions(approaches=(2,), bootstrap=0, backtest_holdout=0))
+    last = full["approaches"]["approach2"]["budgets"][-1]
+    assert last["budget"] == 1e21 and last["included"]
+    res = fit_runs(runs[runs["budget"] < 1e21], None, FitOptions(approaches=(2,), bootstrap=200, backtest_holdout=0))
+    row = predict(res, [1e21]).iloc[0]
+    assert abs(row["L_opt"] / last["L_opt"] - 1) < 0.005
+    assert row["L_opt_lo"] <= last["L_opt"] <= row["L_opt_hi"]
+    assert row["N_opt_lo"] <= last["N_opt"] <= row["N_opt_hi"]
+    assert row["interval_method"] == "predictive" and row["extrapolation"] == pytest.approx(1e21 / 6e20)
+    cal = res["approaches"]["approach2"]["predictive"]
+    assert cal["n_errors"] > 0 and cal["lambda_N"] > 0 and np.isfinite(cal["tau_N"])
