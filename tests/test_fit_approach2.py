@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flops_fit.fitting import FitError, FitOptions, approach2, fit_runs
+from flops_fit.fitting import FitError, FitOptions, approach2, fit_runs, predict
 from flops_fit.fitting.synthetic import CHINCHILLA, isoflop_study, law
 
 OPTS = FitOptions(approaches=(2,), bootstrap=0, backtest_holdout=0)
@@ -141,3 +141,16 @@ def test_bootstrap_of_exact_data_is_the_point_estimate():
     res = fit_runs(runs, None, FitOptions(approaches=(2,), bootstrap=20, backtest_holdout=0))
     block = res["approaches"]["approach2"]
     np.testing.assert_allclose(block["bootstrap"]["samples"]["a"], block["a"], rtol=1e-9)
+
+
+def test_counted_flops_with_size_dependent_kappa_predicts_with_intervals():
+    """Approach 3 under counted FLOPs whose per-6ND factor depends on size: every replicate's
+    allocation solves kappa(N) 6 N D = C (the pipeline's default convention)."""
+    runs, _ = isoflop_study(CHINCHILLA, np.geomspace(1e18, 1e21, 4), sizes=5, noise=0.003)
+    runs["flops"] = runs["flops"] * (1 + 3e4 / runs["params"] ** 0.5)  # overhead shrinking with size
+    res = fit_runs(runs, None, FitOptions(approaches=(3,), flops="counted", bootstrap=10, backtest_holdout=0))
+    table = predict(res, [1e21, 1e22])
+    assert table["N_opt_lo"].notna().all()
+    assert (table["N_opt_lo"] <= table["N_opt"]).all() and (table["N_opt"] <= table["N_opt_hi"]).all()
+    kappa = res["approaches"]["approach3"]["flops_per_6ND_by_size"]
+    assert kappa["kappa"][0] > kappa["kappa"][-1] > 1

@@ -126,36 +126,36 @@ def cmd_aggregate(args) -> None:
 
 
 def _fit_options(args):
+    """FitOptions from the flags given; the rest keep the schema's defaults (FitOptions')."""
     from .fitting import FitOptions
 
-    return FitOptions(
-        params=args.params,
-        flops=args.flops,
-        approaches=tuple(args.approaches),
-        bootstrap=args.bootstrap,
-        confidence=args.confidence,
-        seed=args.seed,
-        backtest_holdout=args.backtest_holdout,
-        predict_budgets=args.budgets or None,
-    )
+    given = {
+        "params": args.params,
+        "flops": args.flops,
+        "approaches": tuple(args.approaches) if args.approaches else None,
+        "bootstrap": args.bootstrap,
+        "confidence": args.confidence,
+        "seed": args.seed,
+        "backtest_holdout": args.backtest_holdout,
+        "intervals": args.intervals,
+        "approach3_method": args.approach3_method,
+        "max_epochs": args.max_epochs,
+        "effective_data": args.effective_data,
+        "predict_budgets": tuple(args.budgets) if args.budgets else None,
+    }
+    return FitOptions(**{k: v for k, v in given.items() if v is not None})
 
 
 def cmd_fit(args) -> None:
-    from .fitting import fit_runs, load_runs, write_fit
-    from .runs import repetition_warnings, with_effective_data
+    from .fitting import fit_files
+    from .fitting.summary import summary
 
-    runs, curves = load_runs(args.runs, args.curves)
-    warnings = repetition_warnings(runs, args.max_epochs)
-    if args.effective_data:
-        runs = with_effective_data(runs)
-    result = fit_runs(runs, curves, _fit_options(args))
-    result["warnings"] = warnings
-    result["effective_data"] = bool(args.effective_data)
-    for line in warnings:
+    result = fit_files(args.runs, args.curves, args.out, _fit_options(args))
+    for line in result["warnings"]:
         print(f"warning: {line}", file=sys.stderr)
     for run in result.get("excluded_runs", []):  # non-finite values, status not ok, duplicates
         print(f"warning: run {run['run_id']} excluded from the fit: {run['reason']}", file=sys.stderr)
-    write_fit(result, args.out)
+    print(summary(result))
     print(f"wrote {Path(args.out) / 'fit.json'} and {Path(args.out) / 'predictions.csv'}")
 
 
@@ -263,23 +263,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="warn about runs that repeat their data more than this many epochs")
     p.set_defaults(func=cmd_aggregate)
 
-    p = sub.add_parser("fit", help="fit scaling laws to a runs table (Approaches 1-3)")
+    p = sub.add_parser(
+        "fit",
+        help="fit scaling laws to a runs table (Approaches 1-3)",
+        description="Options left out take the config schema's defaults (src/flops_fit/config.schema.yaml).",
+    )
     p.add_argument("runs", help="runs.csv: columns params, tokens, loss (optional flops, budget, ...)")
     p.add_argument("--out", required=True, help="folder for fit.json and predictions.csv")
     p.add_argument("--curves", help="curves.csv (run_id, tokens, flops, loss) for Approach 1")
-    p.add_argument("--params", choices=["total", "non_embedding"], default="total", help="N convention")
-    p.add_argument(
-        "--flops", choices=["6ND", "counted"], default="6ND", help="C convention: 6*N*D, or the table's flops column"
-    )
-    p.add_argument("--approaches", type=int, nargs="+", choices=[1, 2, 3], default=[1, 2, 3])
-    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (0: none)")
-    p.add_argument("--confidence", type=float, default=0.9)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--backtest-holdout", type=int, default=1, help="largest budgets held out")
+    p.add_argument("--params", choices=["total", "non_embedding"], help="N convention (default total)")
+    p.add_argument("--flops", choices=["6ND", "counted"], help="C: 6*N*D (default), or the table's flops column")
+    p.add_argument("--approaches", type=int, nargs="+", choices=[1, 2, 3], help="default: 1 2 3")
+    p.add_argument("--bootstrap", type=int, help="bootstrap resamples (0: none; default 1000)")
+    p.add_argument("--confidence", type=float, help="interval mass (default 0.9)")
+    p.add_argument("--seed", type=int, help="bootstrap seed (default 0)")
+    p.add_argument("--backtest-holdout", type=int, help="largest budgets held out (default 1)")
+    p.add_argument("--intervals", choices=["predictive", "bootstrap"],
+                   help="predictive (default: calibrated by the study's own backtests) or bootstrap (run noise only)")
+    p.add_argument("--approach3-method", choices=["lbfgs", "vpnls"], help="default lbfgs (Chinchilla's fit)")
     p.add_argument("--budgets", type=budget_type("fit", "--budgets"), nargs="+", help="budgets for predictions.csv")
-    p.add_argument("--max-epochs", type=float, default=4.0,
-                   help="warn (in fit.json) about runs that repeat their data more than this many epochs")
-    p.add_argument("--effective-data", action="store_true",
+    p.add_argument("--max-epochs", type=float,
+                   help="warn (in fit.json) about runs that repeat their data more than this many epochs (default 4)")
+    p.add_argument("--effective-data", action="store_true", default=None,
                    help="fit on the effective data D' of repeated epochs (Muennighoff et al. 2023)")
     p.set_defaults(func=cmd_fit)
 

@@ -117,16 +117,3 @@ def train_inputs(wildcards):
         return {}
     folder = data_dir(wildcards.study)
     return {"train": f"{folder}/train.bin", "val": f"{folder}/val.bin", "meta": f"{folder}/meta.json"}
-
-
-def fit_flags(wildcards):
-    """The study's fit options as `flops-fit fit` flags (config key `fit`)."""
-    fit = study_cfg(wildcards)["fit"]
-    budgets = " ".join(f"{b:g}" for b in predict_budgets(wildcards.study))
-    approaches = " ".join(str(a) for a in fit["approaches"])
-    return (
-        f"--params {fit['params']} --flops {fit['flops']} --approaches {approaches}"
-        f" --bootstrap {fit['bootstrap']} --confidence {fit['confidence']} --seed {fit['seed']}"
-        f" --backtest-holdout {fit['backtest_holdout']} --budgets {budgets}"
-        f" --max-epochs {fit['max_epochs']}" + (" --effective-data" if fit["effective_data"] else "")
-    )

@@ -58,7 +58,8 @@ rule fit:
     resources:
         cpu_busy=1,
     params:
-        flags=fit_flags,
+        fit=lambda wildcards: study_cfg(wildcards)["fit"],
+        budgets=lambda wildcards: predict_budgets(wildcards.study),
         out=lambda wildcards, output: os.path.dirname(output.fit),
-    shell:
-        "flops-fit fit {input.runs} --curves {input.curves} --out {params.out} {params.flags} > {log} 2>&1"
+    script:
+        "../../scripts/fit.py"

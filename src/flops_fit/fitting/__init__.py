@@ -45,7 +45,10 @@ L_opt(_lo/_hi), tokens_per_param(_lo/_hi), in_sample, params_convention, flops_c
 confidence.  NaN in fit.json is written as null.
 """
 
-from .api import FitOptions, evaluate, fit_runs, predict, read_fit, write_fit
+from .api import evaluate, fit_files, fit_runs, predict, read_fit, write_fit
 from .io import FitError, load_runs
+from .options import FitOptions
 
-__all__ = ["FitError", "FitOptions", "evaluate", "fit_runs", "load_runs", "predict", "read_fit", "write_fit"]
+__all__ = [
+    "FitError", "FitOptions", "evaluate", "fit_files", "fit_runs", "load_runs", "predict", "read_fit", "write_fit",
+]

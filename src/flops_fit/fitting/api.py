@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import approach1, approach2, approach3, backtest, bootstrap, diagnostics, extrapolation, powerlaw, predictive
+from . import (
+    approach1,
+    approach2,
+    approach3,
+    backtest,
+    bootstrap,
+    diagnostics,
+    extrapolation,
+    powerlaw,
+    predictive,
+    vpnls,
+)
 from .io import (
     PARAMS_COLUMN,
     FitError,
@@ -23,63 +34,10 @@ from .io import (
     prepare_runs,
     to_jsonable,
 )
+from .options import FitOptions
 from .threads import one_blas_thread
 
 SCHEMA_VERSION = 1
-
-
-@dataclass(frozen=True)
-class FitOptions:
-    """Every choice of the fit; all of it is recorded in fit.json under ``options``.
-
-    params            "total" | "non_embedding": which parameter count is N.
-    flops             "6ND" | "counted": C = 6 N D, or the runs' ``flops`` column.
-    approaches        subset of (1, 2, 3), Hoffmann et al. 2022 §3.1-3.3.
-    bootstrap         resamples for the intervals (0: no intervals).
-    confidence        central interval mass (0.9: 5th-95th percentile).
-    seed              bootstrap seed; same seed, same numbers.
-    backtest_holdout  how many of the largest budgets the backtest holds out (0: none).
-    predict_budgets   budgets of predictions.csv; None: the studied ones, 10x and 100x the largest.
-    huber_delta       Approach 3's Huber delta (Chinchilla: 1e-3).
-    approach3_starts  L-BFGS runs from this many best starts of Chinchilla's grid (None: all 4,500).
-    intervals         "predictive": bootstrap + the study's backtest error per decade of extrapolation
-                      (calibrated out of sample, see fitting/predictive.py); "bootstrap": run noise only.
-    """
-
-    params: str = "total"
-    flops: str = "6ND"
-    approaches: tuple[int, ...] = (1, 2, 3)
-    bootstrap: int = 1000
-    confidence: float = 0.9
-    seed: int = 0
-    backtest_holdout: int = 1
-    predict_budgets: tuple[float, ...] | None = None
-    huber_delta: float = 1e-3
-    approach3_starts: int | None = 64
-    intervals: str = "predictive"
-
-    def check(self) -> None:
-        if self.params not in PARAMS_COLUMN:
-            raise FitError(f"option params={self.params!r} is not allowed; use 'total' or 'non_embedding'")
-        if self.flops not in ("6ND", "counted"):
-            raise FitError(f"option flops={self.flops!r} is not allowed; use '6ND' or 'counted'")
-        bad = [a for a in self.approaches if a not in (1, 2, 3)]
-        if bad or not self.approaches:
-            raise FitError(f"option approaches={self.approaches!r}: allowed values are 1, 2, 3 (at least one)")
-        if int(self.bootstrap) != self.bootstrap or self.bootstrap < 0:
-            raise FitError(f"option bootstrap={self.bootstrap!r} must be an integer >= 0")
-        if not 0 < self.confidence < 1:
-            raise FitError(f"option confidence={self.confidence!r} must lie strictly between 0 and 1")
-        if int(self.backtest_holdout) != self.backtest_holdout or self.backtest_holdout < 0:
-            raise FitError(f"option backtest_holdout={self.backtest_holdout!r} must be an integer >= 0")
-        if self.intervals not in ("predictive", "bootstrap"):
-            raise FitError(f"option intervals={self.intervals!r} is not allowed; use 'predictive' or 'bootstrap'")
-        if not self.huber_delta > 0:
-            raise FitError(f"option huber_delta={self.huber_delta!r} must be > 0")
-        if self.predict_budgets is not None:
-            c = np.asarray(self.predict_budgets, dtype=float)
-            if c.size == 0 or not np.all(np.isfinite(c)) or np.any(c <= 0):
-                raise FitError(f"option predict_budgets={self.predict_budgets!r} must be positive FLOP values")
 
 
 def _convention(options: FitOptions) -> dict:
@@ -212,10 +170,13 @@ def _fit_approach3(table, options, rng) -> dict:
     if len(table) < 6:
         raise FitError(f"Approach 3 fits 5 parameters and needs >= 6 usable runs; got {len(table)}")
     log_n, log_d, log_l = (np.log(table[k].to_numpy()) for k in ("N", "D", "L"))
-    theta, f = approach3.minimise(log_n, log_d, log_l, options.huber_delta, options.approach3_starts)
+    theta = _approach3_theta(log_n, log_d, log_l, options)
+    f = float(approach3.objective(theta, log_n, log_d, log_l, options.huber_delta)[0])
     params = approach3.params_from_theta(theta)
     if options.bootstrap:
-        samples = bootstrap.approach3_samples(theta, log_n, log_d, log_l, options.huber_delta, options.bootstrap, rng)
+        samples = bootstrap.approach3_samples(
+            theta, log_n, log_d, log_l, options.huber_delta, options.bootstrap, rng, options.approach3_method
+        )
     else:
         samples = _no_samples(approach3.PARAM_NAMES)
     warnings = []
@@ -231,7 +192,10 @@ def _fit_approach3(table, options, rng) -> dict:
         method=(
             "L(N,D) = E + A/N^alpha + B/D^beta; Huber (delta={}) on log L vs LSE form, summed over runs; "
             "L-BFGS-B from the best {} of Chinchilla's 4,500 grid starts"
-        ).format(options.huber_delta, options.approach3_starts or "all"),
+        ).format(options.huber_delta, options.approach3_starts or "all")
+        if options.approach3_method == "lbfgs"
+        else "L(N,D) = E + A/N^alpha + B/D^beta by variable projection (VPNLS, Czech et al. 2026): E, A, B by "
+        "non-negative least squares of the relative error for each (alpha, beta), grid then Nelder-Mead",
         theta={"a": theta[0], "b": theta[1], "e": theta[2], "alpha": theta[3], "beta": theta[4]},
         objective=f,
         n_runs=len(table),
@@ -239,6 +203,13 @@ def _fit_approach3(table, options, rng) -> dict:
         flops_per_6ND_by_size=_kappa(table),
         warnings=warnings,
     )
+
+
+def _approach3_theta(log_n, log_d, log_l, options: FitOptions) -> np.ndarray:
+    """Approach 3's point estimate by the chosen method (``approach3_method``)."""
+    if options.approach3_method == "vpnls":
+        return vpnls.vpnls(log_n, log_d, log_l)
+    return approach3.minimise(log_n, log_d, log_l, options.huber_delta, options.approach3_starts)[0]
 
 
 def _kappa(table) -> dict:
@@ -261,13 +232,32 @@ def approach3_allocation(params: dict, budgets, kappa) -> tuple:
     c = np.asarray(budgets, dtype=float)
     if isinstance(kappa, dict) and len(kappa.get("N", ())) and not np.allclose(kappa["kappa"], 1.0):
         ks = np.asarray(kappa["kappa"], dtype=float)
-        if hasattr(approach3, "optimal_counted") and ks.size > 1:
-            return approach3.optimal_counted(params, c, np.asarray(kappa["N"], dtype=float), ks)
+        if ks.size > 1:
+            return _counted(params, c, np.asarray(kappa["N"], dtype=float), ks)
         k = float(np.median(ks))
     else:
         k = float(kappa) if isinstance(kappa, int | float) and kappa else 1.0
     n, d, _ = approach3.optimal(params, c / k)
     return n, d, approach3.loss(params, n, d)
+
+
+def _counted(params: dict, c: np.ndarray, kappa_n: np.ndarray, kappa: np.ndarray) -> tuple:
+    """``approach3.optimal_counted`` for one parameter set, or row by row for bootstrap samples
+    (parameters of shape (replicates, 1) against budgets of shape (1, budgets))."""
+    if all(np.ndim(v) == 0 for v in params.values()):
+        return approach3.optimal_counted(params, c, kappa_n, kappa)
+    rows = max(np.shape(v)[0] for v in params.values() if np.ndim(v))
+    c_row = np.broadcast_to(c, (rows, np.shape(c)[-1]))
+    out = np.full((3, rows, c_row.shape[1]), np.nan)
+    for r in range(rows):
+        p = {k: float(np.ravel(v)[r] if np.ndim(v) else v) for k, v in params.items()}
+        if not all(np.isfinite(p[k]) for k in ("E", "A", "B", "alpha", "beta", "G")):
+            continue
+        try:
+            out[:, r] = approach3.optimal_counted(p, c_row[r], kappa_n, kappa)
+        except (ValueError, FloatingPointError):
+            continue  # a replicate whose optimum leaves the search range: NaN, ignored by the percentiles
+    return out[0], out[1], out[2]
 
 
 def fit_point(train, train_curves, options: FitOptions) -> dict:
@@ -284,8 +274,7 @@ def fit_point(train, train_curves, options: FitOptions) -> dict:
                 if len(train) < 6:
                     raise FitError(f"Approach 3 needs >= 6 runs; {len(train)} left")
                 ln, ld, ll = (np.log(train[c].to_numpy()) for c in ("N", "D", "L"))
-                th, _ = approach3.minimise(ln, ld, ll, options.huber_delta, options.approach3_starts)
-                out[k] = approach3.params_from_theta(th)
+                out[k] = approach3.params_from_theta(_approach3_theta(ln, ld, ll, options))
                 out[k]["flops_per_6ND_by_size"] = _kappa(train)
         except (FitError, approach1.NotEnoughCurves, FloatingPointError) as exc:
             out[k] = exc
@@ -500,6 +489,23 @@ def _one_budget_out(result: dict, key: str) -> tuple[float, float]:
     last = max(rows, key=lambda e: (e["origin"], -e["budget"]))
     last = min((e for e in rows if e["origin"] == last["origin"]), key=lambda e: e["budget"])
     return 100 * (last["L_pred"] / last["L_obs"] - 1), last["N_pred"] / last["N_obs"]
+
+
+def fit_files(runs_csv, curves_csv, out_dir, options: FitOptions | None = None) -> dict:
+    """The fit of a runs table on disk (what the fit rule and ``flops-fit fit`` run): repetition
+    warnings, the effective data when asked, :func:`fit_runs`, :func:`write_fit`.  Returns the result."""
+    from ..runs import repetition_warnings, with_effective_data
+
+    options = options or FitOptions()
+    runs, curves = load_runs(runs_csv, curves_csv)
+    warnings = repetition_warnings(runs, options.max_epochs)
+    if options.effective_data:
+        runs = with_effective_data(runs)
+    result = fit_runs(runs, curves, options)
+    result["warnings"] = warnings
+    result["effective_data"] = bool(options.effective_data)
+    write_fit(result, out_dir)
+    return result
 
 
 def write_fit(result: dict, out_dir) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import approach3, powerlaw
+from . import approach3, powerlaw, vpnls
 
 
 def rngs(seed: int) -> dict[int, np.random.Generator]:
@@ -49,13 +49,20 @@ def percentile_interval(samples, confidence: float) -> tuple[np.ndarray, np.ndar
     return lo, hi
 
 
-def approach3_samples(theta_hat, log_n, log_d, log_l, delta, resamples, rng) -> dict[str, np.ndarray]:
-    """Named parameter samples (one value per replicate) from warm-started refits."""
+def approach3_samples(theta_hat, log_n, log_d, log_l, delta, resamples, rng, method="lbfgs") -> dict[str, np.ndarray]:
+    """Named parameter samples (one value per replicate) from warm-started refits; a refit that
+    fails (a degenerate replicate of a tiny study) stays NaN and is counted by ``ok``."""
     n = len(log_l)
     out = {k: np.full(resamples, np.nan) for k in approach3.PARAM_NAMES}
     for r in range(resamples):
         idx = rng.integers(0, n, n)
-        theta = approach3.refit(theta_hat, log_n[idx], log_d[idx], log_l[idx], delta)
+        try:
+            if method == "vpnls":
+                theta = vpnls.vpnls(log_n[idx], log_d[idx], log_l[idx], start=theta_hat[3:5])
+            else:
+                theta = approach3.refit(theta_hat, log_n[idx], log_d[idx], log_l[idx], delta)
+        except (FloatingPointError, ValueError):
+            continue
         for k, v in approach3.params_from_theta(theta).items():
             out[k][r] = v
     return out
