@@ -18,12 +18,15 @@ integer (exact resume). Evaluation uses a fixed, evenly strided subset of the va
 (all of it when ``eval.batches x batch_size`` covers it) and reports accuracy for classifiers.
 
 The model itself, its call convention and its loss are the family's (``flops_fit.families``);
-this module owns the data side. torch is imported inside the functions that need it.
+this module owns the data side: one :class:`Data` per kind of source (``_token_data``,
+``_image_data``, ``_custom_data``). torch is imported inside the functions that need it.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -64,35 +67,38 @@ def strided(n: int, k: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, min(n, k)).round().astype(np.int64))
 
 
-class Task:
-    """A run's data, loss and evaluation; see the module docstring."""
+@dataclass
+class Data:
+    """A run's data: the sampler (its ``position`` is the whole state), ``fetch()`` of the next
+    global batch, the fixed evaluation batch, the training split's size in samples, the units per
+    sample, and the training split's size in units when it is not ``n_train x units_per_sample``."""
 
-    def __init__(
-        self,
-        spec: dict,
-        model,
-        sampler,
-        fetch,
-        eval_batch,
-        n_train: int,
-        units_per_sample: int,
-        forward,
-        counts: dict,
-    ):
-        self.spec, self.model, self.sampler, self.fetch = spec, model, sampler, fetch
-        self.eval_batch, self.n_train, self.units_per_sample = eval_batch, n_train, units_per_sample
-        self._forward, self.counts, self.unit = forward, counts, unit_of(spec)
+    sampler: object
+    fetch: Callable
+    eval_batch: tuple
+    n_train: int
+    units_per_sample: int
+    train_units: int | None = None
+
+
+class Task:
+    """A run's model, data, loss and evaluation; see the module docstring."""
+
+    def __init__(self, spec: dict, model, data: Data, forward: Callable, loss_fn: Callable, counts: dict):
+        self.spec, self.model, self.data, self.counts = spec, model, data, counts
+        self._forward, self.loss_fn, self.unit = forward, loss_fn, unit_of(spec)
+        self.units_per_sample, self.eval_batch = data.units_per_sample, data.eval_batch
 
     @property
     def position(self) -> int:
-        return self.sampler.position
+        return self.data.sampler.position
 
     @position.setter
     def position(self, value: int) -> None:
-        self.sampler.position = int(value)
+        self.data.sampler.position = int(value)
 
     def next_batch(self):
-        return self.fetch()
+        return self.data.fetch()
 
     @staticmethod
     def to(batch, device, rows: slice = slice(None)):
@@ -132,12 +138,12 @@ class Task:
 
     def data_record(self, seen_samples: int) -> dict:
         """``{"seen", "unique", "epochs"}`` in units (tokens, images, samples) after ``seen_samples``."""
-        ups = self.units_per_sample
+        ups, n_train = self.units_per_sample, self.data.n_train
         seen = seen_samples * ups
         return {
             "seen": seen,
-            "unique": min(seen_samples, self.n_train) * ups,
-            "epochs": seen / getattr(self, "train_units", self.n_train * ups),
+            "unique": min(seen_samples, n_train) * ups,
+            "epochs": seen / (self.data.train_units or n_train * ups),
         }
 
 
@@ -164,22 +170,17 @@ def build(spec: dict, data_dir: str | Path | None, model=None) -> Task:
         raise ValueError(f"model has {counts['total']} parameters but the spec says {spec['params_total']}")
     seed, batch_size = int(spec["seed"]), int(spec["batch_size"])
     n_eval = int(spec.get("eval", {}).get("batches", 4)) * batch_size
-    data = spec.get("data") or {}
-    if data.get("source") == "custom":
+    if (spec.get("data") or {}).get("source") == "custom":
         make = _custom_data
     elif unit_of(spec) == "images":
         make = _image_data
     else:
         make = _token_data
-    sampler, fetch, eval_batch, n_train, units_per_sample, train_units = make(spec, data_dir, seed, batch_size, n_eval)
-    task = Task(spec, model, sampler, fetch, eval_batch, n_train, units_per_sample, fam.forward, counts)
-    if train_units is not None:
-        task.train_units = train_units  # epochs = tokens seen / train tokens (as the GPT job always did)
-    task.loss_fn = fam.loss_function(spec)
-    return task
+    data = make(spec, data_dir, seed, batch_size, n_eval)
+    return Task(spec, model, data, fam.forward, fam.loss_function(spec), counts)
 
 
-def _custom_data(spec, data_dir, seed, batch_size, n_eval):
+def _custom_data(spec, data_dir, seed, batch_size, n_eval) -> Data:
     """The user's loader: a map-style dataset of (input, target) items, collated by torch."""
     from torch.utils.data import default_collate
 
@@ -191,10 +192,10 @@ def _custom_data(spec, data_dir, seed, batch_size, n_eval):
         return tuple(default_collate([train[int(i)] for i in sampler.next_indices()]))
 
     eval_batch = tuple(default_collate([val[int(i)] for i in strided(len(val), n_eval)]))
-    return sampler, fetch, eval_batch, len(train), int(spec.get("units_per_sample", 1)), None
+    return Data(sampler, fetch, eval_batch, len(train), int(spec.get("units_per_sample", 1)))
 
 
-def _image_data(spec, data_dir, seed, batch_size, n_eval):
+def _image_data(spec, data_dir, seed, batch_size, n_eval) -> Data:
     """CIFAR-10 records, normalised with the training split's mean and std (optionally augmented)."""
     import torch
 
@@ -219,10 +220,10 @@ def _image_data(spec, data_dir, seed, batch_size, n_eval):
         idx = np.sort(sampler.next_indices())  # sorted reads from the memmap; order within a batch is moot
         return decode(train[idx], gen)
 
-    return sampler, fetch, decode(val[strided(len(val), n_eval)]), len(train), 1, None
+    return Data(sampler, fetch, decode(val[strided(len(val), n_eval)]), len(train), 1)
 
 
-def _token_data(spec, data_dir, seed, batch_size, n_eval):
+def _token_data(spec, data_dir, seed, batch_size, n_eval) -> Data:
     """Token windows of ``n_ctx`` (a GPT, or a custom model on text)."""
     import torch
 
@@ -242,7 +243,8 @@ def _token_data(spec, data_dir, seed, batch_size, n_eval):
 
     xv, yv = eval_windows(val_tokens, n_ctx, n_eval)
     eval_batch = (torch.from_numpy(xv), torch.from_numpy(yv))
-    return sampler, fetch, eval_batch, sampler.n_windows, n_ctx, len(train_tokens)
+    # epochs = tokens seen / train tokens (not windows x n_ctx: the tail shorter than a window counts)
+    return Data(sampler, fetch, eval_batch, sampler.n_windows, n_ctx, train_units=len(train_tokens))
 
 
 def _augment(images, gen):
