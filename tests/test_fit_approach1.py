@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from flops_fit.fitting import FitOptions, approach1, fit_runs
-from flops_fit.fitting.io import assign_budgets, prepare_curves, prepare_runs
+from flops_fit.fitting.runs_table import assign_budgets, prepare_curves, prepare_runs
 from flops_fit.fitting.synthetic import CHINCHILLA, isoflop_study, law
 
 

@@ -2,39 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import (
-    approach1,
-    approach2,
-    approach3,
-    backtest,
-    bootstrap,
-    diagnostics,
-    extrapolation,
-    powerlaw,
-    predictive,
-    vpnls,
-)
-from .io import (
-    PARAMS_COLUMN,
-    FitError,
-    assign_budgets,
-    atomic_write,
-    dump_json,
-    load_runs,
-    prepare_curves,
-    prepare_runs,
-    to_jsonable,
-)
+from . import approach1, approach2, approach3, backtest, bootstrap, diagnostics, powerlaw, predictive, vpnls
+from .allocation import evaluate
+from .fitjson import to_jsonable, write_fit
 from .options import FitOptions
+from .runs_table import PARAMS_COLUMN, FitError, assign_budgets, load_runs, prepare_curves, prepare_runs
 from .threads import one_blas_thread
 
 SCHEMA_VERSION = 1
@@ -219,47 +198,6 @@ def _kappa(table) -> dict:
     return {"N": ratio.index.to_numpy(float).tolist(), "kappa": ratio.to_numpy(float).tolist()}
 
 
-def evaluate(approach: int, params: dict, budgets, block: dict | None = None):
-    """N*, D*, L* of one approach's parameters at FLOP budgets C (arrays broadcast)."""
-    if approach == 3:
-        block = block or {}
-        return approach3_allocation(params, budgets, block.get("flops_per_6ND_by_size") or block.get("flops_per_6ND"))
-    return powerlaw.evaluate(params, budgets)
-
-
-def approach3_allocation(params: dict, budgets, kappa) -> tuple:
-    """Approach 3's N*, D*, L* at C; with counted FLOPs, under C = kappa(N) 6 N D."""
-    c = np.asarray(budgets, dtype=float)
-    if isinstance(kappa, dict) and len(kappa.get("N", ())) and not np.allclose(kappa["kappa"], 1.0):
-        ks = np.asarray(kappa["kappa"], dtype=float)
-        if ks.size > 1:
-            return _counted(params, c, np.asarray(kappa["N"], dtype=float), ks)
-        k = float(np.median(ks))
-    else:
-        k = float(kappa) if isinstance(kappa, int | float) and kappa else 1.0
-    n, d, _ = approach3.optimal(params, c / k)
-    return n, d, approach3.loss(params, n, d)
-
-
-def _counted(params: dict, c: np.ndarray, kappa_n: np.ndarray, kappa: np.ndarray) -> tuple:
-    """``approach3.optimal_counted`` for one parameter set, or row by row for bootstrap samples
-    (parameters of shape (replicates, 1) against budgets of shape (1, budgets))."""
-    if all(np.ndim(v) == 0 for v in params.values()):
-        return approach3.optimal_counted(params, c, kappa_n, kappa)
-    rows = max(np.shape(v)[0] for v in params.values() if np.ndim(v))
-    c_row = np.broadcast_to(c, (rows, np.shape(c)[-1]))
-    out = np.full((3, rows, c_row.shape[1]), np.nan)
-    for r in range(rows):
-        p = {k: float(np.ravel(v)[r] if np.ndim(v) else v) for k, v in params.items()}
-        if not all(np.isfinite(p[k]) for k in ("E", "A", "B", "alpha", "beta", "G")):
-            continue
-        try:
-            out[:, r] = approach3.optimal_counted(p, c_row[r], kappa_n, kappa)
-        except (ValueError, FloatingPointError):
-            continue  # a replicate whose optimum leaves the search range: NaN, ignored by the percentiles
-    return out[0], out[1], out[2]
-
-
 def fit_point(train, train_curves, options: FitOptions) -> dict:
     """Every requested approach refitted without bootstrap (the backtests' refits):
     ``{approach: params or the exception that stopped it}``."""
@@ -417,80 +355,6 @@ REFERENCES = [
 ]
 
 
-def _arr(values) -> np.ndarray:
-    return np.array([np.nan if v is None else v for v in values], dtype=float)
-
-
-def predict(result: dict, budgets) -> pd.DataFrame:
-    """Rows per (budget, approach): N*, D*, L*, D*/N* with interval bounds, the extrapolation
-    factor (budget / largest studied budget), the study's one-budget-out backtest error of that
-    approach, in_sample and the conventions.  Intervals are predictive (see
-    :mod:`flops_fit.fitting.predictive`) unless the fit was made with ``intervals="bootstrap"``."""
-    c = np.atleast_1d(np.asarray(budgets, dtype=float))
-    studied = np.asarray(result["budgets"], dtype=float)
-    conf = result["options"]["confidence"]
-    conv = result["convention"]
-    method = result.get("options", {}).get("intervals", "bootstrap")
-    frames = []
-    for key, block in result["approaches"].items():
-        if block.get("status") != "ok":
-            continue
-        k = int(key[-1])
-        params = {p: (math.nan if v is None else v) for p, v in block["params"].items()}
-        n, d, loss = (np.broadcast_to(x, c.shape).astype(float) for x in evaluate(k, params, c, block))
-        samples = {p: _arr(v)[:, None] for p, v in block["bootstrap"]["samples"].items()}
-        nan = np.full(c.shape, np.nan)
-        boot = {name: (nan, nan) for name in ("N", "L")}
-        if samples and len(next(iter(samples.values()))):
-            with np.errstate(all="ignore"):
-                ns, _, ls = evaluate(k, samples, c[None, :], block)
-            boot = {"N": bootstrap.percentile_interval(ns, conf), "L": bootstrap.percentile_interval(ls, conf)}
-        cal = block.get("predictive")
-        if method == "predictive" and cal:
-            n_lo, n_hi = predictive.interval(n, *boot["N"], c, cal, "N", conf)
-            l_lo, l_hi = predictive.interval(loss, *boot["L"], c, cal, "L", conf)
-        else:
-            (n_lo, n_hi), (l_lo, l_hi) = boot["N"], boot["L"]
-        with np.errstate(all="ignore"):
-            # C fixed: D* moves against N*, and D*/N* twice as far (in log space)
-            frame = {
-                "budget": c,
-                "approach": k,
-                "N_opt": n, "N_opt_lo": n_lo, "N_opt_hi": n_hi,
-                "D_opt": d, "D_opt_lo": d * n / n_hi, "D_opt_hi": d * n / n_lo,
-                "L_opt": loss, "L_opt_lo": l_lo, "L_opt_hi": l_hi,
-                "tokens_per_param": d / n,
-                "tokens_per_param_lo": d / n * (n / n_hi) ** 2,
-                "tokens_per_param_hi": d / n * (n / n_lo) ** 2,
-            }
-        bt = _one_budget_out(result, key)
-        frame.update(
-            in_sample=extrapolation.in_sample(c, studied),
-            extrapolation=extrapolation.factor(c, studied),
-            beyond_data=extrapolation.beyond_data(c, studied),
-            backtest_L_error_pct=bt[0],
-            backtest_N_ratio=bt[1],
-            interval_method=method if (method == "bootstrap" or cal) else "bootstrap",
-            params_convention=conv["params"],
-            flops_convention=conv["flops"],
-            confidence=conf,
-        )
-        frames.append(pd.DataFrame(frame))
-    if not frames:
-        return pd.DataFrame(columns=["budget", "approach", "N_opt", "D_opt", "L_opt", "tokens_per_param"])
-    return pd.concat(frames, ignore_index=True).sort_values(["budget", "approach"], ignore_index=True)
-
-
-def _one_budget_out(result: dict, key: str) -> tuple[float, float]:
-    """(L* error %, N* ratio) of the approach predicting the largest budget from the others."""
-    rows = [e for e in result.get("rolling_backtest") or [] if f"approach{e['approach']}" == key]
-    if not rows:
-        return math.nan, math.nan
-    last = max(rows, key=lambda e: (e["origin"], -e["budget"]))
-    last = min((e for e in rows if e["origin"] == last["origin"]), key=lambda e: e["budget"])
-    return 100 * (last["L_pred"] / last["L_obs"] - 1), last["N_pred"] / last["N_obs"]
-
-
 def fit_files(runs_csv, curves_csv, out_dir, options: FitOptions | None = None) -> dict:
     """The fit of a runs table on disk (what the fit rule and ``flops-fit fit`` run): repetition
     warnings, the effective data when asked, :func:`fit_runs`, :func:`write_fit`.  Returns the result."""
@@ -506,21 +370,3 @@ def fit_files(runs_csv, curves_csv, out_dir, options: FitOptions | None = None) 
     result["effective_data"] = bool(options.effective_data)
     write_fit(result, out_dir)
     return result
-
-
-def write_fit(result: dict, out_dir) -> None:
-    """Write ``out_dir/fit.json`` and ``out_dir/predictions.csv`` atomically."""
-    out = Path(out_dir)
-    table = predict(result, result["predict_budgets"])
-    atomic_write(out / "predictions.csv", table.to_csv(index=False, float_format="%.10g"))
-    atomic_write(out / "fit.json", dump_json(result))
-
-
-def read_fit(path_or_dir) -> dict:
-    """Read a fit.json (or the fit.json inside a folder)."""
-    path = Path(path_or_dir)
-    if path.is_dir():
-        path = path / "fit.json"
-    if not path.is_file():
-        raise FitError(f"no fit.json at {str(path)!r}")
-    return json.loads(path.read_text())

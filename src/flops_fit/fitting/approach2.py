@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import powerlaw
-from .io import FitError
+from .runs_table import FitError
 
 OFFCENTRE = 0.2  # warn when the vertex lies in the outer 20% of the sampled log10 N range
 

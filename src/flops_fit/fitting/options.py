@@ -17,7 +17,7 @@ from importlib import resources
 
 import yaml
 
-from .io import PARAMS_COLUMN, FitError
+from .runs_table import PARAMS_COLUMN, FitError
 
 
 @cache

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .io import FitError
+from .runs_table import FitError
 
 PARAM_NAMES = ("a", "k_N", "b", "k_D", "gamma", "k_L", "E_L")
 MIN_BUDGETS_SATURATING = 4

@@ -16,14 +16,11 @@ non-finite loss, an exact duplicate row) are excluded and listed with the reason
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from ..io import atomic_write_text
 
 REQUIRED_RUN_COLUMNS = ("params", "tokens", "loss")
 NUMERIC_RUN_COLUMNS = ("params", "params_non_embedding", "tokens", "flops", "loss", "budget")
@@ -259,34 +256,3 @@ def prepare_curves(curves: pd.DataFrame | None, table: pd.DataFrame, flops: str)
     ok = np.isfinite(out[["N", "D", "C", "L"]]).all(axis=1) & (out[["N", "D", "C", "L"]] > 0).all(axis=1)
     out = out[ok.to_numpy()]
     return out.reset_index(drop=True) if len(out) else None
-
-
-# ---------------------------------------------------------------------------------------------
-# fit.json / predictions.csv
-
-
-def to_jsonable(obj):
-    """numpy scalars/arrays -> Python; NaN/inf -> None (strict JSON)."""
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [to_jsonable(v) for v in obj.tolist()]
-    if isinstance(obj, np.bool_ | bool):
-        return bool(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, float | np.floating):
-        x = float(obj)
-        return x if math.isfinite(x) else None
-    return obj
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write to a temporary file beside ``path``, then ``os.replace`` (atomic on POSIX)."""
-    atomic_write_text(path, text)
-
-
-def dump_json(result: dict) -> str:
-    return json.dumps(to_jsonable(result), indent=1, allow_nan=False) + "\n"

@@ -1,0 +1,85 @@
+"""Predictions at any budgets from a fit (fit.json content): the rows of predictions.csv."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from . import bootstrap, extrapolation, predictive
+from .allocation import evaluate
+
+
+def _arr(values) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def predict(result: dict, budgets) -> pd.DataFrame:
+    """Rows per (budget, approach): N*, D*, L*, D*/N* with interval bounds, the extrapolation
+    factor (budget / largest studied budget), the study's one-budget-out backtest error of that
+    approach, in_sample and the conventions.  Intervals are predictive (see
+    :mod:`flops_fit.fitting.predictive`) unless the fit was made with ``intervals="bootstrap"``."""
+    c = np.atleast_1d(np.asarray(budgets, dtype=float))
+    studied = np.asarray(result["budgets"], dtype=float)
+    conf = result["options"]["confidence"]
+    conv = result["convention"]
+    method = result.get("options", {}).get("intervals", "bootstrap")
+    frames = []
+    for key, block in result["approaches"].items():
+        if block.get("status") != "ok":
+            continue
+        k = int(key[-1])
+        params = {p: (math.nan if v is None else v) for p, v in block["params"].items()}
+        n, d, loss = (np.broadcast_to(x, c.shape).astype(float) for x in evaluate(k, params, c, block))
+        samples = {p: _arr(v)[:, None] for p, v in block["bootstrap"]["samples"].items()}
+        nan = np.full(c.shape, np.nan)
+        boot = {name: (nan, nan) for name in ("N", "L")}
+        if samples and len(next(iter(samples.values()))):
+            with np.errstate(all="ignore"):
+                ns, _, ls = evaluate(k, samples, c[None, :], block)
+            boot = {"N": bootstrap.percentile_interval(ns, conf), "L": bootstrap.percentile_interval(ls, conf)}
+        cal = block.get("predictive")
+        if method == "predictive" and cal:
+            n_lo, n_hi = predictive.interval(n, *boot["N"], c, cal, "N", conf)
+            l_lo, l_hi = predictive.interval(loss, *boot["L"], c, cal, "L", conf)
+        else:
+            (n_lo, n_hi), (l_lo, l_hi) = boot["N"], boot["L"]
+        with np.errstate(all="ignore"):
+            # C fixed: D* moves against N*, and D*/N* twice as far (in log space)
+            frame = {
+                "budget": c,
+                "approach": k,
+                "N_opt": n, "N_opt_lo": n_lo, "N_opt_hi": n_hi,
+                "D_opt": d, "D_opt_lo": d * n / n_hi, "D_opt_hi": d * n / n_lo,
+                "L_opt": loss, "L_opt_lo": l_lo, "L_opt_hi": l_hi,
+                "tokens_per_param": d / n,
+                "tokens_per_param_lo": d / n * (n / n_hi) ** 2,
+                "tokens_per_param_hi": d / n * (n / n_lo) ** 2,
+            }
+        bt = _one_budget_out(result, key)
+        frame.update(
+            in_sample=extrapolation.in_sample(c, studied),
+            extrapolation=extrapolation.factor(c, studied),
+            beyond_data=extrapolation.beyond_data(c, studied),
+            backtest_L_error_pct=bt[0],
+            backtest_N_ratio=bt[1],
+            interval_method=method if (method == "bootstrap" or cal) else "bootstrap",
+            params_convention=conv["params"],
+            flops_convention=conv["flops"],
+            confidence=conf,
+        )
+        frames.append(pd.DataFrame(frame))
+    if not frames:
+        return pd.DataFrame(columns=["budget", "approach", "N_opt", "D_opt", "L_opt", "tokens_per_param"])
+    return pd.concat(frames, ignore_index=True).sort_values(["budget", "approach"], ignore_index=True)
+
+
+def _one_budget_out(result: dict, key: str) -> tuple[float, float]:
+    """(L* error %, N* ratio) of the approach predicting the largest budget from the others."""
+    rows = [e for e in result.get("rolling_backtest") or [] if f"approach{e['approach']}" == key]
+    if not rows:
+        return math.nan, math.nan
+    last = max(rows, key=lambda e: (e["origin"], -e["budget"]))
+    last = min((e for e in rows if e["origin"] == last["origin"]), key=lambda e: e["budget"])
+    return 100 * (last["L_pred"] / last["L_obs"] - 1), last["N_pred"] / last["N_obs"]
