@@ -18,7 +18,8 @@ workflow) and defines:
 * ``loss_function(spec)`` -- ``loss(output, batch) -> scalar tensor``.
 
 Adding a family is one new module here (its torch network may live beside it in
-``flops_fit.models``) plus its tests; the planner and the trainer only ask :func:`family`.
+``flops_fit.models``) plus its tests, and schema entries only for new ``model:`` config keys; the
+planner and the trainer only ask :func:`family` (``tests/test_families.py`` adds one that way).
 """
 
 from __future__ import annotations
