@@ -39,11 +39,11 @@ def train_mock(spec: dict, out_json: str) -> dict:
         for s, t, v in zip(steps, tokens, noisy, strict=True)
     ]
     seen = spec["steps"] * spec["tokens_per_step"]
+    params = {k: spec[f"params_{k}"] for k in ("total", "non_embedding", "embedding")}
     run = record.run_record(
         spec,
         status="ok",
-        params={"total": spec["params_total"], "non_embedding": spec["params_non_embedding"],
-                "embedding": spec["params_embedding"]},  # fmt: skip
+        params=params,
         data={"seen": seen, "unique": seen, "epochs": 0.0},
         curve=curve,
         final={"train_loss": float(noisy[-1]), "val_loss": float(noisy[-1]), "step": spec["steps"]},
