@@ -76,11 +76,16 @@ def render_runs(frame, view: FitView) -> dict[str, str]:
     rows_tex = [cells(r, tex_fmt, tex_escape) for _, r in frame.iterrows()]
     align = ["l" if c in ("run_id", "status") else "r" for c in cols]
     md = md_table([heads[c] for c in cols], rows_md, align)
+    md += (
+        f"\nN: total parameters; D: {view.unit} seen; Loss: final validation loss ({view.loss_unit});"
+        " Size: the grid's size knob (e.g. the width); Layers, Width: depth and d_model.\n"
+    )
     if excluded:
         md += "\nExcluded from the fits: " + "; ".join(f"{k} ({v})" for k, v in sorted(excluded.items())) + "\n"
     caption = (
-        f"All {len(frame)} training runs (final validation loss; budgets and FLOPs under the study's "
-        f"convention). Conventions of the fit: {tex_escape(view.convention)}."
+        f"All {len(frame)} training runs. $N$: total parameters; $D$: {tex_escape(view.unit)} seen; "
+        f"loss: final validation loss ({tex_escape(view.loss_unit)}); size: the grid's size knob; budgets and "
+        f"FLOPs under the study's convention. Conventions of the fit: {tex_escape(view.convention)}."
     )
     tex = tex_table([tex_heads[c] for c in cols], [rows_tex], "".join(align), caption, "tab:runs", wide=True)
     return {"md": md, "tex": tex}
