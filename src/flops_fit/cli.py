@@ -4,6 +4,7 @@
     flops-fit train --spec SPEC.json --data DIR --out RUN.json --checkpoint-dir DIR
     flops-fit fit results/shakespeare/runs.csv --out results/shakespeare/fit
     flops-fit predict --budget 1e21 results/shakespeare
+    flops-fit compare results/shakespeare results/shakespeare-swiglu --budget 1e12 --budget 1e15
     flops-fit status results/shakespeare
 
 Heavy libraries are imported inside the subcommand that needs them, so ``flops-fit fit``
@@ -191,6 +192,43 @@ def cmd_predict(args) -> None:
         print(format_predictions(table, fit))
 
 
+def cmd_compare(args) -> None:
+    from .fitting.compare import compare, load_study
+    from .presentation.compare_text import format_comparison
+
+    base, var = load_study(_find_fit(args.baseline)), load_study(_find_fit(args.variant))
+    if args.confidence is not None and not 0 < args.confidence < 1:
+        raise UserError(f"--confidence {args.confidence!r} must lie strictly between 0 and 1 (e.g. 0.9)")
+    result = compare(base, var, args.budget, args.approach, args.confidence, args.seed,
+                     curve_points=40 if args.out else 0)
+    if args.out:
+        write_comparison(result, Path(args.out), tuple(args.formats), args.width)
+    if args.json:
+        from .fitting.fitjson import to_jsonable
+
+        print(json.dumps(to_jsonable({k: v for k, v in result.items() if k != "curve"}), indent=2))
+    else:
+        print(format_comparison(result))
+        if args.out:
+            figures = "|".join(args.formats)
+            print(f"wrote {args.out}/compare.json, comparison.(csv|md|tex|html) and multiplier.({figures})")
+
+
+def write_comparison(result: dict, out: Path, formats=("pdf", "png"), width: str = "double") -> None:
+    """compare.json, comparison.{csv,md,tex,html} and the figure multiplier.<fmt> into ``out``."""
+    from .figures.multiplier import make_multiplier_figure
+    from .fitting.compare import rows_frame
+    from .fitting.fitjson import dump_json
+    from .io import atomic_write_text
+    from .tables.comparison import comparison_tables
+
+    atomic_write_text(out / "compare.json", dump_json(result))
+    atomic_write_text(out / "comparison.csv", rows_frame(result).to_csv(index=False, float_format="%.10g"))
+    for ext, text in comparison_tables(result).items():
+        atomic_write_text(out / f"comparison.{ext}", text)
+    make_multiplier_figure(result, out, width, formats)
+
+
 def cmd_figures(args) -> None:
     from .figures import make_figures
 
@@ -299,6 +337,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("results", nargs="?", help="results/<study>, its fit/ folder or a fit.json")
     p.add_argument("--json", action="store_true", help="print JSON: one record per budget and approach")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser(
+        "compare",
+        help="compute multiplier of a variant study over a baseline at budgets, with joint-bootstrap intervals",
+        description="At each budget C: M = C'/C where the baseline's L*(C') equals the variant's L*(C) "
+        "(M > 1: the variant saves compute), the L* difference and both studies' N*, D*; whether M is "
+        "constant across budgets. See flops_fit.fitting.compare.",
+    )
+    p.add_argument("baseline", help="the baseline: results/<study>, its fit/ folder or a fit.json")
+    p.add_argument("variant", help="the variant: results/<study>, its fit/ folder or a fit.json")
+    p.add_argument("--budget", type=budget_type("compare", "--budget"), action="append", required=True,
+                   help="compute budget in FLOPs (repeat for several)")
+    p.add_argument("--approach", type=int, action="append", choices=[1, 2, 3],
+                   help="approach to compare (repeat; default: every approach both studies fitted)")
+    p.add_argument("--confidence", type=float, help="interval mass (default: the baseline fit's)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the pairing of the two studies' replicates")
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    p.add_argument("--out", help="also write compare.json, comparison.{csv,md,tex,html}, multiplier.<fmt> here")
+    p.add_argument("--formats", nargs="+", default=["pdf", "png"], choices=["pdf", "png", "svg"])
+    p.add_argument("--width", choices=["single", "double"], default="double")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("figures", help="render the paper figures from a fit")
     p.add_argument("--runs", required=True)

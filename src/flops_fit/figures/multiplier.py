@@ -1,0 +1,75 @@
+"""The figure of a baseline-vs-variant comparison (``flops-fit compare --out``).
+
+Left: the compute-optimal loss L*(C) of both studies (colour per study; line style per approach)
+with their bootstrap bands and the studied optima.  Right: the compute multiplier M(C) of the
+variant over the baseline with its joint-bootstrap band, M = 1 marked, the asked budgets as
+points, the compute beyond both studies' data shaded.  Drawn from the comparison result's
+``curve`` (:func:`flops_fit.fitting.compare.compare` on a grid of budgets); nothing is refitted.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from flops_fit.figures import style
+
+_LINESTYLES = {"approach3": "-", "approach2": "--", "approach1": ":"}
+
+
+def _column(rows: list[dict], name: str) -> np.ndarray:
+    return np.array([np.nan if r[name] is None else r[name] for r in rows], dtype=float)
+
+
+def make_multiplier_figure(result: dict, out_dir, width: str = "double", formats=("pdf", "png")) -> list[str]:
+    """Write ``multiplier.<fmt>`` into ``out_dir``; return the paths."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
+
+    style.use_paper_style()
+    base, var = result["baseline"], result["variant"]
+    colors = dict(zip(("base", "var"), style.category_colors(2), strict=True))
+    names = {"base": base["name"], "var": var["name"]}
+    fig, (ax_l, ax_m) = plt.subplots(1, 2, figsize=style.figure_size(width, 0.42 if width == "double" else 0.7))
+    curve = result.get("curve") or {}
+    for key, rows in curve.items():
+        c = _column(rows, "budget")
+        ls = _LINESTYLES.get(key, "-")
+        for tag in ("base", "var"):
+            ax_l.plot(c, _column(rows, f"L_{tag}"), color=colors[tag], ls=ls, lw=1.1)
+            ax_l.fill_between(c, _column(rows, f"L_{tag}_lo"), _column(rows, f"L_{tag}_hi"),
+                              color=colors[tag], alpha=0.15, lw=0)
+        m, lo, hi = (_column(rows, n) for n in ("multiplier", "multiplier_lo", "multiplier_hi"))
+        finite = np.isfinite(m) & (m > 0)
+        ax_m.plot(c[finite], m[finite], color="0.15", ls=ls, lw=1.1, label=style.APPROACH_SHORT[key])
+        band = np.isfinite(lo) & np.isfinite(hi) & (lo > 0)
+        ax_m.fill_between(c[band], lo[band], hi[band], color="0.3", alpha=0.18, lw=0)
+        asked = result["approaches"].get(key, {}).get("rows", [])
+        ax_m.scatter([r["budget"] for r in asked if math.isfinite(r["multiplier"])],
+                     [r["multiplier"] for r in asked if math.isfinite(r["multiplier"])],
+                     marker=style.APPROACH_MARKERS[key], s=14, color="0.15", zorder=3)
+    if not curve:
+        style.placeholder(ax_l, "no comparison curve in the result")
+        style.placeholder(ax_m, "no comparison curve in the result")
+        return style.save_figure(fig, out_dir, "multiplier", formats)
+    for tag in ("base", "var"):
+        ax_l.plot([], [], color=colors[tag], lw=1.5, label=names[tag])
+    for key in curve:
+        ax_l.plot([], [], color="0.3", ls=_LINESTYLES.get(key, "-"), lw=1.1, label=style.APPROACH_SHORT[key])
+    studied = max(max(base["budgets"]), max(var["budgets"]))
+    for ax in (ax_l, ax_m):
+        ax.set_xscale("log")
+        style.log_axis(ax, "x", "flops")
+        ax.set_xlabel("Compute $C$ (FLOPs)")
+        ax.grid(True, which="major")
+        ax.axvspan(studied * 1.05, ax.get_xlim()[1], color="0.92", lw=0, zorder=0, label="_beyond")
+    ax_m.text(0.99, 0.98, "beyond the data", transform=ax_m.transAxes, ha="right", va="top", fontsize=6, color="0.4")
+    ax_l.set_ylabel("Compute-optimal loss $L^*(C)$")
+    ax_l.legend(loc="upper right", ncols=2)
+    ax_m.set_yscale("log")
+    ax_m.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
+    ax_m.axhline(1.0, color="0.5", lw=0.8, ls="--")
+    ax_m.set_ylabel(f"Compute multiplier $M$ of {var['name']}")
+    ax_m.legend(loc="best", title=f"{result['confidence']:.0%} joint bootstrap")
+    return style.save_figure(fig, out_dir, "multiplier", formats)

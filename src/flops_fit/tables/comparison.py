@@ -1,0 +1,79 @@
+"""The comparison table of two studies: one row per budget and approach, the compute multiplier
+of the variant over the baseline, the L* difference and both allocations, with intervals.
+
+    from flops_fit.tables.comparison import comparison_tables
+    comparison_tables(result)   # {"md": ..., "tex": ..., "html": ...}; result: fitting.compare.compare
+"""
+
+from __future__ import annotations
+
+from flops_fit.presentation.compare_text import fmt_dloss, fmt_multiplier
+from flops_fit.presentation.fitview import APPROACH_SHORT, Interval
+from flops_fit.presentation.formatting import human, sci, tex_escape, tex_estimate, tex_flops
+from flops_fit.tables.render import html_from_md, md_table, tex_table
+
+TABLE = "comparison"
+
+
+def _iv(row: dict, name: str) -> Interval:
+    return Interval(row[name], row[f"{name}_lo"], row[f"{name}_hi"])
+
+
+def _text(iv: Interval, fmt) -> str:
+    return f"{fmt(iv.value)} [{fmt(iv.lo)}, {fmt(iv.hi)}]" if iv.has_interval else fmt(iv.value)
+
+
+def _rows(result: dict) -> list[dict]:
+    rows = [r for block in result["approaches"].values() for r in block["rows"]]
+    return sorted(rows, key=lambda r: (r["budget"], r["approach"]))
+
+
+def _notes(result: dict) -> list[str]:
+    base, var = result["baseline"]["name"], result["variant"]["name"]
+    conf = f"{result['confidence']:.0%}"
+    notes = [
+        f"M: compute multiplier, the compute {base} needs to reach the L* of {var} at C, divided by C "
+        f"(M > 1: {var} saves compute). dL*: L* of {var} minus L* of {base}.",
+        f"Intervals: {conf}, {result['interval_method']}.",
+    ]
+    notes += [f"{APPROACH_SHORT.get(k, k)}: {b['sentence']}" for k, b in result["approaches"].items()]
+    return notes
+
+
+def comparison_tables(result: dict) -> dict[str, str]:
+    """Markdown, LaTeX and HTML of the comparison table."""
+    base, var = result["baseline"]["name"], result["variant"]["name"]
+    rows = _rows(result)
+    header = ["C (FLOPs)", "Approach", "M", "dL*", f"N* {base}", f"N* {var}", f"D* {base}", f"D* {var}"]
+    md_rows = [
+        [sci(r["budget"], 3), APPROACH_SHORT[f"approach{r['approach']}"],
+         _text(_iv(r, "multiplier"), fmt_multiplier), _text(_iv(r, "dL"), fmt_dloss),
+         _text(_iv(r, "N_base"), human), _text(_iv(r, "N_var"), human),
+         _text(_iv(r, "D_base"), human), _text(_iv(r, "D_var"), human)]
+        for r in rows
+    ]
+    notes = _notes(result)
+    md = md_table(header, md_rows, ["r", "l"] + ["r"] * 6) + "\n" + "\n\n".join(notes) + "\n"
+    tex_rows = [
+        [tex_flops(r["budget"]), APPROACH_SHORT[f"approach{r['approach']}"],
+         _tex_plain(_iv(r, "multiplier"), fmt_multiplier), _tex_plain(_iv(r, "dL"), fmt_dloss),
+         tex_estimate(_iv(r, "N_base")), tex_estimate(_iv(r, "N_var")),
+         tex_estimate(_iv(r, "D_base")), tex_estimate(_iv(r, "D_var"))]
+        for r in rows
+    ]
+    tex_header = ["$C$ (FLOPs)", "", "$M$", "$\\Delta L^*$", f"$N^*$ {tex_escape(base)}", f"$N^*$ {tex_escape(var)}",
+                  f"$D^*$ {tex_escape(base)}", f"$D^*$ {tex_escape(var)}"]
+    tex = tex_table(
+        tex_header,
+        [tex_rows],
+        "rlrrrrrr",
+        caption=f"Compute multiplier of {tex_escape(var)} over {tex_escape(base)}",
+        label=f"tab:compare-{tex_escape(base)}-{tex_escape(var)}".replace("\\_", "-"),
+        wide=True,
+        notes=[tex_escape(n) for n in notes],
+    )
+    return {"md": md, "tex": tex, "html": html_from_md(md, f"{var} vs {base}")}
+
+
+def _tex_plain(iv: Interval, fmt) -> str:
+    return tex_escape(_text(iv, fmt))
