@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.install-stamp
 CORES  ?= 8
 
-.PHONY: run test bench lint install install-slurm-profile clean
+.PHONY: run compare test bench lint install install-slurm-profile clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ install: $(STAMP)
 
 run: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES)
+
+# Opt-in: the default study and its SwiGLU variant (config/studies/shakespeare-swiglu.yaml), then
+# the compute multiplier of the variant (config/compare.yaml): results/comparison/shakespeare-vs-shakespeare-swiglu/.
+# Trains the default study's grid twice (its results are reused when `make run` made them).
+compare: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) \
+		--configfile config/studies/shakespeare-swiglu.yaml config/compare.yaml
 
 test: install lint
 	PATH="$(CURDIR)/$(BIN):$$PATH" HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 $(BIN)/pytest -q tests

@@ -166,3 +166,46 @@ def test_cli_compare(results, tmp_path, capsys):
     assert len(err) == 1 and "data unit 'tokens'" in err[0] and "data unit 'images'" in err[0]
     assert main(["compare", str(results / "base"), str(tmp_path / "nowhere"), "--budget", "1e18"]) == 2
     assert "no fit.json" in capsys.readouterr().err
+
+
+def test_workflow_compares_two_mock_studies(tmp_path):
+    """The compare rule end to end: two mock studies (the variant `like` the baseline, its law's N
+    and D worth sqrt(2) as much: M = 2 under C = 6ND; C is counted FLOPs here, whose per-token
+    cost grows with N, so M is near 2, not exactly), fitted, compared, the figure drawn."""
+    from conftest import snakemake, tiny_config, tiny_study, write_config
+
+    base = tiny_study("mock")
+    base["fit"] = {"bootstrap": 100, "approaches": [2], "backtest_holdout": 0}
+    mock = base["training"]["mock"]
+    better = {"like": "tiny", "training": {"mock": dict(mock, A=mock["A"] * 2 ** (-mock["alpha"] / 2),
+                                                         B=mock["B"] * 2 ** (-mock["beta"] / 2))}}
+    config = tiny_config("mock", tiny=base, better=better)
+    config["compare"] = [{"baseline": "tiny", "variant": "better", "budgets": [5e9]}]
+    write_config(tmp_path, config)
+    rel = "results/comparison/tiny-vs-better"
+    snakemake(tmp_path, "--cores", "2", f"{rel}/compare.json", f"{rel}/multiplier.png")
+    out = tmp_path / rel
+    row = json.loads((out / "compare.json").read_text())["approaches"]["approach2"]["rows"][0]
+    assert row["budget"] == 5e9 and 1.0 < row["multiplier_lo"] < row["multiplier"] < row["multiplier_hi"]
+    assert 1.6 < row["multiplier"] < 2.5, row
+    assert (out / "comparison.tex").is_file() and (out / "multiplier.png").stat().st_size > 0
+
+
+def test_make_compare_configs_are_the_default_study_with_swiglu():
+    """config/studies/shakespeare-swiglu.yaml + config/compare.yaml merged over config/config.yaml
+    (as `make compare` passes them): both studies active, the same data, grid and training."""
+    import yaml
+    from conftest import ROOT
+
+    from flops_fit.config import _merged, check_config
+
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    for name in ("studies/shakespeare-swiglu.yaml", "compare.yaml"):
+        config = _merged(config, yaml.safe_load((ROOT / "config" / name).read_text()))
+    out = check_config(config)
+    base, var = out["studies"]["shakespeare"], out["studies"]["shakespeare-swiglu"]
+    assert out["active_studies"] == ["shakespeare", "shakespeare-swiglu"]
+    assert out["compare"] == [{"baseline": "shakespeare", "variant": "shakespeare-swiglu"}]
+    assert (base["model"]["mlp"], var["model"]["mlp"]) == ("gelu", "swiglu")
+    assert {k: v for k, v in var.items() if k not in ("model", "description")} == \
+        {k: v for k, v in base.items() if k not in ("model", "description")}

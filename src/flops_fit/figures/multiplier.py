@@ -5,11 +5,15 @@ with their bootstrap bands and the studied optima.  Right: the compute multiplie
 variant over the baseline with its joint-bootstrap band, M = 1 marked, the asked budgets as
 points, the compute beyond both studies' data shaded.  Drawn from the comparison result's
 ``curve`` (:func:`flops_fit.fitting.compare.compare` on a grid of budgets); nothing is refitted.
+
+    python -m flops_fit.figures.multiplier results/comparison/A-vs-B/compare.json \\
+        --out results/comparison/A-vs-B --formats png
 """
 
 from __future__ import annotations
 
-import math
+import argparse
+import json
 
 import numpy as np
 
@@ -46,9 +50,9 @@ def make_multiplier_figure(result: dict, out_dir, width: str = "double", formats
         band = np.isfinite(lo) & np.isfinite(hi) & (lo > 0)
         ax_m.fill_between(c[band], lo[band], hi[band], color="0.3", alpha=0.18, lw=0)
         asked = result["approaches"].get(key, {}).get("rows", [])
-        ax_m.scatter([r["budget"] for r in asked if math.isfinite(r["multiplier"])],
-                     [r["multiplier"] for r in asked if math.isfinite(r["multiplier"])],
-                     marker=style.APPROACH_MARKERS[key], s=14, color="0.15", zorder=3)
+        ca, ma = _column(asked, "budget"), _column(asked, "multiplier")
+        ax_m.scatter(ca[np.isfinite(ma)], ma[np.isfinite(ma)], marker=style.APPROACH_MARKERS[key], s=14,
+                     color="0.15", zorder=3)
     if not curve:
         style.placeholder(ax_l, "no comparison curve in the result")
         style.placeholder(ax_m, "no comparison curve in the result")
@@ -73,3 +77,21 @@ def make_multiplier_figure(result: dict, out_dir, width: str = "double", formats
     ax_m.set_ylabel(f"Compute multiplier $M$ of {var['name']}")
     ax_m.legend(loc="best", title=f"{result['confidence']:.0%} joint bootstrap")
     return style.save_figure(fig, out_dir, "multiplier", formats)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m flops_fit.figures.multiplier",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("compare_json", help="compare.json written by `flops-fit compare --out`")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--width", choices=["single", "double"], default="double")
+    parser.add_argument("--formats", nargs="+", default=["pdf", "png"], choices=["pdf", "png", "svg"])
+    args = parser.parse_args(argv)
+    with open(args.compare_json) as fh:
+        result = json.load(fh)
+    make_multiplier_figure(result, args.out, args.width, tuple(args.formats))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
