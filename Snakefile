@@ -36,8 +36,10 @@ except ConfigError as err:
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/lr_plan.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/lr.smk"
 include: "workflow/rules/fit.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/compare.smk"

@@ -62,6 +62,8 @@ def _read_spec(value: str) -> dict:
 
 def cmd_plan(args) -> None:
     from .config import load_config
+    from .design import design_warnings
+    from .lr_sweep import read_rule, uses_sweep
     from .plan import plan_study, plan_tsv
 
     config = load_config(args.config)
@@ -70,7 +72,12 @@ def cmd_plan(args) -> None:
         if name not in config["studies"]:
             allowed = ", ".join(config["studies"])
             raise UserError(f"--study {name!r} is not a study of {args.config} (allowed: {allowed})")
-        tsv = plan_tsv(plan_study(name, config["studies"][name]))
+        study = config["studies"][name]
+        rule = read_rule(Path(args.results) / name / "lr" / "rule.json") if uses_sweep(study) else None
+        runs = plan_study(name, study, rule)
+        for line in design_warnings(name, study, runs):
+            print(f"flops-fit plan: warning: {line}", file=sys.stderr)
+        tsv = plan_tsv(runs)
         if args.out:
             from .io import atomic_write_text
 
@@ -259,6 +266,22 @@ def cmd_headline(args) -> None:
     make_headline(args.fit, args.predictions, args.out, sorted(args.budget), study=args.study, runs_csv=args.runs)
 
 
+def cmd_lr_rule(args) -> None:
+    from .lr_sweep import SweepError, describe, write_rule
+
+    try:
+        rule = write_rule(args.run_jsons, args.params, args.rule, args.table)
+    except SweepError as err:
+        raise UserError(str(err)) from None
+    print(describe(rule))
+
+
+def cmd_lr_figure(args) -> None:
+    from .figures.lr_sweep import plot_sweep, read_table
+
+    plot_sweep(json.loads(Path(args.rule).read_text()), read_table(args.table), args.out, args.formats, args.width)
+
+
 def cmd_status(args) -> None:
     from .status import format_status, status_json, study_status
 
@@ -278,6 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", nargs="?", default="config/config.yaml")
     p.add_argument("--study", help="one study (default: the active studies)")
     p.add_argument("--out", help="write plan.tsv here instead of printing it")
+    p.add_argument("--results", default="results",
+                   help="where a study's fitted learning-rate rule lies (<results>/<study>/lr/rule.json)")
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("prepare-data", help="tokenize and split a dataset (the data rule)")
@@ -389,6 +414,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--study", default="")
     p.add_argument("--out", required=True, help="the HTML file to write")
     p.set_defaults(func=cmd_headline)
+
+    p = sub.add_parser("lr-rule", help="fit the learning-rate rule lr(N) to a sweep's run JSONs")
+    p.add_argument("run_jsons", nargs="+")
+    p.add_argument("--params", choices=["total", "non_embedding"], default="total", help="N convention")
+    p.add_argument("--rule", required=True, help="rule.json to write")
+    p.add_argument("--table", required=True, help="sweep.csv to write (one row per sweep run)")
+    p.set_defaults(func=cmd_lr_rule)
+
+    p = sub.add_parser("lr-figure", help="draw the learning-rate sweep and its rule")
+    p.add_argument("--rule", required=True)
+    p.add_argument("--table", required=True)
+    p.add_argument("--out", required=True, help="the figure file; its suffix is replaced by each format")
+    p.add_argument("--formats", nargs="+", default=["pdf", "png"], choices=["pdf", "png", "svg"])
+    p.add_argument("--width", choices=["single", "double"], default="single")
+    p.set_defaults(func=cmd_lr_figure)
 
     p = sub.add_parser("status", help="runs done / running / failed / diverged of a study")
     p.add_argument("results", help="results/<study>")

@@ -15,7 +15,10 @@ Rule (every key of ``training`` below is optional here; the config schema fills 
     hidden weights (Yang et al. 2022);
   - ``kaplan``: ``0.003239 - 0.0001395 * ln(N)``, Kaplan et al. 2020, eq. D.1, floored at
     ``lr_min`` (default 1e-5). Kaplan's N is the non-embedding count; the planner passes N under
-    the study's ``accounting.params`` convention.
+    the study's ``accounting.params`` convention;
+  - ``sweep``: the rule ``eta*(N)`` fitted on the study's own learning-rate sweep
+    (``flops_fit.lr_sweep``; results/{study}/lr/rule.json), rounded to 3 significant figures.
+    ``None`` until the sweep has run (the planner's placeholder; no run trains with it).
 
 * Batch size (sequences per step), by ``batch_scaling``: ``constant`` (``batch_size``, default:
   it keeps tokens per step, the validation set and the evaluation cost identical across a study)
@@ -56,7 +59,7 @@ DEFAULTS = {
     "min_lr_ratio": 0.1,
     "decay_fraction": 0.2,
 }
-LR_SCALINGS = ("constant", "inverse_width", "kaplan")
+LR_SCALINGS = ("constant", "inverse_width", "kaplan", "sweep")
 BATCH_SCALINGS = ("constant", "power")
 SCHEDULES = ("cosine", "wsd")
 
@@ -66,9 +69,18 @@ def _get(training: dict, key: str):
     return DEFAULTS[key] if value is None else value
 
 
-def peak_lr(size: int, n_params: int, training: dict) -> float:
+def swept_lr(lr_rule: dict, n_params: float) -> float:
+    """The rate of a fitted rule ``lr_ref * (N / n_ref) ** exponent`` at 3 significant figures
+    (so that refitting the same sweep never changes a run's params)."""
+    lr = float(lr_rule["lr_ref"]) * (float(n_params) / float(lr_rule["n_ref"])) ** float(lr_rule["exponent"])
+    return float(f"{lr:.3g}")
+
+
+def peak_lr(size: int, n_params: int, training: dict, lr_rule: dict | None = None) -> float | None:
     """The peak learning rate of a model of width ``size`` and ``n_params`` parameters."""
     rule = _get(training, "lr_scaling")
+    if rule == "sweep":
+        return swept_lr(lr_rule, n_params) if lr_rule else None
     lr = float(_get(training, "lr"))
     if rule == "constant":
         return lr
@@ -93,7 +105,7 @@ def batch_size(n_params: int, training: dict) -> int:
     raise ValueError(f"training.batch_scaling {rule!r} is not one of {', '.join(BATCH_SCALINGS)}")
 
 
-def resolve_hparams(size: int, n_params: int, training: dict) -> dict:
+def resolve_hparams(size: int, n_params: int, training: dict, lr_rule: dict | None = None) -> dict:
     """Return ``{"batch_size": int, "optimizer": {...}}`` for a model of width ``size``.
 
     ``optimizer`` is the run spec's dict: name, lr, beta1, beta2, eps, weight_decay, grad_clip.
@@ -101,7 +113,7 @@ def resolve_hparams(size: int, n_params: int, training: dict) -> dict:
     """
     optimizer = {
         "name": "adamw",
-        "lr": peak_lr(size, n_params, training),
+        "lr": peak_lr(size, n_params, training, lr_rule),
         "beta1": float(_get(training, "beta1")),
         "beta2": float(_get(training, "beta2")),
         "eps": float(_get(training, "eps")),

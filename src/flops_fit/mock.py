@@ -19,8 +19,14 @@ from .io import atomic_write_json
 from .training.schedule import eval_steps
 
 
-def mock_loss(n: float, d: np.ndarray, law: dict) -> np.ndarray:
-    return law["E"] + law["A"] / n ** law["alpha"] + law["B"] / np.asarray(d, float) ** law["beta"]
+def mock_loss(n: float, d: np.ndarray, law: dict, lr: float | None = None) -> np.ndarray:
+    """The law's loss; times ``1 + lr_penalty ln(lr / lr_opt(N))^2`` when the law has an
+    ``lr_penalty`` (a known best rate ``lr_opt(N) = lr_optimum (N / 1e5)^-lr_exponent``)."""
+    loss = law["E"] + law["A"] / n ** law["alpha"] + law["B"] / np.asarray(d, float) ** law["beta"]
+    if law.get("lr_penalty") and lr:
+        best = law["lr_optimum"] * (n / 1e5) ** -law["lr_exponent"]
+        loss = loss * (1.0 + law["lr_penalty"] * np.log(lr / best) ** 2)
+    return loss
 
 
 def train_mock(spec: dict, out_json: str) -> dict:
@@ -32,7 +38,7 @@ def train_mock(spec: dict, out_json: str) -> dict:
     rng = np.random.default_rng(int.from_bytes(hashlib.sha256(key).digest()[:8], "little"))
     steps = eval_steps(spec["steps"], spec["eval"]["points"])
     tokens = np.array(steps, float) * spec["tokens_per_step"]
-    clean = mock_loss(n, np.maximum(tokens, spec["tokens_per_step"]), law)
+    clean = mock_loss(n, np.maximum(tokens, spec["tokens_per_step"]), law, spec["optimizer"]["lr"])
     noisy = clean * (1 + law["noise"] * rng.standard_normal(len(steps)))
     curve = [
         {"step": int(s), "tokens": int(t), "flops": float(t * spec["flops_per_token"]), "val_loss": float(v)}

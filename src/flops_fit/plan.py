@@ -97,12 +97,13 @@ def _n_params(name: str, size: int, study: dict) -> int:
         return 0
 
 
-def plan_run(name: str, study: dict, budget: float, size: int) -> dict:
-    """The complete spec of one run (docs/contracts.md)."""
+def plan_run(name: str, study: dict, budget: float, size: int, lr_rule: dict | None = None) -> dict:
+    """The complete spec of one run (docs/contracts.md); ``lr_rule``: the study's fitted
+    learning-rate rule (``training.lr_scaling: sweep``, flops_fit.lr_sweep), None before the sweep."""
     acct, training = study["accounting"], study["training"]
     arch = architecture(name, study, size)
     counts, fpt = arch["counts"], arch["flops_per_unit"]
-    hp = resolve_hparams(size, counts[acct["params"]], training)
+    hp = resolve_hparams(size, counts[acct["params"]], training, lr_rule)
     tokens_per_step = hp["batch_size"] * arch["units_per_sample"]  # units: tokens, images or samples
     steps = round(budget / (fpt * tokens_per_step))
     rid = run_id(budget, size)
@@ -152,7 +153,7 @@ def plan_run(name: str, study: dict, budget: float, size: int) -> dict:
     } | arch["extra"]
 
 
-def plan_study(name: str, study: dict) -> list[dict]:
+def plan_study(name: str, study: dict, lr_rule: dict | None = None) -> list[dict]:
     """Every run of a study, ordered by budget then size."""
     name_of_family, source = study["model"]["family"], study["data"]["source"]
     sources = family(name_of_family, f"studies.{name}.model.family").SOURCES
@@ -162,7 +163,7 @@ def plan_study(name: str, study: dict) -> list[dict]:
             f"{source!r} (allowed values: {', '.join(sources)}, or model.family custom)"
         )
     runs = [
-        plan_run(name, study, budget, size)
+        plan_run(name, study, budget, size, lr_rule)
         for budget in sorted(study["grid"]["budgets"])
         for size in sizes_for_budget(name, study, budget)
     ]
@@ -189,4 +190,6 @@ def plan_tsv(runs: list[dict]) -> str:
 
 
 def _fmt(value) -> str:
+    if value is None:
+        return "pending"  # a learning rate that the study's sweep has not fitted yet
     return f"{value:.6g}" if isinstance(value, float) else str(value)

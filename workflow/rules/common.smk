@@ -4,15 +4,21 @@ import json
 import os
 import re
 
+from flops_fit.design import design_warnings
+from flops_fit.lr_sweep import read_rule, uses_sweep
 from flops_fit.plan import plan_study, plan_tsv
 
 STUDIES = CONFIG["active_studies"]
-PLANS = {}
+PLANS = {}  # run_id -> spec; a study with an lr sweep has its rates once rule.json exists (lr.smk)
 for _study in STUDIES:
+    _cfg = CONFIG["studies"][_study]
+    _rule = read_rule(f"results/{_study}/lr/rule.json") if uses_sweep(_cfg) else None
     try:
-        PLANS[_study] = {run["run_id"]: run for run in plan_study(_study, CONFIG["studies"][_study])}
+        PLANS[_study] = {run["run_id"]: run for run in plan_study(_study, _cfg, _rule)}
     except ConfigError as err:
         sys.exit(f"flops-fit: {err}")
+    for _line in design_warnings(_study, _cfg, list(PLANS[_study].values())):
+        print(f"flops-fit: warning: {_line}", file=sys.stderr)  # one line each (docs/grid-design.md)
 
 
 def _datasets():
@@ -55,8 +61,8 @@ def run_ids(study):
 
 def run_spec(wildcards):
     """The run's spec as sorted-keys JSON: a deterministic param, so exactly the runs whose
-    spec changed are rerun."""
-    return json.dumps(PLANS[wildcards.study][wildcards.run_id], sort_keys=True)
+    spec changed are rerun (with an lr sweep: planned from the fitted rule, lr_plan.smk)."""
+    return json.dumps(grid_plan(wildcards.study)[wildcards.run_id], sort_keys=True)
 
 
 def run_jsons(wildcards):
@@ -79,6 +85,7 @@ def study_outputs(study):
     """Everything `rule all` builds for one study."""
     return [
         f"results/{study}/plan.tsv",
+        *lr_outputs(study),  # the learning-rate sweep, rule and figure (lr.smk)
         *(f"results/{study}/runs/{run}.json" for run in run_ids(study)),  # a deleted run is retrained
         f"results/{study}/runs.csv",
         f"results/{study}/fit/fit.json",
@@ -93,7 +100,8 @@ def train_runtime_minutes(wildcards, attempt):
     least cluster.min_runtime_minutes, times the attempt, so a run killed at its wall time asks
     for twice as long when Snakemake resubmits it (it resumes from its checkpoint)."""
     cluster = CONFIG["cluster"]
-    flops = PLANS[wildcards.study][wildcards.run_id]["flops"]
+    run = PLANS[wildcards.study].get(wildcards.run_id) or SWEEPS[wildcards.study][wildcards.run_id]
+    flops = run["flops"]
     devices = max(1, cluster["gpus_per_run"]) * study_cfg(wildcards)["training"]["processes"]
     seconds = flops / (cluster["sustained_flops_per_s"] * devices) * cluster["runtime_safety_factor"]
     return max(cluster["min_runtime_minutes"], -(-int(seconds) // 60)) * attempt
@@ -113,6 +121,8 @@ def train_inputs(wildcards):
     """The prepared data, unless the study trains with the mock backend or a custom loader (the
     training job calls the loader itself)."""
     cfg = study_cfg(wildcards)
+    if wildcards.run_id in PLANS[wildcards.study]:
+        lr_gate(wildcards)  # a grid run of a study with an lr sweep waits for the rule (lr_plan.smk)
     if cfg["training"]["backend"] == "mock" or cfg["data"]["source"] == "custom":
         return {}
     folder = data_dir(wildcards.study)

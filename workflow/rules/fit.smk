@@ -8,6 +8,8 @@ localrules:
 
 
 rule plan:
+    input:
+        lr_gate,  # the fitted learning-rate rule first, when the study has a sweep (lr_plan.smk)
     output:
         plan="results/{study}/plan.tsv",
     log:
@@ -15,7 +17,7 @@ rule plan:
     conda:
         "../../envs/analysis.yaml"
     params:
-        tsv=lambda wildcards: plan_tsv(list(PLANS[wildcards.study].values())),
+        tsv=lambda wildcards: plan_tsv(list(grid_plan(wildcards.study).values())),
     shell:
         "printf '%s' {params.tsv:q} > {output.plan} 2> {log}"
 

@@ -1,0 +1,167 @@
+"""The learning-rate stage: best rate per size, the rule eta*(N), planning from it, and (mock
+backend, a known best rate) the whole sweep recovering its answer; plus the design warnings."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+
+import pytest
+from conftest import tiny_config
+
+from flops_fit.config import check_config
+from flops_fit.design import design_warnings
+from flops_fit.hparams import swept_lr
+from flops_fit.lr_sweep import SweepError, best_lr, fit_rule, plan_sweep, sweep_settings, write_rule
+from flops_fit.mock import train_mock
+from flops_fit.plan import plan_study, plan_tsv
+
+LRS = [1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2]
+
+
+def rows_for(size, params, best, curvature=0.05, holdout=False, lrs=LRS):
+    return [
+        {"size": size, "params": params, "lr": lr, "loss": 2.0 + curvature * math.log(lr / best) ** 2,
+         "holdout": holdout, "status": "ok", "run_id": f"d{size}-lr{lr}"}
+        for lr in lrs
+    ]  # fmt: skip
+
+
+def test_best_rate_is_the_parabola_vertex():
+    best = best_lr(rows_for(8, 1000, 0.0055))
+    assert best["lr"] == pytest.approx(0.0055, rel=1e-9) and not best["at_edge"]
+    assert best["loss"] == pytest.approx(2.0)
+
+
+def test_unbracketed_best_rate_is_flagged_and_warned():
+    rows = rows_for(8, 1000, 0.05) + rows_for(16, 4000, 0.004)
+    edge = best_lr(rows[:5])
+    assert edge["at_edge"] and edge["lr"] == 1.6e-2 and edge["loss"] == rows[4]["loss"]
+    rule = fit_rule(rows)
+    (warning,) = rule["warnings"]
+    assert "size 8" in warning and "widen lr_sweep.lrs" in warning
+
+
+def test_rule_recovers_a_power_law_and_checks_a_held_out_size():
+    def true_lr(n):
+        return 0.006 * (n / 1e4) ** -0.4
+
+    rows = [r for size, n in ((8, 3000), (12, 7000), (16, 12000)) for r in rows_for(size, n, true_lr(n))]
+    rows += rows_for(24, 30000, true_lr(30000), holdout=True)
+    rule = fit_rule(rows)
+    assert rule["exponent"] == pytest.approx(-0.4, abs=1e-9)
+    assert swept_lr(rule, 5e4) == pytest.approx(true_lr(5e4), rel=2e-3)  # 3 significant figures
+    (check,) = rule["check"]
+    assert check["size"] == 24 and check["within_sqrt2"] and check["ratio"] == pytest.approx(1.0, rel=2e-3)
+    assert 0 <= check["loss_penalty_pct"] < 1e-3
+
+
+def test_rule_needs_two_sizes():
+    with pytest.raises(SweepError, match="at least 2 swept sizes"):
+        fit_rule(rows_for(8, 1000, 0.004) + rows_for(16, 4000, 0.003, holdout=True))
+
+
+def sweep_study(**sweep) -> dict:
+    config = tiny_config("mock")
+    study = config["studies"]["tiny"]
+    study["training"]["lr_scaling"] = "sweep"
+    study["training"]["mock"].update(lr_penalty=0.02, lr_optimum=0.004, lr_exponent=0.5)
+    study["lr_sweep"] = sweep
+    return check_config(config)["studies"]["tiny"]
+
+
+def test_sweep_plan_defaults_and_ids():
+    study = sweep_study()
+    settings = sweep_settings(study)
+    assert settings["lrs"] == pytest.approx([0.003 * 2.0**k for k in (-2, -1, 0, 1, 2)])
+    assert settings["sizes"] == [4, 8, 12] and settings["budget"] == 2.5e9
+    runs = plan_sweep("tiny", study)
+    assert len(runs) == 15 and len({r["run_id"] for r in runs}) == 15
+    assert runs[0]["run_id"] == "C2.5e9-d4-lr0.00075" and runs[0]["optimizer"]["lr"] == 0.00075
+
+
+def test_grid_is_planned_from_the_rule():
+    study = sweep_study()
+    pending = plan_study("tiny", study)
+    assert {r["optimizer"]["lr"] for r in pending} == {None} and "\tpending\n" in plan_tsv(pending)
+    rule = {"lr_ref": 0.004, "n_ref": 2000.0, "exponent": -0.5}
+    runs = plan_study("tiny", study, rule)
+    for r in runs:
+        assert r["optimizer"]["lr"] == float(f"{0.004 * (r['params_total'] / 2000) ** -0.5:.3g}")
+    assert len({r["optimizer"]["lr"] for r in runs}) == 3  # one rate per size
+
+
+def test_mock_sweep_recovers_the_known_best_rate(tmp_path):
+    """A mock law whose best rate is lr_optimum (N / 1e5)^-0.5: the sweep's rule finds the
+    exponent and, on a held-out size, a rate within x sqrt(2) at a negligible loss penalty."""
+    study = sweep_study(lrs=[0.01 * 2.0**k for k in range(-1, 5)], sizes=[4, 8, 12], holdout_sizes=[16])
+    study["training"]["mock"]["noise"] = 0.0
+    paths = []
+    for spec in plan_sweep("tiny", study):
+        paths.append(str(tmp_path / f"{spec['run_id']}.json"))
+        train_mock(spec, paths[-1])
+    rule = write_rule(paths, "total", str(tmp_path / "rule.json"), str(tmp_path / "sweep.csv"))
+    assert rule["exponent"] == pytest.approx(-0.5, abs=0.02) and not rule["warnings"]
+    (check,) = rule["check"]
+    assert check["within_sqrt2"] and check["loss_penalty_pct"] < 0.5
+    assert json.loads((tmp_path / "rule.json").read_text())["exponent"] == pytest.approx(rule["exponent"])
+    assert (tmp_path / "sweep.csv").read_text().count("\n") == 1 + 24
+
+
+def test_design_warnings_name_the_problems():
+    study = check_config(tiny_config("torch"))["studies"]["tiny"]
+    study = copy.deepcopy(study)
+    study["model"]["aspect_ratio"] = 8  # widths 4, 8, 12 -> 1, 1, 2 layers
+    lines = design_warnings("tiny", study, plan_study("tiny", study))
+    assert any("depth jumps inside budget" in w and "model.n_layer" in w for w in lines)
+    assert any("fewer than 300 optimiser steps" in w for w in lines)
+    assert any("embeddings are up to" in w for w in lines)
+    study["model"]["n_layer"] = 1
+    assert not any("depth jumps" in w for w in design_warnings("tiny", study, plan_study("tiny", study)))
+
+
+def test_design_warns_about_minima_at_the_edge():
+    study = check_config(tiny_config("mock"))["studies"]["tiny"]
+    lines = design_warnings("tiny", study, plan_study("tiny", study))
+    assert any("best size has fewer than 2 sizes" in w for w in lines)
+
+
+@pytest.mark.slow
+def test_grid_reruns_only_when_the_rule_moves_its_rates(tmp_path):
+    """Snakemake: the grid waits for the rule (a checkpoint); refitting the same rule retrains
+    nothing; a rule that moves some rates retrains exactly those runs."""
+    from conftest import snakemake, write_config
+
+    config = tiny_config("mock")
+    study = config["studies"]["tiny"]
+    study["grid"]["budgets"] = [2.5e9, 5e9]
+    study["training"]["lr_scaling"] = "sweep"
+    study["training"]["mock"].update(lr_penalty=0.02, lr_optimum=0.004, lr_exponent=0.5)
+    study["lr_sweep"] = {"lrs": [0.01, 0.02, 0.04, 0.08], "sizes": [4, 8]}
+    write_config(tmp_path, config)
+    snakemake(tmp_path, "--cores", "2", "--until", "aggregate")
+    results = tmp_path / "results" / "tiny"
+    rule = json.loads((results / "lr" / "rule.json").read_text())
+
+    def grid():
+        return {p.stem: (p.stat().st_mtime_ns, json.loads(p.read_text())["spec"]["optimizer"]["lr"])
+                for p in (results / "runs").glob("*.json")}  # fmt: skip
+
+    before = grid()
+    assert len(before) == 6
+    for run_id, (_, lr) in before.items():
+        spec = json.loads((results / "runs" / f"{run_id}.json").read_text())["spec"]
+        assert lr == swept_lr(rule, spec["params_total"])
+
+    (results / "lr" / "rule.json").unlink()  # refit: the same rule, so the grid stays
+    snakemake(tmp_path, "--cores", "2", "--until", "aggregate")
+    assert grid() == before
+
+    study["lr_sweep"]["sizes"] = [4, 12]  # another fit: some rates move
+    write_config(tmp_path, config)
+    snakemake(tmp_path, "--cores", "2", "--until", "aggregate")
+    after = grid()
+    moved = {r for r in before if before[r][1] != after[r][1]}
+    retrained = {r for r in before if before[r][0] != after[r][0]}
+    assert moved and retrained == moved
