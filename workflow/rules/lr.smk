@@ -12,10 +12,7 @@ use rule train as lr_train with:
     log:
         "results/{study}/logs/lr/{run_id}.log",
     wildcard_constraints:
-        run_id="|".join(
-            sorted({re.escape(r) for sweep in SWEEPS.values() for r in sweep})
-        )
-        or "$^",
+        run_id="|".join(sorted({re.escape(r) for sweep in SWEEPS.values() for r in sweep})) or "$^",
     params:
         spec=sweep_spec,
         data=lambda wildcards: data_dir(wildcards.study),

@@ -8,10 +8,7 @@ SWEEPS = {}
 for _study in STUDIES:
     if uses_sweep(CONFIG["studies"][_study]):
         try:
-            SWEEPS[_study] = {
-                run["run_id"]: run
-                for run in plan_sweep(_study, CONFIG["studies"][_study])
-            }
+            SWEEPS[_study] = {run["run_id"]: run for run in plan_sweep(_study, CONFIG["studies"][_study])}
         except ConfigError as err:
             sys.exit(f"flops-fit: {err}")
 
@@ -21,9 +18,7 @@ def sweep_spec(wildcards):
 
 
 def sweep_jsons(wildcards):
-    return [
-        f"results/{wildcards.study}/lr/runs/{r}.json" for r in SWEEPS[wildcards.study]
-    ]
+    return [f"results/{wildcards.study}/lr/runs/{r}.json" for r in SWEEPS[wildcards.study]]
 
 
 def lr_gate(wildcards):
@@ -38,10 +33,7 @@ def lr_gate(wildcards):
 @functools.lru_cache(maxsize=None)
 def _planned(study, rule_text):
     lr_rule = json.loads(rule_text) if rule_text else None
-    return {
-        run["run_id"]: run
-        for run in plan_study(study, CONFIG["studies"][study], lr_rule)
-    }
+    return {run["run_id"]: run for run in plan_study(study, CONFIG["studies"][study], lr_rule)}
 
 
 def grid_plan(study):
