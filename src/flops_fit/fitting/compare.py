@@ -110,7 +110,8 @@ def load_study(path, name: str | None = None) -> Study:
     fit_path = _fit_path(path)
     if name is None:
         name = fit_path.parent.parent.name if fit_path.parent.name == "fit" else fit_path.parent.name
-    return Study(name=name, fit=read_fit(fit_path), unit=_unit(read_fit(fit_path), fit_path), path=str(fit_path))
+    fit = read_fit(fit_path)
+    return Study(name=name, fit=fit, unit=_unit(fit, fit_path), path=str(fit_path))
 
 
 def check_comparable(base: Study, var: Study) -> None:

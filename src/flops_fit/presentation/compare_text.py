@@ -52,8 +52,9 @@ def format_comparison(result: dict) -> str:
     """Plain text of a :func:`flops_fit.fitting.compare.compare` result."""
     base, var = result["baseline"], result["variant"]
     conf = f"{result['confidence']:.0%}"
+    units = base["unit"] if base["unit"] == var["unit"] else f"{base['unit']} / {var['unit']}"
     lines = [
-        f"# baseline {base['name']} vs variant {var['name']}; data unit {base['unit']}; "
+        f"# baseline {base['name']} vs variant {var['name']}; data unit {units}; "
         f"N {base['convention']['params']}, C {base['convention']['flops']}",
         f"# {result['definition']}",
         f"# [{conf} interval] {result['interval_method']}",
