@@ -209,3 +209,19 @@ def test_make_compare_configs_are_the_default_study_with_swiglu():
     assert (base["model"]["mlp"], var["model"]["mlp"]) == ("gelu", "swiglu")
     assert {k: v for k, v in var.items() if k not in ("model", "description")} == \
         {k: v for k, v in base.items() if k not in ("model", "description")}
+
+
+@pytest.mark.skipif(__import__("shutil").which("pdflatex") is None, reason="pdflatex not installed")
+def test_comparison_table_compiles_in_a_two_column_paper(results, tmp_path):
+    import subprocess
+
+    from flops_fit.tables.comparison import comparison_tables
+
+    result = compare(load_study(results / "base"), load_study(results / "better"), [1e18, 1e21])
+    (tmp_path / "t.tex").write_text(comparison_tables(result)["tex"])
+    (tmp_path / "doc.tex").write_text("\\documentclass[twocolumn]{article}\\usepackage{booktabs}\n"
+                                      "\\begin{document}Text.\n\\input{t.tex}\\end{document}\n")
+    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "Overfull \\hbox" not in (tmp_path / "doc.log").read_text(errors="replace")

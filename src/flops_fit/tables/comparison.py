@@ -54,26 +54,33 @@ def comparison_tables(result: dict) -> dict[str, str]:
     ]
     notes = _notes(result)
     md = md_table(header, md_rows, ["r", "l"] + ["r"] * 6) + "\n" + "\n\n".join(notes) + "\n"
-    tex_rows = [
-        [tex_flops(r["budget"]), APPROACH_SHORT[f"approach{r['approach']}"],
-         _tex_plain(_iv(r, "multiplier"), fmt_multiplier), _tex_plain(_iv(r, "dL"), fmt_dloss),
-         tex_estimate(_iv(r, "N_base")), tex_estimate(_iv(r, "N_var")),
-         tex_estimate(_iv(r, "D_base")), tex_estimate(_iv(r, "D_var"))]
+    # LaTeX: two lines per budget and approach (baseline, then variant), so the table fits a page
+    groups = [
+        [[tex_flops(r["budget"]), APPROACH_SHORT[f"approach{r['approach']}"],
+          _tex_plain(_iv(r, "multiplier"), _plain_multiplier), _tex_plain(_iv(r, "dL"), _plain_dloss),
+          "baseline", tex_estimate(_iv(r, "N_base")), tex_estimate(_iv(r, "D_base"))],
+         ["", "", "", "", "variant", tex_estimate(_iv(r, "N_var")), tex_estimate(_iv(r, "D_var"))]]
         for r in rows
     ]
-    tex_header = ["$C$ (FLOPs)", "", "$M$", "$\\Delta L^*$", f"$N^*$ {tex_escape(base)}", f"$N^*$ {tex_escape(var)}",
-                  f"$D^*$ {tex_escape(base)}", f"$D^*$ {tex_escape(var)}"]
     tex = tex_table(
-        tex_header,
-        [tex_rows],
-        "rlrrrrrr",
-        caption=f"Compute multiplier of {tex_escape(var)} over {tex_escape(base)}",
-        label=f"tab:compare-{tex_escape(base)}-{tex_escape(var)}".replace("\\_", "-"),
+        ["$C$ (FLOPs)", "", "$M$", "$\\Delta L^*$", "study", "$N^*$", "$D^*$"],
+        groups,
+        "rlrrlrr",
+        caption=f"Compute multiplier $M$ of the variant ({tex_escape(var)}) over the baseline ({tex_escape(base)})",
+        label=f"tab:compare-{base}-{var}".replace("_", "-"),
         wide=True,
         notes=[tex_escape(n) for n in notes],
-    )
+    ).replace("\\small\n", "\\small\n\\setlength{\\tabcolsep}{3pt}\n", 1)
     return {"md": md, "tex": tex, "html": html_from_md(md, f"{var} vs {base}")}
 
 
 def _tex_plain(iv: Interval, fmt) -> str:
-    return tex_escape(_text(iv, fmt))
+    return tex_escape(_text(iv, fmt)).replace("-", "$-$")
+
+
+def _plain_multiplier(x: float) -> str:
+    return fmt_multiplier(x).rstrip("x")
+
+
+def _plain_dloss(x: float) -> str:
+    return "--" if x is None or not x == x or abs(x) == float("inf") else f"{x:+.3f}".replace("+", "")
