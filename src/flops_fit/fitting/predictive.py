@@ -146,7 +146,7 @@ def calibrate(errors: list[dict], approach: int, budgets, in_sample: list[dict],
     n = len(rows)
     prior = PRIOR_TAU.get(approach, PRIOR_TAU[2])
     out = {"budgets": studied, "c_max": studied[-1], "n_in_sample": m, "n_errors": n, "prior_dof": PRIOR_DOF,
-           "prior_tau": prior, "dof": dof_v + n}
+           "prior_tau": prior, "dof": dof_v + n + PRIOR_DOF}
     u = np.array([e["u"] for e in rows])
     lev = np.array([leverage([e["budget"]], e["train_budgets"])[0] for e in rows])
     for q in ("N", "L"):

@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..runs import CURVE_COLUMNS  # the curves.csv that aggregate writes
+
 REQUIRED_RUN_COLUMNS = ("params", "tokens", "loss")
 NUMERIC_RUN_COLUMNS = ("params", "params_non_embedding", "tokens", "flops", "loss", "budget")
-CURVE_COLUMNS = ("run_id", "step", "tokens", "flops", "loss")
 PARAMS_COLUMN = {"total": "params", "non_embedding": "params_non_embedding"}
 FLOPS_CONVENTIONS = ("6ND", "counted")
 BUDGET_TOLERANCE = 0.05  # runs whose C agree within 5% share a budget
