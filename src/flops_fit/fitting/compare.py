@@ -52,8 +52,8 @@ from .bootstrap import percentile_interval
 from .fitjson import read_fit
 from .runs_table import FitError
 
-GRID_STEP = 0.02  # decades of C between the points of Approach 3's tabulated L*(C)
-GRID_REACH = 6.0  # decades below and above the budgets that the tabulation covers
+GRID_STEP = 0.05  # decades of C between the points of Approach 3's tabulated L*(C)
+GRID_REACH = 3.0  # decades below and above the budgets that the tabulation covers
 SLOPE_POINTS = 9
 
 METHOD = (
@@ -244,13 +244,15 @@ def verdict(slope: float, lo: float, hi: float, confidence: float) -> tuple[str,
     )
 
 
-def compare_approach(base: Study, var: Study, approach: int, budgets, confidence: float, seed: int = 0) -> dict:
-    """Rows per budget and the multiplier's slope for one approach (see the module docstring)."""
+def compare_approach(base: Study, var: Study, approach: int, budgets, confidence: float, seed: int = 0,
+                     curve=()) -> dict:
+    """Rows per budget (and per ``curve`` budget) and the multiplier's slope for one approach
+    (see the module docstring); all budgets in one pass (Approach 3 tabulates L*(C) once)."""
     key = f"approach{approach}"
     bb, bv = base.fit["approaches"][key], var.fit["approaches"][key]
-    c = np.asarray(budgets, dtype=float)
+    c, curve = np.asarray(budgets, dtype=float), np.asarray(curve, dtype=float)
     grid = slope_budgets(c, base.fit["budgets"], var.fit["budgets"])
-    allc = np.concatenate([c, grid])[None, :]
+    allc = np.concatenate([c, curve, grid])[None, :]
     c_span = (float(allc.min()), float(allc.max()))
     pb = {p: (math.nan if v is None else v) for p, v in bb["params"].items()}
     pv = {p: (math.nan if v is None else v) for p, v in bv["params"].items()}
@@ -264,31 +266,35 @@ def compare_approach(base: Study, var: Study, approach: int, budgets, confidence
     sb = {p: v[:pairs, None] for p, v in sb.items()}
     sv = {p: v[perm, None] for p, v in sv.items()}
     reps = _quantities(approach, sb, bb, sv, bv, allc, c_span)
-    nb = len(c)
-    slope_point = float(_slope(np.log10(grid), point["multiplier"][:, nb:])[0])
-    slope_reps = _slope(np.log10(grid), reps["multiplier"][:, nb:])
+    at_grid = slice(len(c) + len(curve), None)
+    slope_point = float(_slope(np.log10(grid), point["multiplier"][:, at_grid])[0])
+    slope_reps = _slope(np.log10(grid), reps["multiplier"][:, at_grid])
     s_lo, s_hi = (float(v[0]) for v in percentile_interval(slope_reps[:, None], confidence))
     kind, sentence = verdict(slope_point, s_lo, s_hi, confidence)
-    ok = int(np.isfinite(reps["multiplier"][:, :nb]).all(axis=1).sum())
 
-    rows = []
-    for j, budget in enumerate(c):
-        row = {"budget": float(budget), "approach": approach}
-        for name in ("multiplier", "dL", "L_base", "L_var", "N_base", "N_var", "D_base", "D_var"):
-            lo, hi = _interval(reps[name][:, j : j + 1], confidence)
-            row.update({name: float(point[name][0, j]), f"{name}_lo": float(lo[0]), f"{name}_hi": float(hi[0])})
-        row["extrapolation"] = float(max(extrapolation.factor(budget, base.fit["budgets"]),
-                                         extrapolation.factor(budget, var.fit["budgets"])))
-        row["beyond_data"] = bool(row["extrapolation"] > extrapolation.FAR)
-        row["unreachable"] = bool(math.isinf(row["multiplier"]))  # the variant's L* is below the baseline's E
-        rows.append(row)
+    def rows(columns) -> list[dict]:
+        out = []
+        for j in columns:
+            budget = float(allc[0, j])
+            row = {"budget": budget, "approach": approach}
+            for name in ("multiplier", "dL", "L_base", "L_var", "N_base", "N_var", "D_base", "D_var"):
+                lo, hi = _interval(reps[name][:, j : j + 1], confidence)
+                row.update({name: float(point[name][0, j]), f"{name}_lo": float(lo[0]), f"{name}_hi": float(hi[0])})
+            row["extrapolation"] = float(max(extrapolation.factor(budget, base.fit["budgets"]),
+                                             extrapolation.factor(budget, var.fit["budgets"])))
+            row["beyond_data"] = bool(row["extrapolation"] > extrapolation.FAR)
+            row["unreachable"] = bool(math.isinf(row["multiplier"]))  # the variant's L* is below the baseline's E
+            out.append(row)
+        return out
+
     return {
-        "rows": rows,
+        "rows": rows(range(len(c))),
+        "curve": rows(range(len(c), len(c) + len(curve))),
         "slope": {"value": slope_point, "lo": s_lo, "hi": s_hi, "budgets": [float(grid[0]), float(grid[-1])]},
         "verdict": kind,
         "sentence": sentence,
         "pairs": pairs,
-        "pairs_finite": ok,
+        "pairs_finite": int(np.isfinite(reps["multiplier"][:, : len(c)]).all(axis=1).sum()),
     }
 
 
@@ -329,12 +335,13 @@ def compare(base: Study, var: Study, budgets, approaches=None, confidence: float
         "interval_method": METHOD,
         "definition": "multiplier M(C) = C'/C with L*_baseline(C') = L*_variant(C); M > 1: the variant saves compute. "
         "dL = L*_variant(C) - L*_baseline(C).",
-        "approaches": {f"approach{k}": compare_approach(base, var, k, c, confidence, seed) for k in common},
     }
+    studied = [*base.fit["budgets"], *var.fit["budgets"]]
+    curve = np.geomspace(min(studied), max(*studied, *c), curve_points) if curve_points else ()
+    blocks = {f"approach{k}": compare_approach(base, var, k, c, confidence, seed, curve) for k in common}
+    out["approaches"] = {k: {n: v for n, v in b.items() if n != "curve"} for k, b in blocks.items()}
     if curve_points:
-        studied = [*base.fit["budgets"], *var.fit["budgets"]]
-        grid = np.geomspace(min(studied), max(*studied, *c), curve_points).tolist()
-        out["curve"] = {f"approach{k}": compare_approach(base, var, k, grid, confidence, seed)["rows"] for k in common}
+        out["curve"] = {k: b["curve"] for k, b in blocks.items()}
     return out
 
 
