@@ -1,7 +1,7 @@
 """`make bench`: every benchmark of the project, one after the other, printing numbers.
 
     python benchmarks/run_all.py              # all (the default study takes ~10 minutes)
-    python benchmarks/run_all.py fit train    # a subset: fit, fit_scale, train, startup, pipeline, reliability
+    python benchmarks/run_all.py fit train    # a subset: fit, fit_scale, train, startup, pipeline, reliability, study
 
 Speed goals live here, not in timed tests (the machine's load varies).
 """
@@ -21,6 +21,7 @@ BENCHES = {
     "startup": "bench_startup.py",
     "pipeline": "bench_pipeline.py",
     "reliability": "bench_reliability.py",
+    "study": "bench_study.py",
 }
 
 

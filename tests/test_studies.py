@@ -27,6 +27,7 @@ TOY_TRAINING = {
     "compile": False,
     "threads": 1,
     "batch_size": 8,
+    "lr_scaling": "constant",  # the studies' learning-rate sweep is tested in test_lr_sweep.py
     "eval_points": 6,
     "eval_batches": 2,
     "checkpoint_minutes": 5,
@@ -43,7 +44,7 @@ def study_file(name: str) -> dict:
 def toy(config: dict, name: str, *, model: dict, grid: dict, data: dict | None = None) -> dict:
     config = copy.deepcopy(config)
     study = config["studies"][name]
-    study["model"].update(model)
+    study["model"].update({"n_layer": 1, **model})
     study["grid"] = grid
     study["training"].update(TOY_TRAINING)
     study["fit"].update(TOY_FIT)
@@ -154,7 +155,7 @@ def test_studies_run_with_the_mock_backend(name, tmp_path):
         assert run["flops"]["actual"] == pytest.approx(spec["flops"])
         assert run["unit"] == ("images" if name == "cifar10-vit" else "tokens")
     aggregate(paths, str(tmp_path / "runs.csv"), str(tmp_path / "curves.csv"))
-    assert len(pd.read_csv(tmp_path / "runs.csv")) == len(specs) == 20
+    assert len(pd.read_csv(tmp_path / "runs.csv")) == len(specs) == {"tinystories-gpt": 25, "cifar10-vit": 20}[name]
 
 
 def test_effective_data_and_repetition_warnings():

@@ -232,7 +232,8 @@ class ViTShape:
 
 
 def vit_shape(size: int, model: dict, image_size: int, channels: int, num_classes: int) -> ViTShape:
-    """Shape of the ViT of width ``size``: ``n_layer = max(1, round(d_model / aspect_ratio))``,
+    """Shape of the ViT of width ``size``: ``model.n_layer`` layers, or when not given
+    ``n_layer = max(1, round(d_model / aspect_ratio))``,
     ``n_head = max(1, round(d_model / head_dim))`` (must divide d_model), MLP of ``mlp_ratio x
     d_model`` (SwiGLU: 2/3 of that), patches of ``model.patch_size`` (default 4) pixels."""
     d = int(size)
@@ -240,7 +241,10 @@ def vit_shape(size: int, model: dict, image_size: int, channels: int, num_classe
     n_head = max(1, round(d / head_dim))
     if d % n_head:
         raise ValueError(f"width {d} is not a multiple of n_head={n_head} (model.head_dim={head_dim})")
-    n_layer = max(1, round(d / float(model.get("aspect_ratio", 24))))
+    if model.get("n_layer"):  # a fixed depth (width as the only knob)
+        n_layer = int(model["n_layer"])
+    else:
+        n_layer = max(1, round(d / float(model.get("aspect_ratio", 24))))
     mlp = model.get("mlp", "gelu")
     ratio = float(model.get("mlp_ratio", 4))
     d_ff = int(ratio * d) if mlp == "gelu" else int(round(2 * ratio * d / 3))

@@ -6,6 +6,11 @@
 # gives the same rates reruns nothing).
 
 
+localrules:
+    lr_rule,
+    lr_figure,
+
+
 use rule train as lr_train with:
     output:
         run="results/{study}/lr/runs/{run_id}.json",
