@@ -35,11 +35,14 @@ def plot_sweep(rule: dict, rows: list[dict], out: str, formats=("pdf", "png"), w
     """Draw the two panels and save them as ``out`` with each format's suffix."""
     import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     from flops_fit.lr_sweep import NEAR_BEST, _parabola
 
     style.use_paper_style()
-    fig, (ax_loss, ax_rule) = plt.subplots(1, 2, figsize=style.figure_size(width, aspect=0.75, ncols=2))
+    # two panels side by side need the full page width to stay readable
+    w = max(style.WIDTHS_IN[width], style.WIDTHS_IN["double"])
+    fig, (ax_loss, ax_rule) = plt.subplots(1, 2, figsize=(w, w * 0.36))
     sizes = sorted({r["size"] for r in rows})
     colors = dict(zip(sizes, style.sequential_colors(len(sizes)), strict=True))
     bests = {b["size"]: b for b in rule["sizes"]}
@@ -60,10 +63,14 @@ def plot_sweep(rule: dict, rows: list[dict], out: str, formats=("pdf", "png"), w
             ax_loss.plot(np.exp(x), a * x * x + b * x + c, "--" if held else "-", color=colors[size], lw=0.8)
         if best:
             ax_loss.plot([best["lr"]], [best["loss"]], "*", color=colors[size], ms=7, mec="k", mew=0.3)
+    plain = FuncFormatter(lambda x, _: f"{x:g}")
     ax_loss.set_xscale("log")
+    ax_loss.xaxis.set_major_formatter(plain)
+    ax_loss.xaxis.set_minor_formatter(NullFormatter())
+    ax_loss.set_xticks(sorted({r["lr"] for r in rows}))
     ax_loss.set_xlabel("peak learning rate")
     ax_loss.set_ylabel("final validation loss")
-    ax_loss.legend(loc="best")
+    ax_loss.legend(loc="upper center", ncols=2)
 
     fitted = [b for b in rule["sizes"] if not b["holdout"]]
     held = [b for b in rule["sizes"] if b["holdout"]]
@@ -83,8 +90,10 @@ def plot_sweep(rule: dict, rows: list[dict], out: str, formats=("pdf", "png"), w
     ax_rule.set_xlabel(f"parameters N ({rule['params'].replace('_', '-')})")
     ax_rule.set_ylabel("best learning rate")
     ax_rule.set_yscale("log")
+    ax_rule.yaxis.set_major_formatter(plain)
+    ax_rule.yaxis.set_minor_formatter(plain)
     style.log_axis(ax_rule, "x", "count")
-    ax_rule.legend(loc="best")
+    ax_rule.legend(loc="lower left")
     stem = Path(out)
     return style.save_figure(fig, stem.parent, stem.stem, formats)
 
