@@ -165,3 +165,21 @@ def test_grid_reruns_only_when_the_rule_moves_its_rates(tmp_path):
     moved = {r for r in before if before[r][1] != after[r][1]}
     retrained = {r for r in before if before[r][0] != after[r][0]}
     assert moved and retrained == moved
+
+
+@pytest.mark.parametrize("name", ["shakespeare", "tinystories-gpt", "cifar10-vit"])
+def test_built_in_studies_follow_the_design_rules(name):
+    """Fixed depth, a swept learning rate, >= 300 steps, N without a dominant embedding: no warning."""
+    import yaml
+    from conftest import ROOT
+
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    if name != "shakespeare":
+        extra = yaml.safe_load((ROOT / "config" / "studies" / f"{name}.yaml").read_text())
+        config["active_studies"] = extra["active_studies"]
+        config["studies"].update(extra["studies"])
+    study = check_config(config)["studies"][name]
+    runs = plan_study(name, study)
+    assert study["training"]["lr_scaling"] == "sweep" and len(plan_sweep(name, study)) >= 9
+    assert len({r["model"]["n_layer"] for r in runs}) == 1 and min(r["steps"] for r in runs) >= 300
+    assert design_warnings(name, study, runs) == []
