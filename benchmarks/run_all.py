@@ -1,7 +1,7 @@
 """`make bench`: every benchmark of the project, one after the other, printing numbers.
 
     python benchmarks/run_all.py              # all (the default study takes ~10 minutes)
-    python benchmarks/run_all.py fit train    # a subset: fit, fit_scale, train, startup, pipeline, reliability, study
+    python benchmarks/run_all.py fit train    # a subset (names: the keys of BENCHES below)
 
 Speed goals live here, not in timed tests (the machine's load varies).
 """
@@ -22,6 +22,7 @@ BENCHES = {
     "pipeline": "bench_pipeline.py",
     "reliability": "bench_reliability.py",
     "study": "bench_study.py",
+    "branches": "bench_branches.py",
 }
 
 

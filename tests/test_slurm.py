@@ -363,3 +363,24 @@ def test_job_groups_batch_tiny_runs_into_few_slurm_jobs(cluster, tmp_path):
     assert len(sbatch) == 2
     for line in sbatch:
         assert " -t 6 " in line and "--cpus-per-task=1" in line and "--mem 500" in line, line
+
+
+def test_cooldown_branches_run_as_separate_trunk_and_branch_jobs(cluster, tmp_path):
+    """grid.mode branches (flops_fit.branches) through the profile: every trunk segment and every
+    branch is its own sbatch job, and each branch starts from its trunk's marker (mock backend)."""
+    config = _tiny_slurm_config("mock")
+    config["cluster"].update(gpus_per_run=0, min_runtime_minutes=2, mem_mb=500)
+    config["studies"]["tiny"]["grid"]["mode"] = "branches"
+    config["studies"]["tiny"]["training"]["schedule"] = "wsd"
+    write_config(tmp_path, config)
+    proc = subprocess.run(_snakemake_cmd(tmp_path, *PROFILES, "results/tiny/runs.csv"), env=_env(tmp_path),
+                          capture_output=True, text=True, timeout=240)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    runs = _runs(tmp_path)
+    trunks = {p.stem: json.loads(p.read_text()) for p in (tmp_path / "results/tiny/trunks").glob("*.json")}
+    assert len(runs) == 6 and len(trunks) == 6  # 3 sizes x 2 branch points
+    job_ids = [r["provenance"]["slurm_job_id"] for r in [*runs.values(), *trunks.values()]]
+    assert None not in job_ids and len(set(job_ids)) == 12, job_ids
+    assert all(run["trunk"]["id"] in trunks for run in runs.values())
+    cost = sum(run["flops"]["branch"]["cost"] for run in runs.values())
+    assert cost < 0.9 * sum(run["flops"]["actual"] for run in runs.values())  # 84%: budgets 4x apart share trunks

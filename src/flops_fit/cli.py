@@ -96,22 +96,30 @@ def cmd_prepare_data(args) -> None:
 
 def cmd_train(args) -> None:
     spec = _read_spec(args.spec)
+    start = _read_spec(args.start) if args.start else None  # the trunk marker (flops_fit.branches)
+    trunk = spec.get("trunk") or {}
+    if trunk and trunk.get("start", 1) and start is None:  # a branch, or a trunk segment after the first
+        raise UserError(f"run {spec.get('run_id')} starts from trunk {trunk.get('previous') or trunk['id']}: "
+                        "give its marker with --start")  # fmt: skip
     backend = spec.get("training", {}).get("backend", "torch")
     if backend == "mock":
         from .mock import train_mock
 
-        train_mock(spec, args.out)
+        train_mock(spec, args.out, args.checkpoint_dir, start)
         return
     from . import finished
 
-    if args.checkpoint_dir and finished.reuse(spec, args.data, args.out, args.checkpoint_dir):
+    trunk_point_lost = spec.get("kind") == "trunk" and not (Path(args.checkpoint_dir or ".") / "point.pt").is_file()
+    if args.checkpoint_dir and not trunk_point_lost and finished.reuse(spec, args.data, args.out, args.checkpoint_dir):
         print(f"[{spec.get('run_id')}] finished before with this spec on these data: reusing "
               f"{Path(args.checkpoint_dir) / finished.RUN_FILE}, not training", flush=True)  # fmt: skip
         return
     from .train import EXIT_PREEMPTED, Preempted, train_run
 
     try:
-        train_run(spec, args.data, args.out, args.checkpoint_dir, threads=args.threads)
+        train_run(spec, args.data, args.out, args.checkpoint_dir, threads=args.threads, start=start)
+    except ValueError as err:  # a spec or input this job cannot run: one line, exit status 2
+        raise UserError(str(err)) from None
     except Preempted as err:  # SIGTERM: checkpointed; a resubmitted job resumes from it
         print(f"flops-fit train: preempted: {err}", file=sys.stderr, flush=True)
         sys.exit(EXIT_PREEMPTED)
@@ -316,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="the run JSON to write")
     p.add_argument("--checkpoint-dir", help="side folder for checkpoints (resume)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--start", help="the trunk marker JSON a cooldown branch or trunk segment starts from")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("aggregate", help="collect run JSONs into runs.csv and curves.csv")

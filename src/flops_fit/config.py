@@ -220,6 +220,16 @@ def _check_semantics(config: dict) -> None:
                 f"config error at studies.{name}.grid: give exactly one of 'sizes' (a list of model sizes) "
                 "or 'centred' (sizes centred on a guessed optimum per budget)"
             )
+        if grid["mode"] != "independent" and study["training"].get("lr_scaling") == "sweep":
+            raise ConfigError(
+                f"config error at studies.{name}.grid.mode: {grid['mode']} does not combine with "
+                "training.lr_scaling sweep yet (allowed with a sweep: independent)"
+            )
+        if grid["mode"] == "branches" and study["training"]["schedule"] != "wsd":
+            raise ConfigError(
+                f"config error at studies.{name}.grid.mode: branches needs training.schedule wsd "
+                f"(a cooldown branches off a constant learning rate); got {study['training']['schedule']!r}"
+            )
         _check_code_keys(name, study)
         study["data"].setdefault("name", study["data"]["source"])
         if study["data"]["source"] == "text_files" and not study["data"]["files"]:

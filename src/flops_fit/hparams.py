@@ -33,7 +33,8 @@ Rule (every key of ``training`` below is optional here; the config schema fills 
   cosine decay to ``min_lr_ratio`` (0.1) x peak over exactly the remaining steps (Hoffmann et al.
   2022: a cosine cycle longer than the run biases its loss upwards), or warmup-stable-decay
   (``schedule: wsd``; Hu et al. 2024, Hägele et al. 2024) with a linear decay to ``min_lr_ratio``
-  x peak over the last ``decay_fraction`` (0.2) of the steps.
+  x peak over the last ``decay_fraction`` (0.2) of the steps (``decay_shape: sqrt``: the 1-sqrt
+  cooldown of Hägele et al. 2024).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ DEFAULTS = {
     "warmup_fraction": 0.05,
     "min_lr_ratio": 0.1,
     "decay_fraction": 0.2,
+    "decay_shape": "linear",
 }
 LR_SCALINGS = ("constant", "inverse_width", "kaplan", "sweep")
 BATCH_SCALINGS = ("constant", "power")
@@ -138,4 +140,6 @@ def resolve_schedule(steps: int, training: dict) -> dict:
     if name == "wsd":
         schedule["decay_fraction"] = float(_get(training, "decay_fraction"))
         schedule["decay_steps"] = max(1, round(schedule["decay_fraction"] * steps))
+        if _get(training, "decay_shape") != "linear":  # (absent when linear: older specs stay as they were)
+            schedule["decay_shape"] = _get(training, "decay_shape")
     return schedule

@@ -5,12 +5,19 @@ Gaussian noise, evaluated along the run's own tokens so the curve feeds Approach
 one would. It lets a user try the whole pipeline and test a grid design before spending
 accelerator hours, and the tests use it for the fast paths. The noise is seeded by the run's
 seed and id, so the same spec gives the same numbers.
+
+Cooldown branches (``flops_fit.branches``) run here too: a trunk segment writes a small JSON as
+its branch-point "checkpoint" and its marker; a branch checks that checkpoint (trunk and step)
+and writes the run JSON of an independent run (the law has no schedule) plus ``trunk`` and
+``flops.branch``, so the DAG, reruns and accounting are tested without training.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -29,9 +36,14 @@ def mock_loss(n: float, d: np.ndarray, law: dict, lr: float | None = None) -> np
     return loss
 
 
-def train_mock(spec: dict, out_json: str) -> dict:
-    """Write the run JSON of ``spec`` with losses from ``spec['training']['mock']``."""
-    start = time.perf_counter()
+def train_mock(spec: dict, out_json: str, checkpoint_dir: str | None = None, start: dict | None = None) -> dict:
+    """Write the run JSON of ``spec`` with losses from ``spec['training']['mock']`` (a trunk
+    segment's marker for a ``kind: trunk`` spec; ``start``: the trunk marker it starts from)."""
+    if start is not None:
+        _check_point(spec, start)
+    if spec.get("kind") == "trunk":
+        return _trunk_mock(spec, out_json, checkpoint_dir)
+    begin = time.perf_counter()
     law = spec["training"]["mock"]
     n = spec["params_total"] if spec["param_convention"] == "total" else spec["params_non_embedding"]
     key = f"{spec['seed']}:{spec['study']}:{spec['run_id']}".encode()
@@ -53,8 +65,27 @@ def train_mock(spec: dict, out_json: str) -> dict:
         data={"seen": seen, "unique": seen, "epochs": 0.0},
         curve=curve,
         final={"train_loss": float(noisy[-1]), "val_loss": float(noisy[-1]), "step": spec["steps"]},
-        timing=record.timing(spec, seen, wall_s=time.perf_counter() - start, train_s=0.0, eval_s=0.0),
+        timing=record.timing(spec, seen, wall_s=time.perf_counter() - begin, train_s=0.0, eval_s=0.0),
         provenance=record.run_provenance(spec, "cpu", "mock", threads=1, world_size=1, resumed_from=None),
+        trunk=start,
     )
     atomic_write_json(out_json, run)
     return run
+
+
+def _check_point(spec: dict, marker: dict) -> None:
+    trunk = spec["trunk"]
+    step = trunk["start"] if spec.get("kind") == "trunk" else trunk["step"]
+    point = json.loads(Path(marker["checkpoint"]).read_text())
+    if point != {"trunk_hash": trunk["hash"], "step": step}:
+        raise ValueError(f"trunk checkpoint {marker['checkpoint']} is of another trunk or step (expected step {step})")
+
+
+def _trunk_mock(spec: dict, out_json: str, checkpoint_dir: str | None) -> dict:
+    point = Path(checkpoint_dir or Path(out_json).parent) / "point.json"
+    atomic_write_json(point, {"trunk_hash": spec["trunk"]["hash"], "step": spec["steps"]})
+    prov = record.run_provenance(spec, "cpu", "mock", threads=1, world_size=1, resumed_from=None)
+    marker = record.trunk_marker(spec, status="ok", step=spec["steps"], checkpoint=str(point), curve=[],
+                                 train_s=0.0, provenance=prov)  # fmt: skip
+    atomic_write_json(out_json, marker)
+    return marker

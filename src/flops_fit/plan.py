@@ -7,12 +7,18 @@ spec is the contract of docs/contracts.md; its sorted-keys JSON is the train rul
 so editing the config reruns exactly the runs whose spec changed.
 
 Steps follow the budget exactly (issue 4): ``steps = round(C / (flops_per_token * tokens_per_step))``.
+
+With ``grid.mode: branches`` every run becomes a cooldown branch of its size's trunk
+(``flops_fit.branches``), and a centred grid picks its targets from one log-spaced ladder shared by
+all budgets (``n_opt x span^(k / (points - 1))`` for integer k), so that one size serves several
+budgets and its runs share a trunk.
 """
 
 from __future__ import annotations
 
 import math
 
+from .branches import branch_plan
 from .config import ConfigError
 from .families import family
 from .hparams import resolve_hparams, resolve_schedule
@@ -71,9 +77,7 @@ def sizes_for_budget(name: str, study: dict, budget: float) -> list[int]:
     counts = {w: n for w in range(4, MAX_WIDTH + 1, 4) if (n := _n_params(name, w, study))}
     centre = c["n_opt"] * (budget / c["budget"]) ** c["exponent"]
     chosen = []
-    for i in range(c["points"]):
-        t = i / (c["points"] - 1) - 0.5
-        target = centre * c["span"] ** t
+    for target in _targets(centre, c, ladder=grid.get("mode") == "branches"):
         chosen.append(min(counts, key=lambda w: abs(math.log(counts[w] / target))))
     chosen = sorted(set(chosen))
     if len(chosen) < c["points"]:
@@ -87,6 +91,18 @@ def sizes_for_budget(name: str, study: dict, budget: float) -> list[int]:
             "must be multiples of their head count); widen the span, lower the points or raise the budget"
         )
     return chosen
+
+
+def _targets(centre: float, c: dict, ladder: bool) -> list[float]:
+    """``points`` parameter counts log-spaced over ``span`` around ``centre``; with ``ladder``, the
+    nearest rungs of the ladder ``n_opt x step^k`` (step = span^(1/(points-1))) instead."""
+    points, span = c["points"], c["span"]
+    if not ladder:
+        return [centre * span ** (i / (points - 1) - 0.5) for i in range(points)]
+    step = span ** (1 / (points - 1))
+    k0 = math.log(centre / c["n_opt"]) / math.log(step) - (points - 1) / 2
+    first = round(k0)
+    return [c["n_opt"] * step ** (first + i) for i in range(points)]
 
 
 def _n_params(name: str, size: int, study: dict) -> int:
@@ -155,6 +171,12 @@ def plan_run(name: str, study: dict, budget: float, size: int, lr_rule: dict | N
 
 def plan_study(name: str, study: dict, lr_rule: dict | None = None) -> list[dict]:
     """Every run of a study, ordered by budget then size."""
+    return plan_study_and_trunks(name, study, lr_rule)[0]
+
+
+def plan_study_and_trunks(name: str, study: dict, lr_rule: dict | None = None) -> tuple[list[dict], list[dict]]:
+    """Every run of a study (ordered by budget then size) and its trunk segments (none unless
+    ``grid.mode`` is branches: ``flops_fit.branches``)."""
     name_of_family, source = study["model"]["family"], study["data"]["source"]
     sources = family(name_of_family, f"studies.{name}.model.family").SOURCES
     if sources is not None and source not in sources:
@@ -170,7 +192,9 @@ def plan_study(name: str, study: dict, lr_rule: dict | None = None) -> list[dict
     ids = [r["run_id"] for r in runs]
     if len(set(ids)) != len(ids):
         raise ConfigError(f"config error at studies.{name}.grid.budgets: two budgets give the same run id")
-    return runs
+    if study["grid"].get("mode", "independent") == "branches":
+        return branch_plan(name, runs, study["training"])
+    return runs, []
 
 
 def plan_tsv(runs: list[dict]) -> str:

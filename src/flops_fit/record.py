@@ -4,11 +4,14 @@ A run's record holds its spec, parameter counts, FLOPs under every convention, t
 its validation curve, final losses, timing and provenance. :func:`run_record` assembles it from
 what a backend measured, so the torch trainer (``flops_fit.train``) and the mock backend
 (``flops_fit.mock``) write the same keys; ``SCHEMA_VERSION`` is the only place the version lives
-(``flops_fit.runs.read_run`` refuses other versions). No torch here.
+(``flops_fit.runs.read_run`` refuses other versions). A cooldown branch (``flops_fit.branches``)
+adds ``trunk`` provenance and ``flops.branch``; a trunk segment writes :func:`trunk_marker`
+instead. No torch here.
 """
 
 from __future__ import annotations
 
+from flops_fit.branches import branch_flops
 from flops_fit.families import family
 from flops_fit.provenance import provenance, spec_hash
 
@@ -26,13 +29,17 @@ def flops_per_unit_by_convention(spec: dict) -> dict[str, float]:
 
 
 def run_flops(spec: dict, seen: float) -> dict:
-    """The run JSON's ``flops`` block for ``seen`` units of data."""
-    return {
+    """The run JSON's ``flops`` block for ``seen`` units of data. ``actual`` is what an
+    independent run of these units costs (the fit's C, for a branch too); a branch adds
+    ``branch``: what it cost (``flops_fit.branches.branch_flops``)."""
+    block = {
         "planned": spec.get("budget", spec.get("flops")),
         "actual": spec["flops_per_token"] * seen,
         "convention": spec.get("flop_convention", "chinchilla"),
         **{name: value * seen for name, value in flops_per_unit_by_convention(spec).items()},
     }
+    branch = branch_flops(spec)
+    return block | ({"branch": branch} if branch else {})
 
 
 def timing(
@@ -86,10 +93,17 @@ def run_record(
     final: dict,
     timing: dict,
     provenance: dict,
+    trunk: dict | None = None,
 ) -> dict:
     """The run JSON. ``data``: ``{"seen", "unique", "epochs"}`` in the spec's unit; ``final``:
-    ``{"train_loss", "val_loss", "step"}`` (+ ``val_accuracy`` for classifiers)."""
-    return {
+    ``{"train_loss", "val_loss", "step"}`` (+ ``val_accuracy`` for classifiers); ``trunk``: the
+    marker of the trunk a branch started from."""
+    extra = {}
+    if trunk is not None:
+        extra["trunk"] = {"id": trunk["trunk_id"], "step": trunk["step"], "hash": trunk["trunk_hash"],
+                          "checkpoint": trunk["checkpoint"], "config_hash": trunk["provenance"]["config_hash"],
+                          "git_commit": trunk["provenance"].get("git_commit")}  # fmt: skip
+    return extra | {
         "schema_version": SCHEMA_VERSION,
         "run_id": spec.get("run_id", "run"),
         "study": spec.get("study"),
@@ -104,5 +118,28 @@ def run_record(
         "optimizer": spec["optimizer"],
         "schedule": spec["schedule"],
         "timing": timing,
+        "provenance": provenance,
+    }
+
+
+def trunk_marker(spec: dict, *, status: str, step: int, checkpoint: str, curve: list[dict], train_s: float,
+                 provenance: dict) -> dict:  # fmt: skip
+    """The marker JSON of a trunk segment (``flops_fit.branches``): the Snakemake output that its
+    branches take as input; it names the branch-point checkpoint (a side file, never an output)."""
+    trunk = spec["trunk"]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "trunk",
+        "trunk_id": trunk["id"],
+        "study": spec.get("study"),
+        "size": spec.get("size"),
+        "status": status,
+        "step": int(step),
+        "start": int(trunk["start"]),
+        "trunk_hash": trunk["hash"],
+        "checkpoint": checkpoint,
+        "flops": (int(step) - int(trunk["start"])) * spec["tokens_per_step"] * spec["flops_per_token"],
+        "curve": curve,
+        "train_s": train_s,
         "provenance": provenance,
     }

@@ -9,6 +9,9 @@ data-parallel runs: ``torchrun --standalone --nproc-per-node P -m flops_fit.cli 
 
 (``--spec`` takes the spec inline, as the rule passes its ``params.spec``, or a JSON file), or
 from Python: ``train_run(spec, data_dir, out_json, checkpoint_dir, threads=1, log=print)``.
+Cooldown branches (``flops_fit.branches``) run through the same command: a trunk segment (spec
+``kind: trunk``) writes its branch-point checkpoint and a marker JSON instead of a run JSON, and
+a branch or a later segment starts from the marker given with ``--start MARKER``.
 Exit status: 0 (ok or diverged: divergence is data), 2 (a spec or input it cannot run, one
 line), ``EXIT_PREEMPTED`` = 128 + SIGTERM = 143 after SIGTERM (checkpointed; a rerun resumes).
 
@@ -174,6 +177,7 @@ class Job:
     log: object
     checkpoint_dir: str | os.PathLike
     spec_hash: str
+    start: dict | None = None  # the trunk marker a branch or a trunk segment starts from
 
     @property
     def run_id(self) -> str:
@@ -205,6 +209,7 @@ class Progress:
     losses: list = field(default_factory=list)  # training loss of every step
     initial_loss: float | None = None
     resumed_from: int | None = None
+    start_step: int = 0  # a branch's (or trunk segment's) first step: its trunk's branch point
     prior: dict = field(default_factory=lambda: {"train_s": 0.0, "eval_s": 0.0, "wall_s": 0.0})  # earlier attempts
     status: str = "ok"
     last_loss: float | None = None
@@ -213,7 +218,7 @@ class Progress:
 
 
 # --- set-up ----------------------------------------------------------------------------------
-def set_up(spec: dict, data_dir, checkpoint_dir, threads: int, log) -> Job:
+def set_up(spec: dict, data_dir, checkpoint_dir, threads: int, log, start: dict | None = None) -> Job:
     """Device, seeds, the run's model and data (``flops_fit.tasks``), optimiser and autocast."""
     training = spec.get("training", {})
     if training.get("backend", "torch") != "torch":
@@ -238,40 +243,66 @@ def set_up(spec: dict, data_dir, checkpoint_dir, threads: int, log) -> Job:
         spec=spec, task=task, model=model, core=core, step_model=dist.wrap(core), optimizer=optimizer,
         device=device, dist=dist, amp=autocast_context(device, training.get("dtype")),
         log=log if dist.main else _quiet, checkpoint_dir=checkpoint_dir, spec_hash=checkpoint.spec_hash(spec),
+        start=start,
     )  # fmt: skip
 
 
 # --- checkpoints -----------------------------------------------------------------------------
 def resume(job: Job) -> Progress:
     """The progress of a checkpoint of this very spec (model, optimiser, RNG and data restored),
-    or a fresh start."""
+    else of the trunk's branch point it starts from (``job.start``), or a fresh start."""
     state = checkpoint.load(job.checkpoint_dir, job.spec_hash, log=job.log)
+    if state is None and job.start is not None:
+        return _start_from_trunk(job)
     if state is None:
         return Progress()
+    _restore(job, state)
+    step = int(state["step"])
+    job.log(f"[{job.run_id}] resuming from step {step}/{job.steps}")
+    return Progress(step=step, curve=list(state["curve"]), losses=list(state["losses"]),
+                    initial_loss=state["initial_loss"], resumed_from=step, prior=dict(state["timing"]),
+                    start_step=int(state.get("start_step", 0)))  # fmt: skip
+
+
+def _start_from_trunk(job: Job) -> Progress:
+    """Progress at the trunk's branch point (``flops_fit.branches``): the trunk's model, optimiser,
+    RNG, data position and curve, as if this run had trained those steps itself."""
+    trunk = job.spec["trunk"]
+    step = int(trunk["start"] if job.spec.get("kind") == "trunk" else trunk["step"])
+    if job.start.get("status") != "ok":
+        raise ValueError(f"trunk {job.start.get('trunk_id')} ended {job.start.get('status')}; "
+                         f"run {job.run_id} cannot branch from it")  # fmt: skip
+    state = checkpoint.load_point(job.start, trunk["hash"], step)
+    _restore(job, state)
+    job.log(f"[{job.run_id}] starting from trunk {job.start['trunk_id']} at step {step}/{job.steps}")
+    return Progress(step=step, curve=list(state["curve"]), losses=list(state["losses"]),
+                    initial_loss=state["initial_loss"], start_step=step)  # fmt: skip
+
+
+def _restore(job: Job, state: dict) -> None:
+    """Model, optimiser, RNG and data position from a checkpoint's ``state``."""
     job.model.load_state_dict(state["model"])
     job.optimizer.load_state_dict(state["optimizer"])
     torch.set_rng_state(state["rng"]["torch"])
     if job.device.type == "cuda" and state["rng"].get("cuda") is not None:
         torch.cuda.set_rng_state(state["rng"]["cuda"])
     job.task.position = int(state["sampler_position"])
-    step = int(state["step"])
-    job.log(f"[{job.run_id}] resuming from step {step}/{job.steps}")
-    return Progress(step=step, curve=list(state["curve"]), losses=list(state["losses"]),
-                    initial_loss=state["initial_loss"], resumed_from=step, prior=dict(state["timing"]))  # fmt: skip
 
 
-def save_checkpoint(job: Job, p: Progress, loop_s: float, t_call: float) -> None:
+def save_checkpoint(job: Job, p: Progress, loop_s: float, t_call: float, filename: str = checkpoint.FILENAME) -> bool:
     """Checkpoint the run after step ``p.step`` (rank 0 only), with the time spent so far."""
     if not job.dist.main:
-        return
+        return True
     rng = {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state() if job.device.type == "cuda" else None}
     timing = {"train_s": p.prior["train_s"] + loop_s, "eval_s": p.prior["eval_s"] + p.eval_s,
               "wall_s": p.prior["wall_s"] + time.time() - t_call}  # fmt: skip
-    checkpoint.save(job.checkpoint_dir, {
+    trunk_hash = job.spec.get("trunk", {}).get("hash") if job.spec.get("kind") == "trunk" else None
+    return checkpoint.save(job.checkpoint_dir, {
         "spec_hash": job.spec_hash, "step": p.step, "model": job.model.state_dict(),
         "optimizer": job.optimizer.state_dict(), "rng": rng, "sampler_position": job.task.position,
         "curve": p.curve, "losses": p.losses, "initial_loss": p.initial_loss, "timing": timing,
-    }, log=job.log)  # fmt: skip
+        "start_step": p.start_step, "trunk_hash": trunk_hash,
+    }, log=job.log, filename=filename)  # fmt: skip
 
 
 # --- evaluation ------------------------------------------------------------------------------
@@ -325,6 +356,8 @@ def train_loop(job: Job, p: Progress, stop: list[int], t_call: float) -> float:
     Divergence, SIGTERM, logging and checkpoints are decided there (on all ranks alike)."""
     spec, task, training = job.spec, job.task, job.training
     steps, curve_steps = job.steps, set(eval_steps(job.steps, int(spec.get("eval", {}).get("points", 12))))
+    if "eval_steps" in spec:  # a branch or trunk segment: the steps its stretch of the run evaluates at
+        curve_steps = set(spec["eval_steps"])
     every_steps = int(os.environ.get("FLOPS_FIT_CHECKPOINT_EVERY_STEPS") or training.get("checkpoint_every_steps") or 0)
     sync_every = max(1, int(training.get("sync_every") or (16 if job.device.type == "cuda" else 1)))
     mine = slice(job.dist.rank * job.local_batch, (job.dist.rank + 1) * job.local_batch)  # this rank's share
@@ -423,14 +456,27 @@ def finish(job: Job, p: Progress, train_s: float, threads: int, t_call: float, t
     }
     if p.curve and "val_accuracy" in p.curve[-1]:
         final["val_accuracy"] = p.curve[-1]["val_accuracy"]
-    seen = p.step * job.units_per_step
-    timing = record.timing(job.spec, seen, wall_s=p.prior["wall_s"] + time.time() - t_call, train_s=train_s,
+    trained = (p.step - p.start_step) * job.units_per_step  # a branch's own steps (throughput)
+    timing = record.timing(job.spec, trained, wall_s=p.prior["wall_s"] + time.time() - t_call, train_s=train_s,
                            eval_s=p.prior["eval_s"] + p.eval_s, first_step_at=p.first_step_at,
                            process_start=t_process, call_start=t_call)  # fmt: skip
     prov = record.run_provenance(job.spec, job.device.type, "torch", threads, job.dist.world, p.resumed_from)
     return record.run_record(job.spec, status=p.status, params=job.task.counts,
                              data=job.task.data_record(p.step * int(job.spec["batch_size"])), curve=p.curve,
-                             final=final, timing=timing, provenance=prov)  # fmt: skip
+                             final=final, timing=timing, provenance=prov, trunk=job.start)  # fmt: skip
+
+
+def finish_trunk(job: Job, p: Progress, train_s: float, t_call: float) -> dict:
+    """A trunk segment's end: its branch-point checkpoint (``checkpoint.POINT``, kept for the
+    branches) and the marker JSON that the branches take as input (``flops_fit.branches``)."""
+    if p.step > 0 and not (p.curve and p.curve[-1]["step"] == p.step):
+        evaluate(job, p)
+    path = Path(job.checkpoint_dir) / checkpoint.POINT
+    if p.status == "ok" and not save_checkpoint(job, p, train_s, t_call, filename=checkpoint.POINT):
+        raise OSError(f"trunk {job.run_id}: could not write its branch-point checkpoint {path}")
+    return record.trunk_marker(job.spec, status=p.status, step=p.step, checkpoint=str(path), curve=p.curve,
+                               train_s=train_s, provenance=record.run_provenance(
+                                   job.spec, job.device.type, "torch", 1, job.dist.world, p.resumed_from))  # fmt: skip
 
 
 # --- the job ---------------------------------------------------------------------------------
@@ -441,20 +487,32 @@ def train_run(
     checkpoint_dir: str | os.PathLike,
     threads: int = 1,
     log=_log,
+    start: dict | None = None,
 ) -> dict:
-    """Train the run ``spec`` on the prepared data in ``data_dir``; write and return its JSON.
+    """Train the run ``spec`` on the prepared data in ``data_dir``; write and return its JSON
+    (a trunk segment's marker for a ``kind: trunk`` spec); ``start``: the trunk marker a branch
+    or a later trunk segment starts from.
 
     Raises ValueError for a spec this job cannot run (backend, device, shape vs counts) and
     :class:`Preempted` after checkpointing when SIGTERM arrives; a diverged run returns normally.
     """
     t_call, t_process = time.time(), process_start_time()
-    job = set_up(spec, data_dir, checkpoint_dir, threads, log)
+    job = set_up(spec, data_dir, checkpoint_dir, threads, log, start)
     p = resume(job)
     ranks = f", {job.dist.world} ranks" if job.dist.enabled else ""
     job.log(f"[{job.run_id}] {job.task.counts['total']:,} params, {job.steps} steps x {job.units_per_step} "
             f"{job.task.unit}, device {job.device}{ranks}")  # fmt: skip
     with sigterm_flag() as stop:
         train_s = p.prior["train_s"] + train_loop(job, p, stop, t_call)
+    if spec.get("kind") == "trunk":
+        result = finish_trunk(job, p, train_s, t_call)
+        if job.dist.main:
+            atomic_write_json(out_json, result)
+            checkpoint.remove(checkpoint_dir)  # the periodic one (point.pt stays)
+        job.dist.barrier()
+        job.dist.close()
+        job.log(f"[{job.run_id}] trunk {p.status}: step {p.step}/{job.steps}, {train_s:.1f}s")
+        return result
     result = finish(job, p, train_s, threads, t_call, t_process)
     if job.dist.main:
         atomic_write_json(out_json, result)

@@ -4,19 +4,23 @@ import json
 import os
 import re
 
+from flops_fit.branches import job_flops
 from flops_fit.design import design_warnings
 from flops_fit.lr_sweep import read_rule, uses_sweep
-from flops_fit.plan import plan_study, plan_tsv
+from flops_fit.plan import plan_study, plan_study_and_trunks, plan_tsv
 
 STUDIES = CONFIG["active_studies"]
 PLANS = {}  # run_id -> spec; a study with an lr sweep has its rates once rule.json exists (lr.smk)
+TRUNKS = {}  # trunk_id -> spec of a trunk segment (grid.mode branches, flops_fit.branches)
 for _study in STUDIES:
     _cfg = CONFIG["studies"][_study]
     _rule = read_rule(f"results/{_study}/lr/rule.json") if uses_sweep(_cfg) else None
     try:
-        PLANS[_study] = {run["run_id"]: run for run in plan_study(_study, _cfg, _rule)}
+        _runs, _trunks = plan_study_and_trunks(_study, _cfg, _rule)
     except ConfigError as err:
         sys.exit(f"flops-fit: {err}")
+    PLANS[_study] = {run["run_id"]: run for run in _runs}
+    TRUNKS[_study] = {t["run_id"]: t for t in _trunks}
     for _line in design_warnings(_study, _cfg, list(PLANS[_study].values())):
         print(f"flops-fit: warning: {_line}", file=sys.stderr)  # one line each (docs/grid-design.md)
 
@@ -40,6 +44,7 @@ DATASETS = _datasets()
 wildcard_constraints:
     study="|".join(re.escape(s) for s in STUDIES),
     run_id="|".join(sorted({re.escape(r) for plan in PLANS.values() for r in plan})),
+    trunk_id="|".join(sorted({re.escape(t) for trunks in TRUNKS.values() for t in trunks})) or "no-trunks",
     dataset="|".join(re.escape(d) for d in DATASETS),
 
 
@@ -62,7 +67,30 @@ def run_ids(study):
 def run_spec(wildcards):
     """The run's spec as sorted-keys JSON: a deterministic param, so exactly the runs whose
     spec changed are rerun (with an lr sweep: planned from the fitted rule, lr_plan.smk)."""
-    return json.dumps(grid_plan(wildcards.study)[wildcards.run_id], sort_keys=True)
+    return json.dumps(job_spec(wildcards), sort_keys=True)
+
+
+def job_spec(wildcards):
+    """The spec of a train job (a run of the grid) or a trunk job (a trunk segment of grid.mode
+    branches: flops_fit.branches)."""
+    if "trunk_id" in wildcards.keys():
+        return TRUNKS[wildcards.study][wildcards.trunk_id]
+    return grid_plan(wildcards.study)[wildcards.run_id]
+
+
+def trunk_marker(study, trunk_id):
+    return f"results/{study}/trunks/{trunk_id}.json"
+
+
+def start_marker(wildcards):
+    """The trunk marker a branch (or a later trunk segment) starts from; none otherwise."""
+    trunk = job_spec(wildcards).get("trunk") or {}
+    start = trunk.get("previous") if "trunk_id" in wildcards.keys() else trunk.get("id")
+    return {"start": trunk_marker(wildcards.study, start)} if start else {}
+
+
+def start_option(wildcards, input):
+    return f"--start {input.start}" if "start" in input.keys() else ""
 
 
 def run_jsons(wildcards):
@@ -100,8 +128,10 @@ def train_runtime_minutes(wildcards, attempt):
     least cluster.min_runtime_minutes, times the attempt, so a run killed at its wall time asks
     for twice as long when Snakemake resubmits it (it resumes from its checkpoint)."""
     cluster = CONFIG["cluster"]
-    run = PLANS[wildcards.study].get(wildcards.run_id) or SWEEPS[wildcards.study][wildcards.run_id]
-    flops = run["flops"]
+    if "trunk_id" in wildcards.keys():  # a trunk segment trains its stretch of the trunk
+        flops = job_flops(TRUNKS[wildcards.study][wildcards.trunk_id])
+    else:  # a branch trains its cooldown
+        flops = job_flops(PLANS[wildcards.study].get(wildcards.run_id) or SWEEPS[wildcards.study][wildcards.run_id])
     devices = max(1, cluster["gpus_per_run"]) * study_cfg(wildcards)["training"]["processes"]
     seconds = flops / (cluster["sustained_flops_per_s"] * devices) * cluster["runtime_safety_factor"]
     return max(cluster["min_runtime_minutes"], -(-int(seconds) // 60)) * attempt
@@ -124,6 +154,7 @@ def train_inputs(wildcards):
     if wildcards.run_id in PLANS[wildcards.study]:
         lr_gate(wildcards)  # a grid run of a study with an lr sweep waits for the rule (lr_plan.smk)
     if cfg["training"]["backend"] == "mock" or cfg["data"]["source"] == "custom":
-        return {}
+        return start_marker(wildcards)
     folder = data_dir(wildcards.study)
-    return {"train": f"{folder}/train.bin", "val": f"{folder}/val.bin", "meta": f"{folder}/meta.json"}
+    data = {"train": f"{folder}/train.bin", "val": f"{folder}/val.bin", "meta": f"{folder}/meta.json"}
+    return data | start_marker(wildcards)

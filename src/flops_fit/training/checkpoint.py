@@ -20,10 +20,11 @@ import torch
 from flops_fit.provenance import spec_hash  # noqa: F401 (checkpoint.spec_hash)
 
 FILENAME = "state.pt"
+POINT = "point.pt"  # a trunk segment's branch-point checkpoint (flops_fit.branches), kept after the job
 
 
-def save(checkpoint_dir: str | Path, state: dict, log=print) -> bool:
-    """Write ``state`` to ``checkpoint_dir/state.pt`` atomically; True when it was written.
+def save(checkpoint_dir: str | Path, state: dict, log=print, filename: str = FILENAME) -> bool:
+    """Write ``state`` to ``checkpoint_dir/filename`` atomically; True when it was written.
 
     A save that fails for lack of disk space (or any other I/O error) is reported through
     ``log`` with its cause and returns False: the run goes on, and a kill would resume from the
@@ -34,13 +35,13 @@ def save(checkpoint_dir: str | Path, state: dict, log=print) -> bool:
     tmp, writer = None, None
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{FILENAME}.", suffix=".tmp", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=f".{filename}.", suffix=".tmp", dir=folder)
         with os.fdopen(fd, "wb") as fh:
             writer = _Writer(fh)
             torch.save(state, writer)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, folder / FILENAME)
+        os.replace(tmp, folder / filename)
         return True
     except (OSError, RuntimeError) as err:
         if tmp:
@@ -99,6 +100,20 @@ def load(checkpoint_dir: str | Path, expected_hash: str, log=print) -> dict | No
         log(f"checkpoint {path} belongs to another spec; starting from scratch")
         path.unlink(missing_ok=True)
         return None
+    return state
+
+
+def load_point(marker: dict, trunk_hash: str, step: int) -> dict:
+    """The branch-point checkpoint named by a trunk marker (``flops_fit.branches``); ValueError in
+    one line when it is missing or belongs to another trunk or step."""
+    path = Path(marker["checkpoint"])
+    if not path.is_file():
+        raise ValueError(f"trunk checkpoint {path} of trunk {marker.get('trunk_id')} is missing; "
+                         f"delete the trunk marker to retrain the trunk")  # fmt: skip
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state.get("trunk_hash") != trunk_hash or int(state["step"]) != step:
+        raise ValueError(f"trunk checkpoint {path} is of another trunk or step (step {state['step']}, "
+                         f"expected {step}); delete the trunk marker to retrain the trunk")  # fmt: skip
     return state
 
 

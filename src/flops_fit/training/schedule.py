@@ -5,7 +5,10 @@
   App. B: the cosine cycle length must match the run, and decays 10x; nanoGPT's ``get_lr``).
 * ``wsd``: warmup, constant, then a linear decay to ``min_lr_ratio * lr`` over the last
   ``decay_steps`` (or ``decay_fraction`` of the) steps (Hu et al. 2024 "MiniCPM"; Hägele et al.
-  2024).
+  2024), or with ``decay_shape: sqrt`` the "1 - sqrt" cooldown that Hägele et al. 2024 (Sec. 3,
+  Fig. 5) find better than linear: lr = min + (peak - min) x (1 - sqrt(progress)). With
+  ``decay_steps: 0`` it is warmup then constant: the trunk of cooldown branches
+  (``flops_fit.branches``).
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ def lr_at(step: int, lr: float, schedule: dict, total_steps: int) -> float:
         if step < start:
             return lr
         progress = min(1.0, (step - start + 1) / max(total_steps - start, 1))  # .. 1 at the last step
+        if schedule.get("decay_shape", "linear") == "sqrt":
+            progress = math.sqrt(progress)
         return lr - progress * (lr - min_lr)
     raise ValueError(f"schedule.name {name!r} is not one of cosine, wsd")
 

@@ -1,0 +1,132 @@
+"""Cooldown branches (grid.mode: branches, flops_fit.branches): the plan, a branch's losses against
+an independent WSD run, its FLOPs accounting, and the Snakemake DAG trunk -> branches."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+
+import pytest
+from conftest import planned_jobs, snakemake, tiny_config, write_config
+from test_train import make_data, make_spec, quiet
+
+from flops_fit.branches import branch_plan, training_flops
+from flops_fit.config import ConfigError, check_config
+from flops_fit.plan import plan_study_and_trunks
+from flops_fit.train import train_run
+
+WSD = {"schedule": "wsd", "warmup_fraction": 0.05, "decay_fraction": 0.2, "min_lr_ratio": 0.1}
+
+
+def _runs(*steps, size=8):
+    runs = []
+    for n in steps:
+        spec = make_spec(size=size, steps=n, **WSD)
+        runs.append(spec | {"run_id": f"S{n}-d{size}", "tokens_per_step": spec["batch_size"] * 32})
+    return runs
+
+
+def test_plan_cuts_one_trunk_per_size_at_each_branch_point():
+    branches, segments = branch_plan("t", _runs(50, 100, 200), WSD)
+    assert [s["run_id"] for s in segments] == ["d8-s40", "d8-s80", "d8-s160"]
+    assert [s["trunk"]["previous"] for s in segments] == [None, "d8-s40", "d8-s80"]
+    assert {s["schedule"]["warmup_steps"] for s in segments} == {2}  # the shortest run's warmup, shared
+    for b in branches:
+        assert b["schedule"]["warmup_steps"] == 2 and b["steps"] - b["trunk"]["step"] == b["schedule"]["decay_steps"]
+        assert min(b["eval_steps"]) > b["trunk"]["step"]
+    f = [b["trunk"]["flops"] for b in branches]
+    per_step = branches[0]["flops"] / 50
+    assert [x["trunk_share"] / per_step for x in f] == [40, 40, 80]
+    assert [x["cooldown"] / per_step for x in f] == [10, 20, 40]
+    # the bill: one trunk of 160 steps + cooldowns of 70 steps, against 350 steps of independent runs
+    assert training_flops(branches, segments) == pytest.approx(230 * per_step)
+    assert training_flops(branches) == pytest.approx(350 * per_step)
+
+
+def test_branches_need_wsd_in_one_line():
+    config = tiny_config("mock")
+    config["studies"]["tiny"]["grid"]["mode"] = "branches"
+    with pytest.raises(ConfigError, match=r"studies\.tiny\.grid\.mode: branches needs training\.schedule wsd"):
+        check_config(config)
+
+
+def test_centred_branches_grid_shares_sizes_across_budgets():
+    config = check_config(tiny_config("mock"))
+    study = config["studies"]["tiny"]
+    del study["grid"]["sizes"]
+    study["grid"] |= {"budgets": [1e9, 2e9, 4e9, 8e9], "mode": "branches",
+                      "centred": {"points": 3, "span": 4, "budget": 2e9, "n_opt": 2e4, "exponent": 0.5}}  # fmt: skip
+    study["training"]["schedule"] = "wsd"
+    runs, segments = plan_study_and_trunks("tiny", study)
+    sizes = {r["size"] for r in runs}
+    assert len(runs) == 12 and len(sizes) < 12 - 4  # a ladder: most sizes serve two budgets or more
+    assert len(segments) == len({r["trunk"]["id"] for r in runs})
+    assert training_flops(runs, segments) < 0.8 * training_flops(runs)
+
+
+def test_branch_equals_an_independent_wsd_run_of_the_same_length(tmp_path):
+    """On CPU a branch trains exactly the independent run (same warmup): equal losses, 60% of the work."""
+    data = make_data(tmp_path / "data")
+    branches, segments = branch_plan("t", _runs(30, 60), WSD)
+    markers = {}
+    for seg in segments:
+        start = markers.get(seg["trunk"]["previous"])
+        out = tmp_path / "trunks" / f"{seg['run_id']}.json"
+        markers[seg["run_id"]] = train_run(seg, data, out, tmp_path / "ckpt" / seg["run_id"], log=quiet, start=start)
+        assert (tmp_path / "ckpt" / seg["run_id"] / "point.pt").is_file()
+    branch = branches[1]
+    got = train_run(branch, data, tmp_path / "b.json", tmp_path / "ckpt" / "b", log=quiet,
+                    start=markers[branch["trunk"]["id"]])  # fmt: skip
+    alone = {k: v for k, v in branch.items() if k not in ("trunk", "eval_steps")}
+    want = train_run(alone, data, tmp_path / "alone.json", tmp_path / "ckpt" / "alone", log=quiet)
+    assert got["final"]["val_loss"] == pytest.approx(want["final"]["val_loss"], rel=1e-6)
+    assert got["final"]["train_loss"] == pytest.approx(want["final"]["train_loss"], rel=1e-6)
+    assert got["final"]["val_loss"] < got["curve"][0]["val_loss"] - 0.5  # it learned
+    assert got["tokens"]["seen"] == want["tokens"]["seen"]
+    assert got["flops"]["actual"] == want["flops"]["actual"]
+    assert got["flops"]["branch"]["cost"] == pytest.approx(36 / 60 * got["flops"]["branch"]["independent"])  # 24 + 12
+    assert got["trunk"]["id"] == branch["trunk"]["id"] and got["trunk"]["step"] == 48
+    wrong = copy.deepcopy(branch)
+    wrong["trunk"]["hash"] = "0" * 16
+    with pytest.raises(ValueError, match="of another trunk or step"):
+        train_run(wrong, data, tmp_path / "w.json", tmp_path / "ckpt" / "w", log=quiet,
+                  start=markers[branch["trunk"]["id"]])  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def branched(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("branches")
+    config = tiny_config("mock")
+    config["studies"]["tiny"]["grid"]["mode"] = "branches"
+    config["studies"]["tiny"]["training"]["schedule"] = "wsd"
+    write_config(workdir, config)
+    snakemake(workdir, "--cores", "2", "results/tiny/runs.csv")
+    return workdir, config
+
+
+def test_mock_branches_run_as_trunk_then_branch_jobs(branched, tmp_path):
+    workdir, config = branched
+    runs = sorted((workdir / "results/tiny/runs").glob("*.json"))
+    trunks = sorted(p.stem for p in (workdir / "results/tiny/trunks").glob("*.json"))
+    assert len(runs) == 9 and trunks == ["d12-s1192", "d12-s298", "d12-s596", "d4-s1024", "d4-s2047", "d4-s4094",
+                                         "d8-s1921", "d8-s480", "d8-s960"]  # fmt: skip
+    run = json.loads((workdir / "results/tiny/runs/C1e10-d8.json").read_text())
+    assert run["trunk"]["id"] == "d8-s1921" and run["status"] == "ok"
+    assert run["flops"]["actual"] == run["flops"]["branch"]["independent"]
+    total = sum(json.loads(p.read_text())["flops"]["branch"]["cost"] for p in runs)
+    assert total < 0.75 * sum(json.loads(p.read_text())["flops"]["actual"] for p in runs)
+
+    copy_dir = tmp_path / "w"
+    shutil.copytree(workdir, copy_dir, symlinks=True)
+    cfg = copy.deepcopy(config)
+    cfg["studies"]["tiny"]["training"] |= {"min_lr_ratio": 0.05, "decay_shape": "sqrt"}  # a new cooldown
+    write_config(copy_dir, cfg)
+    jobs = planned_jobs(snakemake(copy_dir, "-n", "--cores", "2", "results/tiny/runs.csv"))
+    assert jobs.get("train") == 9 and "trunk" not in jobs  # the branches only
+
+    cfg = copy.deepcopy(config)
+    cfg["studies"]["tiny"]["grid"]["budgets"].append(2e10)  # a larger budget extends each trunk
+    write_config(copy_dir, cfg)
+    jobs = planned_jobs(snakemake(copy_dir, "-n", "--cores", "2", "results/tiny/runs.csv"))
+    assert jobs.get("trunk") == 3 and jobs.get("train") == 3
