@@ -75,6 +75,8 @@ def job_spec(wildcards):
     branches: flops_fit.branches)."""
     if "trunk_id" in wildcards.keys():
         return TRUNKS[wildcards.study][wildcards.trunk_id]
+    if wildcards.run_id in SWEEPS.get(wildcards.study, {}):  # a run of the lr sweep (lr_plan.smk)
+        return SWEEPS[wildcards.study][wildcards.run_id]
     return grid_plan(wildcards.study)[wildcards.run_id]
 
 
@@ -84,6 +86,8 @@ def trunk_marker(study, trunk_id):
 
 def start_marker(wildcards):
     """The trunk marker a branch (or a later trunk segment) starts from; none otherwise."""
+    if not TRUNKS[wildcards.study]:
+        return {}
     trunk = job_spec(wildcards).get("trunk") or {}
     start = trunk.get("previous") if "trunk_id" in wildcards.keys() else trunk.get("id")
     return {"start": trunk_marker(wildcards.study, start)} if start else {}
@@ -151,7 +155,7 @@ def train_inputs(wildcards):
     """The prepared data, unless the study trains with the mock backend or a custom loader (the
     training job calls the loader itself)."""
     cfg = study_cfg(wildcards)
-    if wildcards.run_id in PLANS[wildcards.study]:
+    if "run_id" in wildcards.keys() and wildcards.run_id in PLANS[wildcards.study]:
         lr_gate(wildcards)  # a grid run of a study with an lr sweep waits for the rule (lr_plan.smk)
     if cfg["training"]["backend"] == "mock" or cfg["data"]["source"] == "custom":
         return start_marker(wildcards)
