@@ -23,6 +23,7 @@ BENCHES = {
     "reliability": "bench_reliability.py",
     "study": "bench_study.py",
     "branches": "bench_branches.py",
+    "adaptive": "bench_adaptive.py",
 }
 
 

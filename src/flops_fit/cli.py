@@ -130,6 +130,20 @@ def cmd_train(args) -> None:
             print(f"warning: could not keep a copy of {args.out} in {args.checkpoint_dir}: {err}", file=sys.stderr)
 
 
+def cmd_adapt(args) -> None:
+    """One round of an adaptive study (``flops_fit.adaptive``): read the earlier rounds and their
+    runs, write the next round's file."""
+    from .adaptive import adapt_round
+    from .io import atomic_write_json
+
+    study = _read_spec(args.study_config)
+    rounds = [json.loads(Path(p).read_text()) for p in args.rounds or []]
+    runs = [json.loads(Path(p).read_text()) for p in args.runs or []]
+    out = adapt_round(args.study, study, rounds, runs)
+    atomic_write_json(args.out, out)
+    print(json.dumps({k: v for k, v in out.items() if k != "dropped"}), flush=True)
+
+
 def cmd_aggregate(args) -> None:
     from .runs import RunFileError, aggregate
 
@@ -326,6 +340,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--start", help="the trunk marker JSON a cooldown branch or trunk segment starts from")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("adapt", help="plan the next round of an adaptive study (grid.mode adaptive)")
+    p.add_argument("--study", required=True, help="the study's name")
+    p.add_argument("--study-config", required=True, help="the study's checked config: inline JSON or a file")
+    p.add_argument("--rounds", nargs="*", help="the earlier rounds' files, in order")
+    p.add_argument("--runs", nargs="*", help="the run JSONs of the earlier rounds")
+    p.add_argument("--out", required=True, help="the round file to write")
+    p.set_defaults(func=cmd_adapt)
 
     p = sub.add_parser("aggregate", help="collect run JSONs into runs.csv and curves.csv")
     p.add_argument("run_jsons", nargs="+")

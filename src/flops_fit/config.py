@@ -230,6 +230,11 @@ def _check_semantics(config: dict) -> None:
                 f"config error at studies.{name}.grid.mode: branches needs training.schedule wsd "
                 f"(a cooldown branches off a constant learning rate); got {study['training']['schedule']!r}"
             )
+        if grid["mode"] == "adaptive" and "centred" not in grid:
+            raise ConfigError(
+                f"config error at studies.{name}.grid.mode: adaptive needs grid.centred (its points, span and "
+                "first guess of N*), not grid.sizes"
+            )
         _check_code_keys(name, study)
         study["data"].setdefault("name", study["data"]["source"])
         if study["data"]["source"] == "text_files" and not study["data"]["files"]:

@@ -28,8 +28,12 @@ from .training.schedule import eval_steps
 
 def mock_loss(n: float, d: np.ndarray, law: dict, lr: float | None = None) -> np.ndarray:
     """The law's loss; times ``1 + lr_penalty ln(lr / lr_opt(N))^2`` when the law has an
-    ``lr_penalty`` (a known best rate ``lr_opt(N) = lr_optimum (N / 1e5)^-lr_exponent``)."""
-    loss = law["E"] + law["A"] / n ** law["alpha"] + law["B"] / np.asarray(d, float) ** law["beta"]
+    ``lr_penalty`` (a known best rate ``lr_opt(N) = lr_optimum (N / 1e5)^-lr_exponent``). With
+    ``beta_per_decade`` the data exponent grows by that much per decade of D above 1e9 (a law whose
+    compute-optimal exponent changes with scale; absent: Chinchilla's form)."""
+    d = np.asarray(d, float)
+    beta = law["beta"] + law.get("beta_per_decade", 0.0) * np.log10(d / 1e9)
+    loss = law["E"] + law["A"] / n ** law["alpha"] + law["B"] / d**beta
     if law.get("lr_penalty") and lr:
         best = law["lr_optimum"] * (n / 1e5) ** -law["lr_exponent"]
         loss = loss * (1.0 + law["lr_penalty"] * np.log(lr / best) ** 2)

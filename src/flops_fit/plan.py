@@ -8,7 +8,9 @@ so editing the config reruns exactly the runs whose spec changed.
 
 Steps follow the budget exactly (issue 4): ``steps = round(C / (flops_per_token * tokens_per_step))``.
 
-With ``grid.mode: branches`` every run becomes a cooldown branch of its size's trunk
+With ``grid.mode: adaptive`` nothing is planned up front: ``flops_fit.adaptive`` plans each
+round from the runs before it (:func:`plan_run` gives each run its spec). With
+``grid.mode: branches`` every run becomes a cooldown branch of its size's trunk
 (``flops_fit.branches``), and a centred grid picks its targets from one log-spaced ladder shared by
 all budgets (``n_opt x span^(k / (points - 1))`` for integer k), so that one size serves several
 budgets and its runs share a trunk.
@@ -192,6 +194,8 @@ def plan_study_and_trunks(name: str, study: dict, lr_rule: dict | None = None) -
     ids = [r["run_id"] for r in runs]
     if len(set(ids)) != len(ids):
         raise ConfigError(f"config error at studies.{name}.grid.budgets: two budgets give the same run id")
+    if study["grid"].get("mode", "independent") == "adaptive":
+        return [], []  # planned round by round as the runs come in (flops_fit.adaptive)
     if study["grid"].get("mode", "independent") == "branches":
         return branch_plan(name, runs, study["training"])
     return runs, []

@@ -25,6 +25,10 @@ for _study in STUDIES:
         print(f"flops-fit: warning: {_line}", file=sys.stderr)  # one line each (docs/grid-design.md)
 
 
+ADAPTIVE = [s for s in STUDIES if CONFIG["studies"][s]["grid"]["mode"] == "adaptive"]
+ADAPTIVE_RUN_ID = r"C[0-9.]+e-?[0-9]+-d[0-9]+"  # run ids planned round by round (flops_fit.plan.run_id)
+
+
 def _datasets():
     """Data configs by dataset id; two studies sharing an id must agree on it."""
     found = {}
@@ -43,7 +47,10 @@ DATASETS = _datasets()
 
 wildcard_constraints:
     study="|".join(re.escape(s) for s in STUDIES),
-    run_id="|".join(sorted({re.escape(r) for plan in PLANS.values() for r in plan})),
+    run_id="|".join(
+        sorted({re.escape(r) for plan in PLANS.values() for r in plan}) + ([ADAPTIVE_RUN_ID] if ADAPTIVE else [])
+    ),
+    round=r"\d+",
     trunk_id="|".join(sorted({re.escape(t) for trunks in TRUNKS.values() for t in trunks})) or "no-trunks",
     dataset="|".join(re.escape(d) for d in DATASETS),
 
@@ -77,6 +84,8 @@ def job_spec(wildcards):
         return TRUNKS[wildcards.study][wildcards.trunk_id]
     if wildcards.run_id in SWEEPS.get(wildcards.study, {}):  # a run of the lr sweep (lr_plan.smk)
         return SWEEPS[wildcards.study][wildcards.run_id]
+    if wildcards.study in ADAPTIVE:  # planned round by round (adaptive.smk)
+        return adaptive_spec(wildcards.study, wildcards.run_id)
     return grid_plan(wildcards.study)[wildcards.run_id]
 
 
@@ -98,7 +107,8 @@ def start_option(wildcards, input):
 
 
 def run_jsons(wildcards):
-    return [f"results/{wildcards.study}/runs/{r}.json" for r in run_ids(wildcards.study)]
+    ids = adaptive_run_ids(wildcards.study) if wildcards.study in ADAPTIVE else run_ids(wildcards.study)
+    return [f"results/{wildcards.study}/runs/{r}.json" for r in ids]
 
 
 def data_dir(study):
@@ -126,16 +136,23 @@ def study_outputs(study):
     ]
 
 
+def planned_spec(wildcards):
+    """The job's spec as planned at parse time (no checkpoint is waited for)."""
+    study = wildcards.study
+    if "trunk_id" in wildcards.keys():
+        return TRUNKS[study][wildcards.trunk_id]
+    if study in ADAPTIVE:
+        return adaptive_spec(study, wildcards.run_id)
+    return PLANS[study].get(wildcards.run_id) or SWEEPS[study][wildcards.run_id]
+
+
 def train_runtime_minutes(wildcards, attempt):
     """SLURM wall time of one training job, in minutes (the `runtime` resource; unused locally):
     planned FLOPs / (cluster.sustained_flops_per_s x GPUs) x cluster.runtime_safety_factor, at
     least cluster.min_runtime_minutes, times the attempt, so a run killed at its wall time asks
     for twice as long when Snakemake resubmits it (it resumes from its checkpoint)."""
     cluster = CONFIG["cluster"]
-    if "trunk_id" in wildcards.keys():  # a trunk segment trains its stretch of the trunk
-        flops = job_flops(TRUNKS[wildcards.study][wildcards.trunk_id])
-    else:  # a branch trains its cooldown
-        flops = job_flops(PLANS[wildcards.study].get(wildcards.run_id) or SWEEPS[wildcards.study][wildcards.run_id])
+    flops = job_flops(planned_spec(wildcards))  # a branch trains its cooldown, a trunk segment its stretch
     devices = max(1, cluster["gpus_per_run"]) * study_cfg(wildcards)["training"]["processes"]
     seconds = flops / (cluster["sustained_flops_per_s"] * devices) * cluster["runtime_safety_factor"]
     return max(cluster["min_runtime_minutes"], -(-int(seconds) // 60)) * attempt
