@@ -200,10 +200,10 @@ def _quantities(approach: int, pb: dict, bb: dict, pv: dict, bv: dict, c: np.nda
 
 def _slope(log_c: np.ndarray, multiplier: np.ndarray) -> np.ndarray:
     """Least-squares slope of log10 M on log10 C per row (NaN where any M is not finite)."""
+    x = log_c - log_c.mean()
     with np.errstate(all="ignore"):
         y = np.log10(multiplier)
-    x = log_c - log_c.mean()
-    s = (y * x).sum(axis=1) / (x * x).sum()
+        s = (y * x).sum(axis=1) / (x * x).sum()
     return np.where(np.all(np.isfinite(y), axis=1), s, np.nan)
 
 
@@ -234,8 +234,9 @@ def verdict(slope: float, lo: float, hi: float, confidence: float) -> tuple[str,
         return "undetermined", "Whether the multiplier changes with scale cannot be said: its slope has no interval."
     if lo <= 0 <= hi:
         return "constant", (
-            f"The multiplier is constant across budgets within the data's noise (slope of log M vs log C "
-            f"{slope:+.3f}, {pct} interval [{lo:+.3f}, {hi:+.3f}] holds 0): a ratio of prefactors, the same exponent."
+            f"The multiplier is constant across budgets as far as the data can tell (slope of log M vs log C "
+            f"{slope:+.3f}, {pct} interval [{lo:+.3f}, {hi:+.3f}] holds 0): consistent with a ratio of prefactors "
+            "(the same exponent)."
         )
     trend = "grows" if slope > 0 else "shrinks"
     return "changes", (

@@ -43,9 +43,12 @@ def headline(row: dict, base: str, var: str) -> str:
         return f"{var} at C = {sci(row['budget'], 3)} reaches a loss that {base} never reaches (below its E)"
     if not math.isfinite(m):
         return f"no multiplier at C = {sci(row['budget'], 3)}"
-    saves = "saves compute" if m > 1 else "costs compute" if m < 1 else "neither saves nor costs compute"
-    return (f"{base} needs {fmt_multiplier(m)} the compute to match {var} at C = {sci(row['budget'], 3)}: "
-            f"the variant {saves}")
+    lo, hi = row.get("multiplier_lo", math.nan), row.get("multiplier_hi", math.nan)
+    if lo <= 1 <= hi:
+        saves = "no difference shown (1 lies inside the interval)"
+    else:
+        saves = "the variant saves compute" if m > 1 else "the variant costs compute"
+    return f"{base} needs {fmt_multiplier(m)} the compute to match {var} at C = {sci(row['budget'], 3)}: {saves}"
 
 
 def format_comparison(result: dict) -> str:

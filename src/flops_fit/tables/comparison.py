@@ -7,6 +7,8 @@ of the variant over the baseline, the L* difference and both allocations, with i
 
 from __future__ import annotations
 
+import math
+
 from flops_fit.presentation.compare_text import fmt_dloss, fmt_multiplier
 from flops_fit.presentation.fitview import APPROACH_SHORT, Interval
 from flops_fit.presentation.formatting import human, sci, tex_escape, tex_estimate, tex_flops
@@ -20,7 +22,9 @@ def _iv(row: dict, name: str) -> Interval:
 
 
 def _text(iv: Interval, fmt) -> str:
-    return f"{fmt(iv.value)} [{fmt(iv.lo)}, {fmt(iv.hi)}]" if iv.has_interval else fmt(iv.value)
+    """'value [lo, hi]'; an unbounded side (an unreachable loss: M = inf) shows as inf."""
+    bounded = not (math.isnan(iv.lo) or math.isnan(iv.hi))
+    return f"{fmt(iv.value)} [{fmt(iv.lo)}, {fmt(iv.hi)}]" if bounded else fmt(iv.value)
 
 
 def _rows(result: dict) -> list[dict]:
