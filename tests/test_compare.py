@@ -69,7 +69,8 @@ def test_constant_multiplier_recovered_within_its_intervals():
     rate = hits.mean(axis=0)
     print(f"constant multiplier {m:.3f}: coverage per budget {rate}, all budgets {hits.all(axis=1).mean():.2f}, "
           f"'constant' in {verdicts.count('constant')}/{DRAWS}")
-    assert np.all(rate >= 0.85)
+    # >= 85% of (draw, budget) pairs; no budget far below (40 draws: a rate's sd is ~0.05)
+    assert hits.mean() >= 0.85 and np.all(rate >= 0.8)
     assert verdicts.count("constant") >= 0.85 * DRAWS
 
 
@@ -80,7 +81,7 @@ def test_changing_multiplier_recovered_within_its_intervals():
     hits, _ = coverage(variant, truth)
     rate = hits.mean(axis=0)
     print(f"changing multiplier {np.round(truth, 3)}: coverage per budget {rate}, all {hits.all(axis=1).mean():.2f}")
-    assert np.all(rate >= 0.85)
+    assert hits.mean() >= 0.85 and np.all(rate >= 0.8)
 
 
 def test_strongly_different_exponents_said_to_change_with_scale():

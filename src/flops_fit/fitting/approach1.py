@@ -118,7 +118,8 @@ def fit(curves: pd.DataFrame | None, grid_points: int = GRID_POINTS) -> tuple[di
 def bootstrap(runs: list[tuple], noise: float, resamples: int, rng, grid_points: int = GRID_POINTS) -> dict:
     """Law samples from a parametric bootstrap with the design fixed: every run is kept, and each
     replicate scales each run's whole curve by ``1 + noise * z`` (z ~ N(0, 1), one draw per run:
-    seed-to-seed noise moves a run's curve as a whole), then takes the envelope and refits.
+    seed-to-seed noise moves a run's curve as a whole), then takes the envelope and refits (its
+    loss reflected about the observed envelope: the minimum of noisier curves is biased low).
     Resampling whole runs with replacement instead would only ever drop runs (a duplicate run
     never changes an envelope): a ~63% subsample, not a bootstrap."""
     grid, losses, log_d = _grid(runs, grid_points)
@@ -130,6 +131,11 @@ def bootstrap(runs: list[tuple], noise: float, resamples: int, rng, grid_points:
     best = np.argmin(scaled, axis=1)  # resamples x points
     rows = np.arange(len(cols))[None, :]
     loss = np.take_along_axis(scaled, best[:, None, :], 1)[:, 0]
+    # The minimum over noisier curves is biased low (the observed envelope already took one
+    # minimum), so the replicates' envelope loss is reflected about the observed envelope: the
+    # basic bootstrap (Davison & Hinkley 1997, §5.2), whose interval holds the point estimate.
+    point = np.nanmin(np.where(np.isfinite(losses), losses, np.nan), axis=0)
+    loss = 2 * point[None, :] - loss
     out = powerlaw.fit_many(np.exp(grid)[None, :], sizes[best], np.exp(log_d[best, rows]), loss)
     one_size = (best == best[:, :1]).all(axis=1)
     return {k: np.where(one_size, np.nan, v) for k, v in out.items()}

@@ -81,13 +81,15 @@ def approach3_samples(theta_hat, log_n, log_d, log_l, delta, resamples, rng, met
 
 
 def _standardised_residuals(x: np.ndarray, loss: np.ndarray) -> np.ndarray:
-    """Residuals of one budget's parabola, leverage-corrected (r / sqrt(1 - h)), so that their
-    spread estimates the noise of one run (Davison & Hinkley 1997, Algorithm 6.1)."""
+    """Relative residuals of one budget's parabola (L / fitted - 1; run noise is relative, so budgets
+    of different loss share it), leverage-corrected (r / sqrt(1 - h)), so that their spread estimates
+    the noise of one run (Davison & Hinkley 1997, Algorithm 6.1)."""
     design = np.vander(x, 3)
     coef, *_ = np.linalg.lstsq(design, loss, rcond=None)
     hat = np.einsum("ij,ji->i", design, np.linalg.pinv(design))
+    fitted = design @ coef
     with np.errstate(invalid="ignore", divide="ignore"):
-        r = (loss - design @ coef) / np.sqrt(np.clip(1 - hat, 1e-12, None))
+        r = (loss / fitted - 1) / np.sqrt(np.clip(1 - hat, 1e-12, None))
     return np.where(np.isfinite(r), r, 0.0)
 
 
@@ -95,8 +97,8 @@ def approach2_samples(table, details: list[dict], flops: str, resamples: int, rn
     """Residual bootstrap of Approach 2 with the design fixed.
 
     Every replicate keeps every budget the point fit used and every size of it: the loss of each
-    run is its budget's fitted parabola plus a residual drawn from the pooled, leverage-corrected
-    residuals of all used budgets (one noise level for the study, so a budget of 3 sizes, whose
+    run is its budget's fitted parabola times one plus a residual drawn from the pooled, leverage-corrected
+    relative residuals of all used budgets (one noise level for the study, so a budget of 3 sizes, whose
     own residuals are 0, still gets noise).  Each budget's parabola is refitted (a linear map of
     the replicate's losses: all replicates at once) and the laws refitted through the vertices.
     A replicate whose parabola of some budget opens downward has no vertex there; the law of that
@@ -122,7 +124,7 @@ def approach2_samples(table, details: list[dict], flops: str, resamples: int, rn
         x, loss = np.log10(grp["N"].to_numpy()), grp["L"].to_numpy()
         design = np.vander(x, 3)
         fitted = design @ np.linalg.lstsq(design, loss, rcond=None)[0]
-        y = fitted[None, :] + rng.choice(pooled, size=(resamples, len(x)))
+        y = fitted[None, :] * (1 + rng.choice(pooled, size=(resamples, len(x))))
         c2, c1, c0 = (y @ np.linalg.pinv(design).T).T
         up = c2 > 0
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -158,7 +160,7 @@ def run_noise(table, details: list[dict]) -> float:
         if not det["included"] or det["n_sizes"] <= 3:
             continue
         grp = table[table["budget_id"] == det["budget_id"]]
-        res.append(_standardised_residuals(np.log10(grp["N"].to_numpy()), grp["L"].to_numpy()) / grp["L"].mean())
+        res.append(_standardised_residuals(np.log10(grp["N"].to_numpy()), grp["L"].to_numpy()))
     if not res:
         return float("nan")
     return float(np.std(np.concatenate(res)))
