@@ -77,6 +77,7 @@ def test_report_opens_on_the_headline_in_a_browser(study, tmp_path):
         ("predictions", "fit/predictions.csv"),
     ):
         shutil.copy(study[key], res / dest)
+    (res / "provenance.csv").write_text("run_id\n")  # aggregate's third output, marked for the report
     rules = ["--allowed-rules", "figures", "tables", "headline", "study_config"]
     targets = presentation_files("demo", ("png",), ["demo"])
     snakemake(tmp_path, "--cores", "2", *rules, "--", *targets)
