@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-from flops_fit.fitting import extrapolation
 from flops_fit.presentation.fitview import APPROACH_NAMES, APPROACHES, FitView, Interval, normalise_predictions
 from flops_fit.presentation.formatting import fmt_loss, fmt_ratio, human, interval_text, sci
 
@@ -66,7 +65,9 @@ def _how_far(grp) -> str:
     if factor <= 1.0 + 1e-9:
         return ""
     times = f"{factor:.2g}" if factor < 10 else f"{factor:,.0f}" if factor < 1e6 else sci(factor, 3)
-    far = ": far beyond the data, a rough guide" if factor > extrapolation.FAR else ""
+    from flops_fit.fitting.extrapolation import FAR
+
+    far = ": far beyond the data, a rough guide" if factor > FAR else ""
     return f" ({times}x the largest studied budget{far})"
 
 
