@@ -190,13 +190,13 @@ def cmd_fit(args) -> None:
 
 
 def _find_fit(path: str) -> Path:
-    p = Path(path)
-    for candidate in (p, p / "fit.json", p / "fit" / "fit.json"):
-        if candidate.is_file():
-            return candidate
-    raise UserError(
-        f"no fit.json at {p} (looked for {p}/fit.json and {p}/fit/fit.json); run the pipeline or `flops-fit fit` first"
-    )
+    from .fitting import FitError
+    from .fitting.fitjson import find_fit
+
+    try:
+        return find_fit(path, "run the pipeline or `flops-fit fit` first")
+    except FitError as err:
+        raise UserError(str(err)) from None
 
 
 def cmd_predict(args) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict
 from functools import partial
 
@@ -298,14 +297,8 @@ def _fit_runs(runs_df, curves_df, options: FitOptions) -> dict:
     for key, block in approaches.items():
         if block["status"] == "ok":
             k = int(key[-1])
-            used = [b for b in sorted(observed) if observed[b]["observed_from"] == "parabola vertex"]
-            c_used = np.array([float(table.loc[table["budget_id"] == b, "budget"].iloc[0]) for b in used])
-            n_fit, _, l_fit = evaluate(k, block["params"], c_used, block) if used else ([], [], [])
-            in_sample = [
-                {"budget": c, "r_N": math.log(observed[b]["N_obs"] / n), "r_L": math.log(observed[b]["L_obs"] / loss)}
-                for b, c, n, loss in zip(used, c_used, n_fit, l_fit, strict=True)
-                if n > 0 and loss > 0
-            ]
+            n_fit, _, l_fit = evaluate(k, block["params"], np.array(budgets), block)
+            in_sample = predictive.in_sample_errors(budgets, [observed[b] for b in sorted(observed)], n_fit, l_fit)
             block["predictive"] = predictive.calibrate(errs, k, budgets, in_sample, vertex)
     bt = backtest.run(
         table, curves, options.backtest_holdout, refit, _predict_point, observed, errs, options.confidence

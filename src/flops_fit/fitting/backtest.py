@@ -67,14 +67,9 @@ def run(table, curves, holdout: int, fit_point, predict_point, observed: dict, e
             continue
         n, _, loss = predict_point(approach, params, np.array(held_c))
         known = [e for e in errors if e["budget"] <= train_budgets[-1] * (1 + 1e-9)]
-        c_train = np.array(train_budgets)
-        n_in, _, l_in = predict_point(approach, params, c_train)
+        n_in, _, l_in = predict_point(approach, params, np.array(train_budgets))
         train_obs = [observed[b] for b in sorted(train["budget_id"].unique())]
-        in_sample = [
-            {"budget": c, "r_N": float(np.log(o["N_obs"] / ni)), "r_L": float(np.log(o["L_obs"] / li))}
-            for c, o, ni, li in zip(c_train, train_obs, n_in, l_in, strict=True)
-            if o["observed_from"] == "parabola vertex" and ni > 0 and li > 0
-        ]
+        in_sample = predictive.in_sample_errors(train_budgets, train_obs, n_in, l_in)
         cal = predictive.calibrate(known, approach, train_budgets, in_sample)
         nan = np.full(len(held_c), np.nan)
         n_lo, n_hi = predictive.interval(n, nan, nan, held_c, cal, "N", confidence)

@@ -49,7 +49,7 @@ import pandas as pd
 from . import extrapolation
 from .allocation import evaluate
 from .bootstrap import percentile_interval
-from .fitjson import read_fit
+from .fitjson import find_fit, read_fit
 from .runs_table import FitError
 
 GRID_STEP = 0.05  # decades of C between the points of Approach 3's tabulated L*(C)
@@ -77,17 +77,6 @@ class Study:
     path: str
 
 
-def _fit_path(path) -> Path:
-    p = Path(path)
-    for candidate in (p, p / "fit.json", p / "fit" / "fit.json"):
-        if candidate.is_file():
-            return candidate
-    raise FitError(
-        f"no fit.json at {str(p)!r} (looked for {p}/fit.json and {p}/fit/fit.json); give a finished "
-        "study's results/<study> folder or its fit.json"
-    )
-
-
 def _unit(fit: dict, fit_path: Path) -> str | None:
     """The data unit: fit.json's ``unit`` if it records one, else the ``unit`` column of the
     study's runs.csv (beside fit.json or one folder up), else None."""
@@ -107,7 +96,7 @@ def _unit(fit: dict, fit_path: Path) -> str | None:
 
 def load_study(path, name: str | None = None) -> Study:
     """A study from its results/<study> folder, its fit/ folder or its fit.json."""
-    fit_path = _fit_path(path)
+    fit_path = find_fit(path, "give a finished study's results/<study> folder or its fit.json")
     if name is None:
         name = fit_path.parent.parent.name if fit_path.parent.name == "fit" else fit_path.parent.name
     fit = read_fit(fit_path)

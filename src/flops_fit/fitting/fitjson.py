@@ -51,3 +51,13 @@ def read_fit(path_or_dir) -> dict:
     if not path.is_file():
         raise FitError(f"no fit.json at {str(path)!r}")
     return json.loads(path.read_text())
+
+
+def find_fit(path, hint: str) -> Path:
+    """The fit.json at ``path``, ``path/fit.json`` or ``path/fit/fit.json`` (a study's results
+    folder); FitError naming the places looked at, then ``hint``."""
+    p = Path(path)
+    for candidate in (p, p / "fit.json", p / "fit" / "fit.json"):
+        if candidate.is_file():
+            return candidate
+    raise FitError(f"no fit.json at {p} (looked for {p}/fit.json and {p}/fit/fit.json); {hint}")

@@ -132,6 +132,16 @@ def _excess(r2: np.ndarray, base: np.ndarray, u: np.ndarray) -> tuple[float, flo
     return float(coef[0]), float(coef[1])
 
 
+def in_sample_errors(budgets, observed: list[dict], n_pred, l_pred) -> list[dict]:
+    """Log errors ``{budget, r_N, r_L}`` of a law's N*, L* at studied budgets against their observed
+    optima (``observed[i]`` of ``budgets[i]``), where the optimum is a parabola's vertex."""
+    return [
+        {"budget": float(c), "r_N": math.log(o["N_obs"] / n), "r_L": math.log(o["L_obs"] / loss)}
+        for c, o, n, loss in zip(budgets, observed, n_pred, l_pred, strict=True)
+        if o["observed_from"] == "parabola vertex" and n > 0 and loss > 0
+    ]
+
+
 def calibrate(errors: list[dict], approach: int, budgets, in_sample: list[dict], vertex: dict | None = None) -> dict:
     """sigma_v, lambda, tau and the dof of one approach (see the module docstring).
 
