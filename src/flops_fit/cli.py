@@ -25,6 +25,8 @@ import os
 import sys
 from pathlib import Path
 
+from flops_fit.approaches import APPROACH_IDS
+
 
 class UserError(Exception):
     """An error caused by the user's input: printed as one line, exit status 2."""
@@ -368,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--curves", help="curves.csv (run_id, tokens, flops, loss) for Approach 1")
     p.add_argument("--params", choices=["total", "non_embedding"], help="N convention (default total)")
     p.add_argument("--flops", choices=["6ND", "counted"], help="C: 6*N*D (default), or the table's flops column")
-    p.add_argument("--approaches", type=int, nargs="+", choices=[1, 2, 3], help="default: 1 2 3")
+    p.add_argument("--approaches", type=int, nargs="+", choices=APPROACH_IDS, help="default: 1 2 3")
     p.add_argument("--bootstrap", type=int, help="bootstrap resamples (0: none; default 1000)")
     p.add_argument("--confidence", type=float, help="interval mass (default 0.9)")
     p.add_argument("--seed", type=int, help="bootstrap seed (default 0)")
@@ -406,7 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("variant", help="the variant: results/<study>, its fit/ folder or a fit.json")
     p.add_argument("--budget", type=budget_type("compare", "--budget"), action="append", required=True,
                    help="compute budget in FLOPs (repeat for several)")
-    p.add_argument("--approach", type=int, action="append", choices=[1, 2, 3],
+    p.add_argument("--approach", type=int, action="append", choices=APPROACH_IDS,
                    help="approach to compare (repeat; default: every approach both studies fitted)")
     p.add_argument("--confidence", type=float, help="interval mass (default: the baseline fit's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the pairing of the two studies' replicates")

@@ -93,7 +93,8 @@ def headline_html(fit_json, predictions_csv, targets, study: str = "", runs_csv=
     pipeline predicts every target budget). Columns used when present: ``extrapolation``,
     ``beyond_data``, ``backtest_L_error_pct``, ``backtest_N_ratio``, ``interval_method``.
     """
-    from flops_fit.presentation.fitview import APPROACH_NAMES, APPROACHES, FitView
+    from flops_fit.approaches import approach_id, approach_of
+    from flops_fit.presentation.fitview import FitView
     from flops_fit.presentation.formatting import fmt_loss, fmt_ratio, human, sci
 
     view = FitView.load(fit_json, predictions_csv)
@@ -138,13 +139,12 @@ def headline_html(fit_json, predictions_csv, targets, study: str = "", runs_csv=
             f"<th>D* ({html.escape(view.unit)})</th><th>L*</th><th>D*/N*</th>"
             "<th>Backtest (largest budget held out)</th></tr>"
         )
-        order = {a: i for i, a in enumerate(APPROACHES)}
-        for r in sorted(rows.itertuples(), key=lambda r: order.get(r.approach, 9)):
+        for r in sorted(rows.itertuples(), key=lambda r: approach_id(r.approach)):
             backtest = _backtest_cell(
                 _num(getattr(r, "backtest_L_error_pct", None)), _num(getattr(r, "backtest_N_ratio", None))
             )
             out.append(
-                f"<tr><td>{APPROACH_NAMES.get(r.approach, r.approach)}</td>"
+                f"<tr><td>{approach_of(r.approach).name}</td>"
                 + _cell(_num(r.params), _num(r.params_lo), _num(r.params_hi), human)
                 + _cell(_num(r.tokens), _num(r.tokens_lo), _num(r.tokens_hi), human)
                 + _cell(_num(r.loss), _num(r.loss_lo), _num(r.loss_hi), fmt_loss)
@@ -153,7 +153,7 @@ def headline_html(fit_json, predictions_csv, targets, study: str = "", runs_csv=
                 + "</tr>"
             )
         out.append("</table>")
-    failed = [f"{APPROACH_NAMES[a]}: {v.reason}" for a, v in view.approaches.items() if not v.ok and v.reason]
+    failed = [f"{approach_of(a).name}: {v.reason}" for a, v in view.approaches.items() if not v.ok and v.reason]
     notes = [str(d.get("message")) for d in view.fit.get("diagnostics") or [] if d.get("message")]
     if failed or notes:
         out.append('<h3>Read with care</h3><ul class="note">')

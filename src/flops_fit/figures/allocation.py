@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+from flops_fit.approaches import APPROACH_KEYS, approach_key, approach_of
 from flops_fit.figures import style
 
 
@@ -39,13 +40,13 @@ def draw(axes, runs, view, quantities=("params", "tokens"), max_extrapolation=10
     for ax, q in zip(axes, quantities, strict=True):
         drew = False
         if preds is not None:
-            for name in ("approach1", "approach2", "approach3"):
+            for name in APPROACH_KEYS:
                 sel = preds[preds["approach"] == name].sort_values("budget")
                 sel = sel[np.isfinite(sel[q].astype(float))]
                 if sel.empty:
                     continue
                 drew = True
-                (line,) = ax.plot(sel["budget"], sel[q], color=colors[name], lw=1.2, label=style.APPROACH_LABELS[name])
+                (line,) = ax.plot(sel["budget"], sel[q], color=colors[name], lw=1.2, label=approach_of(name).label)
                 handles[name] = line
                 if sel[f"{q}_lo"].notna().all() and sel[f"{q}_hi"].notna().all():
                     ax.fill_between(sel["budget"], sel[f"{q}_lo"], sel[f"{q}_hi"], color=colors[name], alpha=0.18, lw=0)
@@ -57,12 +58,12 @@ def draw(axes, runs, view, quantities=("params", "tokens"), max_extrapolation=10
                 continue  # an excluded budget's vertex outside its sampled sizes is no measurement
             drew = True
             yerr = [[max(iv.value - iv.lo, 0)], [max(iv.hi - iv.value, 0)]] if iv.has_interval else None
-            col = colors["approach2"] if b.included else style.EXCLUDED_COLOR
+            col = colors[approach_key(2)] if b.included else style.EXCLUDED_COLOR
             h = ax.errorbar(
                 [b.budget],
                 [iv.value],
                 yerr=yerr,
-                fmt=style.APPROACH_MARKERS["approach2"],
+                fmt=style.APPROACH_MARKERS[approach_key(2)],
                 ms=3.5,
                 color=col,
                 mfc=col if b.included else "none",
@@ -79,8 +80,8 @@ def draw(axes, runs, view, quantities=("params", "tokens"), max_extrapolation=10
                 env["flops"],
                 env[q],
                 s=8,
-                marker=style.APPROACH_MARKERS["approach1"],
-                color=colors["approach1"],
+                marker=style.APPROACH_MARKERS[approach_key(1)],
+                color=colors[approach_key(1)],
                 alpha=0.7,
                 zorder=3,
                 lw=0,
@@ -93,14 +94,14 @@ def draw(axes, runs, view, quantities=("params", "tokens"), max_extrapolation=10
                 [],
                 [],
                 s=8,
-                marker=style.APPROACH_MARKERS["approach1"],
-                color=colors["approach1"],
+                marker=style.APPROACH_MARKERS[approach_key(1)],
+                color=colors[approach_key(1)],
                 lw=0,
                 label="A1 envelope points",
             )
         if view.isoflop():
             handles["vertices"] = ax.errorbar(
-                [], [], yerr=[], fmt="o", ms=3.5, color=colors["approach2"], label="A2 IsoFLOP minima"
+                [], [], yerr=[], fmt="o", ms=3.5, color=colors[approach_key(2)], label="A2 IsoFLOP minima"
             )
         ax.set_xscale("log")
         ax.set_yscale("log")

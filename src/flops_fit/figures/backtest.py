@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+from flops_fit.approaches import approach_of
 from flops_fit.figures import style
 
 
@@ -80,11 +81,11 @@ def draw(axes, view, quantities) -> dict:
                 handles.setdefault(f"predicted {view.interval_level or ''} interval".replace("  ", " "), _bar_handle())
             err = 100 * (grp["predicted"] / grp["actual"] - 1).to_numpy(float)
             worst = err[int(np.argmax(np.abs(err)))]
-            short = style.APPROACH_SHORT.get(name, name)
+            short = approach_of(name).short
             errors.append((f"{short}: {worst:+.1f}%", colors.get(name, "0.3")))
             handles.setdefault(f"{short} predicted", h)
         for name in sorted(k for k in view.backtest_skipped() if view.approaches[k].ok):
-            errors.append((f"{style.APPROACH_SHORT.get(name, name)}: not refitted", "0.45"))
+            errors.append((f"{approach_of(name).short}: not refitted", "0.45"))
         # errors in the empty corner: loss falls with C (lower left), N* rises (upper left)
         y0, va = (0.04, "bottom") if q == "loss" else (0.96, "top")
         ax.text(0.04, y0, "pred/obs - 1", transform=ax.transAxes, fontsize=6, va=va, color="0.3")

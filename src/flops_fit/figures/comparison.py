@@ -17,16 +17,15 @@ import argparse
 import math
 from pathlib import Path
 
+from flops_fit.approaches import APPROACH_KEYS, approach_key, approach_of
 from flops_fit.figures import style
-
-_LINESTYLES = {"approach3": "-", "approach2": "--", "approach1": ":"}
 
 
 def make_comparison(studies: dict, out_dir, width: str = "double", formats=("pdf", "png")) -> list[str]:
     """Write ``comparison.<fmt>`` for ``studies`` ({name: fit.json path}); return the paths."""
     import matplotlib.pyplot as plt
 
-    from flops_fit.presentation.fitview import APPROACHES, FitView
+    from flops_fit.presentation.fitview import FitView
 
     style.use_paper_style()
     views = {}
@@ -46,14 +45,14 @@ def make_comparison(studies: dict, out_dir, width: str = "double", formats=("pdf
         preds = view.predictions_within(100.0)  # each study's laws to 100x its largest budget
         if preds is None:
             continue
-        for ap in APPROACHES:
+        for ap in APPROACH_KEYS:
             sel = preds[preds["approach"] == ap].sort_values("budget")
             sel = sel[sel["params"].notna()]
             if sel.empty:
                 continue
             drew = True
-            ax_n.plot(sel["budget"], sel["params"], color=colors[name], ls=_LINESTYLES[ap], lw=1.1)
-            if ap == "approach3" and sel["params_lo"].notna().all() and sel["params_hi"].notna().all():
+            ax_n.plot(sel["budget"], sel["params"], color=colors[name], ls=style.APPROACH_LINESTYLES[ap], lw=1.1)
+            if ap == approach_key(3) and sel["params_lo"].notna().all() and sel["params_hi"].notna().all():
                 ax_n.fill_between(
                     sel["budget"], sel["params_lo"], sel["params_hi"], color=colors[name], alpha=0.15, lw=0
                 )
@@ -71,15 +70,15 @@ def make_comparison(studies: dict, out_dir, width: str = "double", formats=("pdf
         ax_n.grid(True, which="major")
         for name in views:
             ax_n.plot([], [], color=colors[name], lw=1.5, label=name)
-        for ap in APPROACHES:
-            ax_n.plot([], [], color="0.3", ls=_LINESTYLES[ap], lw=1.1, label=style.APPROACH_SHORT[ap])
+        for ap in APPROACH_KEYS:
+            ax_n.plot([], [], color="0.3", ls=style.APPROACH_LINESTYLES[ap], lw=1.1, label=approach_of(ap).short)
         ax_n.legend(loc="upper left", ncols=2)
     else:
         style.placeholder(ax_n, "no predictions.csv beside the fits")
     # right: forest plot of the exponent a
     labels, y = [], 0
     for name, view in views.items():
-        for ap in APPROACHES:
+        for ap in APPROACH_KEYS:
             iv = view.approaches[ap].get("a")
             if not math.isfinite(iv.value):
                 continue
@@ -94,14 +93,14 @@ def make_comparison(studies: dict, out_dir, width: str = "double", formats=("pdf
                 elinewidth=0.9,
                 capsize=1.5,
             )
-            labels.append(f"{name} {style.APPROACH_SHORT[ap]}")
+            labels.append(f"{name} {approach_of(ap).short}")
             y += 1
         y += 0.5
     if labels:
         ticks = []
         y = 0
         for view in views.values():
-            for ap in APPROACHES:
+            for ap in APPROACH_KEYS:
                 if math.isfinite(view.approaches[ap].get("a").value):
                     ticks.append(y)
                     y += 1

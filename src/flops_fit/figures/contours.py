@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+from flops_fit.approaches import approach_key
 from flops_fit.figures import style
 
 
@@ -30,7 +31,7 @@ def draw(ax, runs, view, fig=None) -> None:
 
     p = view.approach3()
     if p is None:
-        reason = view.approaches["approach3"].reason or "not fitted"
+        reason = view.approaches[approach_key(3)].reason or "not fitted"
         style.placeholder(ax, f"Approach 3 unavailable: {reason}")
         return
     from flops_fit.figures.isoflop import excluded_runs_frame

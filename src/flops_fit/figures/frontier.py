@@ -10,6 +10,7 @@ interval band, out to at most ``max_extrapolation`` (default 100) times the larg
 
 from __future__ import annotations
 
+from flops_fit.approaches import APPROACH_KEYS, approach_of
 from flops_fit.figures import style
 
 
@@ -46,7 +47,7 @@ def draw(ax, runs, view, curves=None, max_extrapolation=100.0) -> None:
     preds = view.predictions_within(max_extrapolation)
     band = False
     if preds is not None:
-        for name in ("approach1", "approach2", "approach3"):
+        for name in APPROACH_KEYS:
             sel = preds[preds["approach"] == name].sort_values("budget")
             sel = sel[np.isfinite(sel["loss"].astype(float))]
             if sel.empty:
@@ -58,7 +59,7 @@ def draw(ax, runs, view, curves=None, max_extrapolation=100.0) -> None:
                 color=colors[name],
                 lw=1.1,
                 ls="--",
-                label=f"{style.APPROACH_SHORT[name]} fit $L^*(C)$",
+                label=f"{approach_of(name).short} fit $L^*(C)$",
             )
             if sel["loss_lo"].notna().all() and sel["loss_hi"].notna().all():
                 ax.fill_between(sel["budget"], sel["loss_lo"], sel["loss_hi"], color=colors[name], alpha=0.18, lw=0)

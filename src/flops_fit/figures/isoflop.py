@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 
+from flops_fit.approaches import approach_key
 from flops_fit.figures import style
 
 LEGEND_BUDGETS = 8
@@ -58,7 +59,7 @@ def draw(ax, runs, view, legend_budgets: bool = True) -> list[str]:
     used = view.used_runs()
     pre_notes = []
     if not budgets:  # no Approach 2: still show the runs by budget, without parabolas
-        reason = view.approaches["approach2"].reason or "not in fit.json"
+        reason = view.approaches[approach_key(2)].reason or "not in fit.json"
         if used is None or not len(used):
             style.placeholder(ax, f"Approach 2 unavailable: {reason}")
             return []

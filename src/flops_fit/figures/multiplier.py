@@ -18,10 +18,10 @@ import json
 
 import numpy as np
 
+from flops_fit.approaches import approach_key, approach_of
 from flops_fit.figures import style
 
-_LINESTYLES = {"approach3": "-", "approach2": "--", "approach1": ":"}
-BAND_PREFERENCE = ("approach2", "approach3", "approach1")
+BAND_PREFERENCE = tuple(approach_key(k) for k in (2, 3, 1))
 """The one approach drawn with bands (the others as lines; the table has every interval)."""
 MAX_SHOWN = 100.0  # the multiplier panel shows at most 1/100x .. 100x
 
@@ -49,7 +49,7 @@ def make_multiplier_figure(result: dict, out_dir, width: str = "double", formats
     top = 1.0
     for key, rows in curve.items():
         c = _column(rows, "budget")
-        ls = _LINESTYLES.get(key, "-")
+        ls = style.APPROACH_LINESTYLES[key]
         for tag in ("base", "var"):
             ax_l.plot(c, _column(rows, f"L_{tag}"), color=colors[tag], ls=ls, lw=1.1)
             if key == banded:
@@ -58,7 +58,7 @@ def make_multiplier_figure(result: dict, out_dir, width: str = "double", formats
         m, lo, hi = (_column(rows, n) for n in ("multiplier", "multiplier_lo", "multiplier_hi"))
         hi = np.where(np.isnan(hi) & np.isfinite(lo), np.inf, hi)  # compare.json writes inf as null
         finite = np.isfinite(m) & (m > 0)
-        ax_m.plot(c[finite], m[finite], color="0.15", ls=ls, lw=1.1, label=style.APPROACH_SHORT[key])
+        ax_m.plot(c[finite], m[finite], color="0.15", ls=ls, lw=1.1, label=approach_of(key).short)
         top = max(top, *m[finite], *(1 / m[finite]))
         if key == banded:  # an unreachable upper bound (inf) runs to the top of the panel
             band = np.isfinite(lo) & (lo > 0) & ~np.isnan(hi)
@@ -75,7 +75,7 @@ def make_multiplier_figure(result: dict, out_dir, width: str = "double", formats
     for tag in ("base", "var"):
         ax_l.plot([], [], color=colors[tag], lw=1.5, label=names[tag])
     for key in curve:
-        ax_l.plot([], [], color="0.3", ls=_LINESTYLES.get(key, "-"), lw=1.1, label=style.APPROACH_SHORT[key])
+        ax_l.plot([], [], color="0.3", ls=style.APPROACH_LINESTYLES[key], lw=1.1, label=approach_of(key).short)
     studied = max(max(base["budgets"]), max(var["budgets"]))
     for ax in (ax_l, ax_m):
         ax.set_xscale("log")
@@ -92,7 +92,7 @@ def make_multiplier_figure(result: dict, out_dir, width: str = "double", formats
     ax_m.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}x" if _leading_digit(v) in (2, 3, 5) else ""))
     ax_m.axhline(1.0, color="0.5", lw=0.8, ls="--")
     ax_m.set_ylabel("Compute multiplier $M$ of the variant")
-    ax_m.legend(loc="upper left", title=f"band: {style.APPROACH_SHORT.get(banded, '')}, "
+    ax_m.legend(loc="upper left", title=f"band: {approach_of(banded).short if banded else ''}, "
                 f"{result['confidence']:.0%} joint bootstrap")
     return style.save_figure(fig, out_dir, "multiplier", formats)
 

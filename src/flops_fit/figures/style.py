@@ -15,19 +15,16 @@ import math
 import os
 from pathlib import Path
 
+from flops_fit.approaches import APPROACH_KEYS
 from flops_fit.io import atomic_path
-from flops_fit.presentation.fitview import APPROACH_SHORT  # noqa: F401  (figures say A1, A2, A3)
 from flops_fit.presentation.formatting import human, sci, sig
 
 WIDTHS_IN = {"single": 3.4, "double": 7.0}
 """Figure widths in inches for one column and for the full page width."""
 
-APPROACH_LABELS = {
-    "approach1": "Approach 1 (envelope)",
-    "approach2": "Approach 2 (IsoFLOP)",
-    "approach3": "Approach 3 (parametric)",
-}
-APPROACH_MARKERS = {"approach1": "s", "approach2": "o", "approach3": "^"}
+APPROACH_MARKERS = dict(zip(APPROACH_KEYS, ("s", "o", "^"), strict=True))
+APPROACH_LINESTYLES = dict(zip(APPROACH_KEYS, (":", "--", "-"), strict=True))
+"""One marker and one line style per approach (keyed as in fit.json), the same in every figure."""
 EXCLUDED_COLOR = "0.6"
 """Grey for anything drawn but excluded from a fit (budgets, runs)."""
 
@@ -87,7 +84,7 @@ def approach_colors() -> dict[str, tuple]:
     import seaborn as sns
 
     pal = sns.color_palette("colorblind")
-    return {"approach1": pal[2], "approach2": pal[0], "approach3": pal[1]}
+    return dict(zip(APPROACH_KEYS, (pal[2], pal[0], pal[1]), strict=True))
 
 
 def category_colors(n: int) -> list[tuple]:

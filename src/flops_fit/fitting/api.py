@@ -8,6 +8,8 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
+from flops_fit.approaches import approach_id, approach_key
+
 from . import approach1, approach2, approach3, backtest, bootstrap, diagnostics, powerlaw, predictive, vpnls
 from .allocation import evaluate
 from .fitjson import to_jsonable, write_fit
@@ -271,11 +273,11 @@ def _fit_runs(runs_df, curves_df, options: FitOptions) -> dict:
         try:
             if k == 1:
                 a1_noise = noise if np.isfinite(noise) else DEFAULT_RUN_NOISE
-                approaches["approach1"] = _fit_approach1(curves, options, rngs[1], curves_df is not None, a1_noise)
+                approaches[approach_key(1)] = _fit_approach1(curves, options, rngs[1], curves_df is not None, a1_noise)
             elif k == 2:
-                approaches["approach2"] = _fit_approach2(table, options, rngs[2], details)
+                approaches[approach_key(2)] = _fit_approach2(table, options, rngs[2], details)
             else:
-                approaches["approach3"] = _fit_approach3(table, options, rngs[3])
+                approaches[approach_key(3)] = _fit_approach3(table, options, rngs[3])
         except (FitError, FloatingPointError) as exc:
             # One approach that cannot fit (e.g. Approach 2 with < 2 usable budgets) is recorded
             # with its reason and leaves the others; when none fits, the error stands, no output.
@@ -285,18 +287,18 @@ def _fit_runs(runs_df, curves_df, options: FitOptions) -> dict:
                 block["budgets"] = [dict(d, runs={}) for d in details]
                 block["excluded_budgets"] = [{"budget": d["budget"], "reason": d["reason"]}
                                              for d in details if not d["included"]]
-            approaches[f"approach{k}"] = block
+            approaches[approach_key(k)] = block
     if errors and not any(block["status"] == "ok" for block in approaches.values()):
         raise FitError("no approach could be fitted: " + " | ".join(errors))
 
     observed = backtest.observed(table, details)
     refit = _cached(partial(fit_point, options=options))
     errs = predictive.rolling_errors(table, curves, refit, _predict_point, observed)
-    a2 = approaches.get("approach2", {})
+    a2 = approaches.get(approach_key(2), {})
     vertex = predictive.vertex_noise(a2.get("budgets") or [], options.confidence) if a2.get("status") == "ok" else None
     for key, block in approaches.items():
         if block["status"] == "ok":
-            k = int(key[-1])
+            k = approach_id(key)
             n_fit, _, l_fit = evaluate(k, block["params"], np.array(budgets), block)
             in_sample = predictive.in_sample_errors(budgets, [observed[b] for b in sorted(observed)], n_fit, l_fit)
             block["predictive"] = predictive.calibrate(errs, k, budgets, in_sample, vertex)

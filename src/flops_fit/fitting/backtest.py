@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from flops_fit.approaches import approach_key
+
 from . import predictive
 
 
@@ -61,7 +63,7 @@ def run(table, curves, holdout: int, fit_point, predict_point, observed: dict, e
     train_budgets = sorted(train["budget"].unique())
     out = {"status": "ok", "holdout": holdout, "held_out_budgets": held_c, "approaches": {}}
     for approach, params in fit_point(train, train_curves).items():
-        key = f"approach{approach}"
+        key = approach_key(approach)
         if isinstance(params, Exception):
             out["approaches"][key] = {"status": "skipped", "reason": str(params)}
             continue

@@ -46,6 +46,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from flops_fit.approaches import APPROACH_IDS, approach_key
+
 from . import extrapolation
 from .allocation import evaluate
 from .bootstrap import percentile_interval
@@ -238,7 +240,7 @@ def compare_approach(base: Study, var: Study, approach: int, budgets, confidence
                      curve=()) -> dict:
     """Rows per budget (and per ``curve`` budget) and the multiplier's slope for one approach
     (see the module docstring); all budgets in one pass (Approach 3 tabulates L*(C) once)."""
-    key = f"approach{approach}"
+    key = approach_key(approach)
     bb, bv = base.fit["approaches"][key], var.fit["approaches"][key]
     c, curve = np.asarray(budgets, dtype=float), np.asarray(curve, dtype=float)
     grid = slope_budgets(c, base.fit["budgets"], var.fit["budgets"])
@@ -300,9 +302,9 @@ def compare(base: Study, var: Study, budgets, approaches=None, confidence: float
         raise FitError(f"budgets {budgets!r}: give compute budgets as finite FLOPs > 0, e.g. 1e15")
     if confidence is None:
         confidence = float(base.fit.get("options", {}).get("confidence", 0.9))
-    common = [k for k in (1, 2, 3)
-              if _usable(base.fit["approaches"].get(f"approach{k}", {}))
-              and _usable(var.fit["approaches"].get(f"approach{k}", {}))]
+    common = [k for k in APPROACH_IDS
+              if _usable(base.fit["approaches"].get(approach_key(k), {}))
+              and _usable(var.fit["approaches"].get(approach_key(k), {}))]
     if approaches:
         missing = [k for k in approaches if k not in common]
         if missing:
@@ -328,7 +330,7 @@ def compare(base: Study, var: Study, budgets, approaches=None, confidence: float
     }
     studied = [*base.fit["budgets"], *var.fit["budgets"]]
     curve = np.geomspace(min(studied), max(*studied, *c), curve_points) if curve_points else ()
-    blocks = {f"approach{k}": compare_approach(base, var, k, c, confidence, seed, curve) for k in common}
+    blocks = {approach_key(k): compare_approach(base, var, k, c, confidence, seed, curve) for k in common}
     out["approaches"] = {k: {n: v for n, v in b.items() if n != "curve"} for k, b in blocks.items()}
     if curve_points:
         out["curve"] = {k: b["curve"] for k, b in blocks.items()}

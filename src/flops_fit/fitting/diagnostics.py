@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from flops_fit.approaches import approach_key
+
 EMBEDDING_SHARE = 0.30
 MIN_STEPS = 300
 LACK_OF_FIT = 2.0
@@ -42,7 +44,7 @@ def seed_noise(table: pd.DataFrame) -> float:
 
 def _lack_of_fit(table, result) -> list[dict]:
     noise = seed_noise(table)
-    block = result["approaches"].get("approach2") or {}
+    block = result["approaches"].get(approach_key(2)) or {}
     if not np.isfinite(noise) or noise <= 0:
         return []
     out = []

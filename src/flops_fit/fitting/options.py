@@ -17,6 +17,8 @@ from importlib import resources
 
 import yaml
 
+from flops_fit.approaches import APPROACH_IDS
+
 from .runs_table import PARAMS_COLUMN, FitError
 
 
@@ -84,9 +86,10 @@ class FitOptions:
             raise FitError(f"option params={self.params!r} is not allowed; use 'total' or 'non_embedding'")
         if self.flops not in ("6ND", "counted"):
             raise FitError(f"option flops={self.flops!r} is not allowed; use '6ND' or 'counted'")
-        bad = [a for a in self.approaches if a not in (1, 2, 3)]
+        bad = [a for a in self.approaches if a not in APPROACH_IDS]
         if bad or not self.approaches:
-            raise FitError(f"option approaches={self.approaches!r}: allowed values are 1, 2, 3 (at least one)")
+            allowed = ", ".join(map(str, APPROACH_IDS))
+            raise FitError(f"option approaches={self.approaches!r}: allowed values are {allowed} (at least one)")
         if int(self.bootstrap) != self.bootstrap or self.bootstrap < 0:
             raise FitError(f"option bootstrap={self.bootstrap!r} must be an integer >= 0")
         if not 0 < self.confidence < 1:

@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from flops_fit.approaches import approach_id, approach_key
+
 from . import bootstrap, extrapolation, predictive
 from .allocation import evaluate
 
@@ -29,7 +31,7 @@ def predict(result: dict, budgets) -> pd.DataFrame:
     for key, block in result["approaches"].items():
         if block.get("status") != "ok":
             continue
-        k = int(key[-1])
+        k = approach_id(key)
         params = {p: (math.nan if v is None else v) for p, v in block["params"].items()}
         n, d, loss = (np.broadcast_to(x, c.shape).astype(float) for x in evaluate(k, params, c, block))
         samples = {p: _arr(v)[:, None] for p, v in block["bootstrap"]["samples"].items()}
@@ -77,7 +79,7 @@ def predict(result: dict, budgets) -> pd.DataFrame:
 
 def _one_budget_out(result: dict, key: str) -> tuple[float, float]:
     """(L* error %, N* ratio) of the approach predicting the largest budget from the others."""
-    rows = [e for e in result.get("rolling_backtest") or [] if f"approach{e['approach']}" == key]
+    rows = [e for e in result.get("rolling_backtest") or [] if approach_key(e["approach"]) == key]
     if not rows:
         return math.nan, math.nan
     last = max(rows, key=lambda e: (e["origin"], -e["budget"]))

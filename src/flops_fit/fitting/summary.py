@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from flops_fit.approaches import approach_id, approach_of
+
 
 def _iv(value, interval) -> str:
     lo, hi = (interval or [None, None])[:2]
@@ -24,13 +26,13 @@ def summary(result: dict) -> str:
         f"C = {conv['flops']}; {conf:.0%} intervals"
     ]
     for key, block in result["approaches"].items():
-        name = f"Approach {key[-1]}"
+        name = approach_of(key).name
         if block.get("status") != "ok":
             lines.append(f"  {name}: {block.get('status')} ({block.get('reason')})")
             continue
         iv = block.get("intervals") or {}
         text = f"  {name}: a = {_iv(block.get('a'), iv.get('a'))} (N* ~ C^a), b = {_iv(block.get('b'), iv.get('b'))}"
-        if key == "approach3":
+        if approach_id(key) == 3:
             p = block["params"]
             alpha, beta = _iv(p["alpha"], iv.get("alpha")), _iv(p["beta"], iv.get("beta"))
             text += f"; E = {p['E']:.4g}, alpha = {alpha}, beta = {beta}"
@@ -53,9 +55,10 @@ def summary(result: dict) -> str:
         lines.append(f"  design: {d['message']}")
     bt = result.get("backtest") or {}
     for key, entry in (bt.get("approaches") or {}).items():
+        name = approach_of(key).name
         for row in entry.get("held_out") or []:
             lines.append(
-                f"  backtest Approach {key[-1]} at C={row['budget']:.3g} (held out): L* {row['L_error_pct']:+.2f}%, "
+                f"  backtest {name} at C={row['budget']:.3g} (held out): L* {row['L_error_pct']:+.2f}%, "
                 f"N* x{row['N_ratio']:.3f}"
             )
     return "\n".join(lines)

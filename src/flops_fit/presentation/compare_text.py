@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from flops_fit.presentation.fitview import APPROACH_NAMES
+from flops_fit.approaches import approach_of
 from flops_fit.presentation.formatting import human, sci
 
 
@@ -63,7 +63,7 @@ def format_comparison(result: dict) -> str:
         f"# [{conf} interval] {result['interval_method']}",
     ]
     for key, block in result["approaches"].items():
-        lines.append(f"{APPROACH_NAMES.get(key, key)} ({block['pairs']} paired replicates)")
+        lines.append(f"{approach_of(key).name} ({block['pairs']} paired replicates)")
         for r in block["rows"]:
             lines.append(f"  C = {sci(r['budget'], 3)} FLOPs{how_far(r)}")
             lines.append(f"    multiplier {fmt_multiplier(r['multiplier'])}{_iv(r, 'multiplier', fmt_multiplier)}"

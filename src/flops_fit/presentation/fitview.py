@@ -15,9 +15,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-APPROACHES = ("approach1", "approach2", "approach3")
-APPROACH_NAMES = {"approach1": "Approach 1", "approach2": "Approach 2", "approach3": "Approach 3"}
-APPROACH_SHORT = {"approach1": "A1", "approach2": "A2", "approach3": "A3"}
+from flops_fit.approaches import APPROACH_KEYS, approach_key
+
 PARAM_ORDER = ("E", "A", "B", "alpha", "beta", "a", "b", "G", "k_N", "k_D", "gamma", "k_L", "E_L")
 
 
@@ -89,7 +88,7 @@ class FitView:
         self.fit = fit
         self.source = source
         self.predictions = predictions  # normalised DataFrame (see normalise_predictions) or None
-        self.approaches = {name: self._approach(name) for name in APPROACHES}
+        self.approaches = {name: self._approach(name) for name in APPROACH_KEYS}
         self.unit = "tokens"  # what D counts: "tokens", "images" or "samples" (see set_unit)
 
     def set_unit(self, runs) -> None:
@@ -207,7 +206,7 @@ class FitView:
     @property
     def flops_per_6nd(self) -> float:
         """Counted FLOPs per 6ND (1 under C = 6ND): how Approach 3's C relates to N and D."""
-        k = _f((self._section("approach3") or {}).get("flops_per_6ND"))
+        k = _f((self._section(approach_key(3)) or {}).get("flops_per_6ND"))
         return k if math.isfinite(k) and k > 0 else 1.0
 
     # --------------------------------------------------------------- data
@@ -223,7 +222,7 @@ class FitView:
 
     def isoflop(self) -> list[IsoFLOPBudget]:
         out = []
-        for item in (self._section("approach2") or {}).get("budgets") or []:
+        for item in (self._section(approach_key(2)) or {}).get("budgets") or []:
             par = item.get("parabola")
             coef = tuple(_f(par.get(k)) for k in ("c2", "c1", "c0")) if isinstance(par, dict) else None
             iv = {
@@ -250,7 +249,7 @@ class FitView:
         """Approach 1's envelope as a DataFrame (flops, params, tokens, loss, run_id), or None."""
         import pandas as pd
 
-        env = (self._section("approach1") or {}).get("envelope")
+        env = (self._section(approach_key(1)) or {}).get("envelope")
         if not env:
             return None
         frame = pd.DataFrame(env).rename(columns={"C": "flops", "N": "params", "D": "tokens", "L": "loss"})
@@ -258,7 +257,7 @@ class FitView:
 
     def approach3(self) -> dict | None:
         """Approach 3's point estimates E, A, B, alpha, beta (floats), or None when it failed."""
-        ap = self.approaches["approach3"]
+        ap = self.approaches[approach_key(3)]
         names = ("E", "A", "B", "alpha", "beta")
         if not ap.ok:
             return None
@@ -332,7 +331,5 @@ def normalise_predictions(path_or_buffer):
         frame["extrapolated"] = ~frame["in_sample"].astype(str).str.lower().isin(("true", "1", "1.0"))
     elif "extrapolated" not in frame.columns:
         frame["extrapolated"] = False
-    frame["approach"] = frame["approach"].map(
-        lambda a: a if str(a).startswith("approach") else f"approach{int(float(a))}"
-    )
+    frame["approach"] = frame["approach"].map(approach_key)
     return frame.sort_values(["approach", "budget"]).reset_index(drop=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from flops_fit.presentation.fitview import APPROACH_NAMES, APPROACHES, FitView, Interval, normalise_predictions
+from flops_fit.approaches import approach_id, approach_of
+from flops_fit.presentation.fitview import FitView, Interval, normalise_predictions
 from flops_fit.presentation.formatting import fmt_loss, fmt_ratio, human, interval_text, sci
 
 
@@ -25,8 +26,7 @@ def format_predictions(table, fit=None) -> str:
     if frame.empty:
         return "no predictions (no approach was fitted)"
     frame = normalise_predictions(_io.StringIO(frame.to_csv(index=False)))
-    order = {a: i for i, a in enumerate(APPROACHES)}
-    frame = frame.assign(_o=frame["approach"].map(order)).sort_values(["budget", "_o"])
+    frame = frame.assign(_o=frame["approach"].map(approach_id)).sort_values(["budget", "_o"])
     lines = []
     if fit:
         view = FitView(fit)
@@ -45,7 +45,7 @@ def format_predictions(table, fit=None) -> str:
                     )
             if math.isfinite(float(r.tokens_per_param)):
                 parts.append(f"D*/N* = {fmt_ratio(float(r.tokens_per_param))}")
-            line = f"  {APPROACH_NAMES.get(r.approach, r.approach)}: " + ", ".join(parts)
+            line = f"  {approach_of(r.approach).name}: " + ", ".join(parts)
             lines.append(line + _backtest(r))
     return "\n".join(lines)
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import math
 
-from flops_fit.presentation.fitview import APPROACH_NAMES, APPROACH_SHORT, APPROACHES, FitView, Interval
+from flops_fit.approaches import approach_id, approach_of
+from flops_fit.presentation.fitview import FitView, Interval
 from flops_fit.presentation.formatting import (
     fmt_loss,
     fmt_ratio,
@@ -51,8 +52,7 @@ def allocations_frame(view: FitView, studied_max: float | None = None):
 
         frame["extrapolated"] = extrapolation.extrapolated(frame["budget"].astype(float), [studied_max])
     frame["extrapolated"] = frame["extrapolated"].astype(str).str.lower().isin(("true", "1", "1.0", "yes"))
-    order = {a: i for i, a in enumerate(APPROACHES)}
-    frame["_o"] = frame["approach"].map(order).fillna(9)
+    frame["_o"] = frame["approach"].map(approach_id)
     frame = frame.sort_values(["budget", "_o"]).drop(columns="_o")
     keep = [c for c in cols if c in frame.columns] + [c for c in frame.columns if c.startswith("tokens_per_param_")]
     out = frame[keep].reset_index(drop=True)
@@ -75,9 +75,9 @@ def render_allocations(frame, view: FitView) -> dict[str, str]:
             md_cells = [human(r.params), interval_text(n_iv, human), human(r.tokens), interval_text(d_iv, human)]
             tex_cells = [tex_estimate(n_iv), tex_estimate(d_iv), " ".join(loss).strip()]
             ratio = fmt_ratio(r.tokens_per_param)
-            rows_md.append([sci(budget, 3) + mark, APPROACH_NAMES.get(r.approach, r.approach), *md_cells, *loss, ratio])
+            rows_md.append([sci(budget, 3) + mark, approach_of(r.approach).name, *md_cells, *loss, ratio])
             budget_tex = (tex_flops(budget) + ("$^\\dagger$" if mark else "")) if not group else ""
-            short = APPROACH_SHORT.get(r.approach, tex_escape(r.approach))
+            short = approach_of(r.approach).short
             group.append([budget_tex, short, *tex_cells, ratio])
         groups.append(group)
     iv_head = f"{conf} interval".strip()

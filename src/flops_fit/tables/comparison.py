@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 
+from flops_fit.approaches import approach_of
 from flops_fit.presentation.compare_text import fmt_dloss, fmt_multiplier
-from flops_fit.presentation.fitview import APPROACH_SHORT, Interval
+from flops_fit.presentation.fitview import Interval
 from flops_fit.presentation.formatting import human, sci, tex_escape, tex_estimate, tex_flops
 from flops_fit.tables.render import html_from_md, md_table, tex_table
 
@@ -40,7 +41,7 @@ def _notes(result: dict) -> list[str]:
         f"(M > 1: {var} saves compute). dL*: L* of {var} minus L* of {base}.",
         f"Intervals: {conf}, {result['interval_method']}.",
     ]
-    notes += [f"{APPROACH_SHORT.get(k, k)}: {b['sentence']}" for k, b in result["approaches"].items()]
+    notes += [f"{approach_of(k).short}: {b['sentence']}" for k, b in result["approaches"].items()]
     return notes
 
 
@@ -50,7 +51,7 @@ def comparison_tables(result: dict) -> dict[str, str]:
     rows = _rows(result)
     header = ["C (FLOPs)", "Approach", "M", "dL*", f"N* {base}", f"N* {var}", f"D* {base}", f"D* {var}"]
     md_rows = [
-        [sci(r["budget"], 3), APPROACH_SHORT[f"approach{r['approach']}"],
+        [sci(r["budget"], 3), approach_of(r["approach"]).short,
          _text(_iv(r, "multiplier"), fmt_multiplier), _text(_iv(r, "dL"), fmt_dloss),
          _text(_iv(r, "N_base"), human), _text(_iv(r, "N_var"), human),
          _text(_iv(r, "D_base"), human), _text(_iv(r, "D_var"), human)]
@@ -60,7 +61,7 @@ def comparison_tables(result: dict) -> dict[str, str]:
     md = md_table(header, md_rows, ["r", "l"] + ["r"] * 6) + "\n" + "\n\n".join(notes) + "\n"
     # LaTeX: two lines per budget and approach (baseline, then variant), so the table fits a page
     groups = [
-        [[tex_flops(r["budget"]), APPROACH_SHORT[f"approach{r['approach']}"],
+        [[tex_flops(r["budget"]), approach_of(r["approach"]).short,
           _tex_plain(_iv(r, "multiplier"), _plain_multiplier), _tex_plain(_iv(r, "dL"), _plain_dloss),
           "baseline", tex_estimate(_iv(r, "N_base")), tex_estimate(_iv(r, "D_base"))],
          ["", "", "", "", "variant", tex_estimate(_iv(r, "N_var")), tex_estimate(_iv(r, "D_var"))]]

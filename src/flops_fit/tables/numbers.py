@@ -7,10 +7,10 @@ from __future__ import annotations
 import math
 import re
 
-from flops_fit.presentation.fitview import APPROACH_NAMES, APPROACHES, FitView, Interval
+from flops_fit.approaches import APPROACH_KEYS, approach_of
+from flops_fit.presentation.fitview import FitView, Interval
 from flops_fit.presentation.formatting import fmt_loss, fmt_ratio, human, sci, tex_flops, tex_param
 
-APPROACH_WORDS = {"approach1": "AOne", "approach2": "ATwo", "approach3": "AThree"}
 PARAM_WORDS = {
     "E": "E",
     "A": "CoefA",
@@ -58,6 +58,11 @@ def number_words(n: int) -> str:
     return _DIGITS[n // 100] + "Hundred" + (number_words(n % 100) if n % 100 else "")
 
 
+def approach_word(approach) -> str:
+    """An approach in letters for macro names: "approach3" -> 'AThree'."""
+    return "A" + number_words(approach_of(approach).id)
+
+
 def budget_words(c: float) -> str:
     """A budget as letters for macro names: 1e21 -> 'COneETwentyOne', 2.5e19 -> 'CTwoPointFiveENineteen'."""
     mant, exp = sci(c, 3).split("e")
@@ -69,20 +74,18 @@ def budget_words(c: float) -> str:
 def numbers_macros(view: FitView, alloc, runs=None) -> list[tuple[str, str, str]]:
     """(macro name, value text, comment) for every quotable number."""
     out: list[tuple[str, str, str]] = []
-    for name in APPROACHES:
+    for name in APPROACH_KEYS:
         ap = view.approaches[name]
-        prefix = APPROACH_WORDS[name]
+        prefix = approach_word(name)
         for pname, iv in ap.parameters.items():
             word = PARAM_WORDS.get(pname) or "".join(w.capitalize() for w in re.split(r"[^A-Za-z]+", pname) if w)
             f = lambda x, p=pname: tex_param(p, x)  # noqa: E731
-            out.append((prefix + word, f(iv.value), f"{APPROACH_NAMES[name]}: {pname}"))
+            out.append((prefix + word, f(iv.value), f"{approach_of(name).name}: {pname}"))
             if iv.has_interval:
-                out.append((prefix + word + "Low", f(iv.lo), f"{APPROACH_NAMES[name]}: {pname}, interval low"))
-                out.append((prefix + word + "High", f(iv.hi), f"{APPROACH_NAMES[name]}: {pname}, interval high"))
+                out.append((prefix + word + "Low", f(iv.lo), f"{approach_of(name).name}: {pname}, interval low"))
+                out.append((prefix + word + "High", f(iv.hi), f"{approach_of(name).name}: {pname}, interval high"))
     for r in alloc.itertuples():
-        prefix = APPROACH_WORDS.get(r.approach)
-        if prefix is None:
-            continue
+        prefix = approach_word(r.approach)
         b = budget_words(r.budget)
         for q, word, fmt in (
             ("params", "NOpt", human),
@@ -96,7 +99,7 @@ def numbers_macros(view: FitView, alloc, runs=None) -> list[tuple[str, str, str]
                 (
                     f"{prefix}{word}{b}",
                     fmt(iv.value),
-                    f"{APPROACH_NAMES[r.approach]}: {q} at C={sci(r.budget, 3)}",
+                    f"{approach_of(r.approach).name}: {q} at C={sci(r.budget, 3)}",
                 )
             )
             if iv.has_interval:
@@ -108,12 +111,12 @@ def numbers_macros(view: FitView, alloc, runs=None) -> list[tuple[str, str, str]
     if bt is not None:  # "+0.8": prediction / observation - 1 in percent at the held-out budget
         several = bt["budget"].nunique() > 1  # then the macro names carry the budget
         for r in bt.itertuples():
-            prefix = APPROACH_WORDS.get(r.approach)
+            prefix = approach_word(r.approach)
             word = {"loss": "Loss", "params": "NOpt"}.get(r.quantity)
             if not (prefix and word and math.isfinite(r.predicted) and math.isfinite(r.actual) and r.actual):
                 continue
             name = f"{prefix}Backtest{word}ErrorPct" + (budget_words(r.budget) if several else "")
-            note = f"{APPROACH_NAMES[r.approach]}: backtest, {r.quantity} at C={sci(r.budget, 3)}, % error"
+            note = f"{approach_of(r.approach).name}: backtest, {r.quantity} at C={sci(r.budget, 3)}, % error"
             out.append((name, f"{100 * (r.predicted / r.actual - 1):+.1f}", note))
     conf = view.interval_level
     if conf:

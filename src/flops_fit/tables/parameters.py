@@ -5,7 +5,8 @@ A note under the table says what every symbol in it is, so the table reads on it
 
 from __future__ import annotations
 
-from flops_fit.presentation.fitview import APPROACH_NAMES, APPROACH_SHORT, APPROACHES, FitView, Interval
+from flops_fit.approaches import APPROACH_KEYS, approach_of
+from flops_fit.presentation.fitview import FitView, Interval
 from flops_fit.presentation.formatting import fmt_param, interval_text, sci, tex_escape, tex_param
 from flops_fit.tables.render import md_table, tex_table
 
@@ -61,7 +62,7 @@ def parameters_frame(view: FitView):
     import pandas as pd
 
     rows = []
-    for name in APPROACHES:
+    for name in APPROACH_KEYS:
         ap = view.approaches[name]
         if not ap.parameters:
             continue
@@ -74,7 +75,7 @@ def render_parameters(frame, view: FitView) -> dict[str, str]:
     conf = view.interval_level
     header_md = ["Approach", "Parameter", "Estimate", f"{conf} interval".strip()]
     rows_md, groups = [], []
-    for name in APPROACHES:
+    for name in APPROACH_KEYS:
         sel = frame[frame["approach"] == name]
         if sel.empty:
             continue
@@ -85,7 +86,7 @@ def render_parameters(frame, view: FitView) -> dict[str, str]:
             t = lambda x, p=r.parameter: tex_param(p, x)  # noqa: E731
             rows_md.append(
                 [
-                    APPROACH_NAMES[name],
+                    approach_of(name).name,
                     PARAM_MD.get(r.parameter, r.parameter),
                     f(r.value),
                     interval_text(iv, f),
@@ -93,7 +94,7 @@ def render_parameters(frame, view: FitView) -> dict[str, str]:
             )
             group.append(
                 [
-                    APPROACH_SHORT[name] if not group else "",
+                    approach_of(name).short if not group else "",
                     PARAM_TEX.get(r.parameter, tex_escape(r.parameter)),
                     t(r.value),
                     interval_text(iv, t),
@@ -107,13 +108,13 @@ def render_parameters(frame, view: FitView) -> dict[str, str]:
     notes = [f"Data: {w.strip()}" for w in view.fit.get("warnings") or []]
     if view.fit.get("effective_data"):
         notes.append("Data: D is the effective data of repeated epochs (Muennighoff et al. 2023)")
-    for name in APPROACHES:
+    for name in APPROACH_KEYS:
         ap = view.approaches[name]
         if not ap.ok and ap.reason:
-            notes.append(f"{APPROACH_NAMES[name]}: not fitted: {ap.reason}")
+            notes.append(f"{approach_of(name).name}: not fitted: {ap.reason}")
         for budget, reason in ap.excluded:
-            notes.append(f"{APPROACH_NAMES[name]}: budget {sci(budget, 3)} excluded: {reason}")
-        notes += [f"{APPROACH_NAMES[name]}: warning: {w}" for w in ap.warnings]
+            notes.append(f"{approach_of(name).name}: budget {sci(budget, 3)} excluded: {reason}")
+        notes += [f"{approach_of(name).name}: warning: {w}" for w in ap.warnings]
     said = " ".join(notes)
     for b in view.isoflop():  # a budget's warning is often an approach warning already
         notes += [f"Approach 2: budget {sci(b.budget, 3)}: {w}" for w in b.warnings if w not in said]
