@@ -13,6 +13,7 @@ from test_train import make_data, make_spec, quiet
 
 from flops_fit.branches import branch_plan, training_flops
 from flops_fit.config import ConfigError, check_config
+from flops_fit.hparams import swept_lr
 from flops_fit.plan import plan_study_and_trunks
 from flops_fit.train import train_run
 
@@ -130,3 +131,29 @@ def test_mock_branches_run_as_trunk_then_branch_jobs(branched, tmp_path):
     write_config(copy_dir, cfg)
     jobs = planned_jobs(snakemake(copy_dir, "-n", "--cores", "2", "results/tiny/runs.csv"))
     assert jobs.get("trunk") == 3 and jobs.get("train") == 3
+
+
+def test_branches_take_their_rate_from_the_swept_rule(tmp_path):
+    """grid.mode branches with training.lr_scaling sweep: trunks and branches wait for the rule
+    (a checkpoint) and train at their size's swept rate, as independent runs do."""
+    config = tiny_config("mock")
+    study = config["studies"]["tiny"]
+    study["grid"] |= {"mode": "branches", "budgets": [2.5e9, 5e9], "sizes": [4, 8]}
+    study["training"] |= {"schedule": "wsd", "lr_scaling": "sweep"}
+    study["training"]["mock"].update(lr_penalty=0.02, lr_optimum=0.004, lr_exponent=0.5)
+    study["lr_sweep"] = {"lrs": [0.01, 0.02, 0.04], "sizes": [4, 8]}
+    write_config(tmp_path, config)
+    snakemake(tmp_path, "--cores", "2", "results/tiny/runs.csv")
+    results = tmp_path / "results" / "tiny"
+    rule = json.loads((results / "lr" / "rule.json").read_text())
+    runs = [json.loads(p.read_text()) for p in (results / "runs").glob("*.json")]
+    trunks = [json.loads(p.read_text()) for p in (results / "trunks").glob("*.json")]
+    assert len(runs) == 4 and len(trunks) == 4 and all(r["status"] == "ok" for r in runs)
+    rates = {r["spec"]["size"]: swept_lr(rule, r["spec"]["params_total"]) for r in runs}
+    assert rates[4] != rates[8]  # the rule moves the rate with size
+    for run in runs:
+        assert run["spec"]["optimizer"]["lr"] == rates[run["spec"]["size"]] and "trunk" in run
+    planned = {t["run_id"]: t for t in plan_study_and_trunks("tiny", check_config(config)["studies"]["tiny"], rule)[1]}
+    for trunk in trunks:  # each trunk trained its planned spec, at the swept rate
+        spec = planned[trunk["trunk_id"]]
+        assert trunk["trunk_hash"] == spec["trunk"]["hash"] and spec["optimizer"]["lr"] == rates[spec["size"]]

@@ -220,10 +220,10 @@ def _check_semantics(config: dict) -> None:
                 f"config error at studies.{name}.grid: give exactly one of 'sizes' (a list of model sizes) "
                 "or 'centred' (sizes centred on a guessed optimum per budget)"
             )
-        if grid["mode"] != "independent" and study["training"].get("lr_scaling") == "sweep":
+        if grid["mode"] == "adaptive" and study["training"].get("lr_scaling") == "sweep":
             raise ConfigError(
-                f"config error at studies.{name}.grid.mode: {grid['mode']} does not combine with "
-                "training.lr_scaling sweep yet (allowed with a sweep: independent)"
+                f"config error at studies.{name}.grid.mode: adaptive does not combine with "
+                "training.lr_scaling sweep yet (allowed with a sweep: independent, branches)"
             )
         if grid["mode"] == "branches" and study["training"]["schedule"] != "wsd":
             raise ConfigError(

@@ -81,7 +81,7 @@ def job_spec(wildcards):
     """The spec of a train job (a run of the grid) or a trunk job (a trunk segment of grid.mode
     branches: flops_fit.branches)."""
     if "trunk_id" in wildcards.keys():
-        return TRUNKS[wildcards.study][wildcards.trunk_id]
+        return trunk_plan(wildcards.study)[wildcards.trunk_id]
     if wildcards.run_id in SWEEPS.get(wildcards.study, {}):  # a run of the lr sweep (lr_plan.smk)
         return SWEEPS[wildcards.study][wildcards.run_id]
     if wildcards.study in ADAPTIVE:  # planned round by round (adaptive.smk)
@@ -172,8 +172,8 @@ def train_inputs(wildcards):
     """The prepared data, unless the study trains with the mock backend or a custom loader (the
     training job calls the loader itself)."""
     cfg = study_cfg(wildcards)
-    if "run_id" in wildcards.keys() and wildcards.run_id in PLANS[wildcards.study]:
-        lr_gate(wildcards)  # a grid run of a study with an lr sweep waits for the rule (lr_plan.smk)
+    if "trunk_id" in wildcards.keys() or wildcards.run_id in PLANS[wildcards.study]:
+        lr_gate(wildcards)  # a grid run or trunk of a study with an lr sweep waits for the rule (lr_plan.smk)
     if cfg["training"]["backend"] == "mock" or cfg["data"]["source"] == "custom":
         return start_marker(wildcards)
     folder = data_dir(wildcards.study)

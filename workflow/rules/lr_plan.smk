@@ -33,17 +33,26 @@ def lr_gate(wildcards):
 @functools.lru_cache(maxsize=None)
 def _planned(study, rule_text):
     lr_rule = json.loads(rule_text) if rule_text else None
-    return {run["run_id"]: run for run in plan_study(study, CONFIG["studies"][study], lr_rule)}
+    runs, trunks = plan_study_and_trunks(study, CONFIG["studies"][study], lr_rule)
+    return {run["run_id"]: run for run in runs}, {t["run_id"]: t for t in trunks}
+
+
+def _swept(study):
+    path = checkpoints.lr_rule.get(study=study).output.lr_rule
+    return _planned(study, json.dumps(read_rule(path), sort_keys=True))
 
 
 def grid_plan(study):
     """The study's grid (run_id -> spec), planned with its fitted learning-rate rule when it
     has a sweep (call only from jobs gated by lr_gate: raises before the checkpoint ran).
     """
-    if study not in SWEEPS:
-        return PLANS[study]
-    path = checkpoints.lr_rule.get(study=study).output.lr_rule
-    return _planned(study, json.dumps(read_rule(path), sort_keys=True))
+    return _swept(study)[0] if study in SWEEPS else PLANS[study]
+
+
+def trunk_plan(study):
+    """The study's trunk segments (grid.mode branches; trunk_id -> spec), planned as grid_plan
+    plans the runs, so that a trunk trains at its size's swept rate."""
+    return _swept(study)[1] if study in SWEEPS else TRUNKS[study]
 
 
 def lr_outputs(study):
