@@ -67,7 +67,7 @@ def make_spec(size: int, steps: int) -> dict:
         "budget": steps * tps * fpt, "size": size, "model": shape.to_dict(),
         "params_total": counts["total"], "params_non_embedding": counts["non_embedding"],
         "params_embedding": counts["embedding"], "flop_convention": "chinchilla", "param_convention": "total",
-        "flops_per_token": fpt, "batch_size": BATCH, "steps": steps, "tokens": steps * tps,
+        "flops_per_unit": fpt, "batch_size": BATCH, "steps": steps, "tokens": steps * tps,
         "flops": steps * tps * fpt, "optimizer": hp["optimizer"], "schedule": resolve_schedule(steps, {}),
         "eval": {"points": 12, "batches": 4},
         "training": {"backend": "torch", "device": "cpu", "dtype": "float32", "compile": False,

@@ -93,3 +93,26 @@ def test_shape_rule():
 def test_shape_errors(bad, match):
     with pytest.raises(ValueError, match=match):
         gpt_shape(64, {"n_ctx": 128, **bad}, 256)
+
+
+def test_run_jsons_that_name_flops_per_unit_flops_per_token_still_aggregate(tmp_path):
+    """Specs before the rename carry ``flops_per_token`` (per image for a ViT): read as a fallback."""
+    import pandas as pd
+    from conftest import tiny_config
+
+    from flops_fit.accounting import flops_per_unit
+    from flops_fit.config import check_config
+    from flops_fit.mock import train_mock
+    from flops_fit.plan import plan_study
+    from flops_fit.runs import aggregate
+
+    spec = plan_study("tiny", check_config(tiny_config("mock"))["studies"]["tiny"])[0]
+    old = {("flops_per_token" if k == "flops_per_unit" else k): v for k, v in spec.items()}
+    assert flops_per_unit(old) == flops_per_unit(spec) == spec["flops_per_unit"] > 0
+    new_run, old_run = train_mock(spec, tmp_path / "new.json"), train_mock(old, tmp_path / "old.json")
+    assert old_run["flops"] == new_run["flops"] and old_run["curve"] == new_run["curve"]
+    aggregate([str(tmp_path / "old.json")], tmp_path / "runs.csv", tmp_path / "curves.csv")
+    row = pd.read_csv(tmp_path / "runs.csv").iloc[0]
+    assert row["flops"] == pytest.approx(spec["tokens"] * spec["flops_per_unit"])
+    curves = pd.read_csv(tmp_path / "curves.csv")
+    assert curves["flops"].to_numpy() == pytest.approx(curves["tokens"].to_numpy() * spec["flops_per_unit"])

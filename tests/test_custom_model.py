@@ -48,7 +48,7 @@ def test_custom_model_plans_with_its_own_counts(mylab):
     assert len(runs) == 6
     for run in runs:
         n = lab.MLP(run["size"], depth=2).num_params()
-        assert run["params_total"] == n and run["flops_per_token"] == 6.0 * n
+        assert run["params_total"] == n and run["flops_per_unit"] == 6.0 * n
         assert run["unit"] == "samples" and run["units_per_sample"] == 1 and run["flop_convention"] == "6N"
         assert run["model"] == {
             "family": "custom",

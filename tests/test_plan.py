@@ -24,7 +24,7 @@ def test_steps_match_the_budget_within_one_percent():
     runs = plan_study("shakespeare", config["studies"]["shakespeare"])
     assert len(runs) >= 25
     for run in runs:
-        assert run["steps"] == round(run["budget"] / (run["flops_per_token"] * run["tokens_per_step"]))
+        assert run["steps"] == round(run["budget"] / (run["flops_per_unit"] * run["tokens_per_step"]))
         assert abs(run["flops"] / run["budget"] - 1) < 0.01, run["run_id"]
         assert run["tokens"] == run["steps"] * run["batch_size"] * run["model"]["n_ctx"]
         assert run["schedule"]["total_steps"] == run["steps"]

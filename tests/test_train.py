@@ -58,7 +58,7 @@ def make_spec(size=16, steps=40, n_ctx=32, batch_size=8, seed=0, model=None, **t
         "budget": steps * tps * fpt, "size": size, "model": shape.to_dict(),
         "params_total": counts["total"], "params_non_embedding": counts["non_embedding"],
         "params_embedding": counts["embedding"], "flop_convention": "chinchilla", "param_convention": "total",
-        "flops_per_token": fpt, "batch_size": hp["batch_size"], "steps": steps, "tokens": steps * tps,
+        "flops_per_unit": fpt, "batch_size": hp["batch_size"], "steps": steps, "tokens": steps * tps,
         "flops": steps * tps * fpt, "optimizer": hp["optimizer"], "schedule": resolve_schedule(steps, cfg),
         "eval": {"points": 10, "batches": 2},
         "training": {"backend": "torch", "device": "cpu", "dtype": "float32", "compile": False,
@@ -101,7 +101,7 @@ def test_run_json_follows_the_contract(data, tmp_path):
     assert ratios.max() < 1.0  # log-spaced, no big holes
     for p in result["curve"]:
         assert p["tokens"] == p["step"] * 8 * 32
-        assert p["flops"] == pytest.approx(p["tokens"] * spec["flops_per_token"])
+        assert p["flops"] == pytest.approx(p["tokens"] * spec["flops_per_unit"])
     assert result["final"]["step"] == 60 and result["final"]["val_loss"] == result["curve"][-1]["val_loss"]
     assert result["curve"][-1]["val_loss"] < result["curve"][0]["val_loss"] - 1.0  # it learns
     assert math.isfinite(result["final"]["train_loss"])
@@ -401,11 +401,11 @@ def test_vit_on_images_through_the_same_job(tmp_path):
     spec = make_spec(steps=12, batch_size=8, checkpoint_every_steps=5, log_every_s=0)
     spec.update({"model": shape.to_dict(), "unit": "images", "params_total": counts["total"],
                  "params_non_embedding": counts["non_embedding"], "params_embedding": counts["embedding"],
-                 "flops_per_token": vit_flops_per_image(shape, "chinchilla"), "dataset": "fake"})  # fmt: skip
+                 "flops_per_unit": vit_flops_per_image(shape, "chinchilla"), "dataset": "fake"})  # fmt: skip
     ref = train_run(spec, tmp_path / "data", tmp_path / "ref.json", tmp_path / "cref", log=quiet)
     assert ref["status"] == "ok" and ref["unit"] == "images"
     assert ref["tokens"]["seen"] == 12 * 8
-    assert ref["flops"]["actual"] == pytest.approx(96 * spec["flops_per_token"])
+    assert ref["flops"]["actual"] == pytest.approx(96 * spec["flops_per_unit"])
     assert all(0 <= p["val_accuracy"] <= 1 for p in ref["curve"]) and "val_accuracy" in ref["final"]
 
     def crash_at_step_8(msg):

@@ -140,6 +140,13 @@ def gpt_flops_per_token(s: GPTShape, convention: str, params: str = "total") -> 
     return 3.0 * chinchilla_forward_flops_per_token(s)
 
 
+def flops_per_unit(spec: dict) -> float:
+    """A run spec's training FLOPs per unit of data under the study's convention; the unit is the
+    spec's ``unit``: a token (GPT; the default), an image (ViT) or a sample (custom loaders). Run
+    JSONs written before this key was named ``flops_per_unit`` carry it as ``flops_per_token``."""
+    return float(spec["flops_per_unit"] if "flops_per_unit" in spec else spec["flops_per_token"])
+
+
 def flops_by_convention(per_unit, shape) -> dict[str, float]:
     """Training FLOPs per unit of data (token, image) under every convention, keyed as in the
     run JSON's ``flops``; ``per_unit(shape, convention, params)`` is the family's counter."""

@@ -26,6 +26,7 @@ changing it moves the branch points and retrains the trunks.
 
 from __future__ import annotations
 
+from .accounting import flops_per_unit
 from .config import ConfigError
 from .hparams import resolve_schedule
 from .provenance import spec_hash
@@ -62,7 +63,7 @@ def branch_plan(name: str, runs: list[dict], training: dict) -> tuple[list[dict]
         thash = spec_hash(ident)
         start = 0
         for run in group:
-            steps, per_step = run["steps"], run["tokens_per_step"] * run["flops_per_token"]
+            steps, per_step = run["steps"], run["tokens_per_step"] * flops_per_unit(run)
             schedule = resolve_schedule(steps, training) | {"warmup_steps": warmup}
             point = steps - schedule["decay_steps"]
             if point <= warmup:
@@ -109,7 +110,7 @@ def job_flops(spec: dict) -> float:
     if not trunk:
         return float(spec["flops"])
     if spec.get("kind") == "trunk":
-        return float((spec["steps"] - trunk["start"]) * spec["tokens_per_step"] * spec["flops_per_token"])
+        return float((spec["steps"] - trunk["start"]) * spec["tokens_per_step"] * flops_per_unit(spec))
     return float(trunk["flops"]["cooldown"])
 
 
@@ -118,5 +119,5 @@ def training_flops(runs: list[dict], segments: list[dict] | None = None) -> floa
     trunk segments plus their cooldowns."""
     if not segments:
         return float(sum(r["flops"] for r in runs))
-    trunk = sum((s["steps"] - s["trunk"]["start"]) * s["tokens_per_step"] * s["flops_per_token"] for s in segments)
+    trunk = sum((s["steps"] - s["trunk"]["start"]) * s["tokens_per_step"] * flops_per_unit(s) for s in segments)
     return float(trunk + sum(r["trunk"]["flops"]["cooldown"] for r in runs))

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from . import record
+from .accounting import flops_per_unit
 from .io import atomic_write_json
 from .training.schedule import eval_steps
 
@@ -57,7 +58,7 @@ def train_mock(spec: dict, out_json: str, checkpoint_dir: str | None = None, sta
     clean = mock_loss(n, np.maximum(tokens, spec["tokens_per_step"]), law, spec["optimizer"]["lr"])
     noisy = clean * (1 + law["noise"] * rng.standard_normal(len(steps)))
     curve = [
-        {"step": int(s), "tokens": int(t), "flops": float(t * spec["flops_per_token"]), "val_loss": float(v)}
+        {"step": int(s), "tokens": int(t), "flops": float(t * flops_per_unit(spec)), "val_loss": float(v)}
         for s, t, v in zip(steps, tokens, noisy, strict=True)
     ]
     seen = spec["steps"] * spec["tokens_per_step"]

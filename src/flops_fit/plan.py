@@ -6,7 +6,7 @@ the user's class). Each model family answers for its own shapes and counts (``fl
 spec is the contract of docs/contracts.md; its sorted-keys JSON is the train rule's params,
 so editing the config reruns exactly the runs whose spec changed.
 
-Steps follow the budget exactly (issue 4): ``steps = round(C / (flops_per_token * tokens_per_step))``.
+Steps follow the budget exactly (issue 4): ``steps = round(C / (flops_per_unit * tokens_per_step))``.
 
 With ``grid.mode: adaptive`` nothing is planned up front: ``flops_fit.adaptive`` plans each
 round from the runs before it (:func:`plan_run` gives each run its spec). With
@@ -34,7 +34,7 @@ PLAN_COLUMNS = [
     "n_head",
     "params_total",
     "params_non_embedding",
-    "flops_per_token",
+    "flops_per_unit",
     "batch_size",
     "steps",
     "tokens",
@@ -120,10 +120,10 @@ def plan_run(name: str, study: dict, budget: float, size: int, lr_rule: dict | N
     learning-rate rule (``training.lr_scaling: sweep``, flops_fit.lr_sweep), None before the sweep."""
     acct, training = study["accounting"], study["training"]
     arch = architecture(name, study, size)
-    counts, fpt = arch["counts"], arch["flops_per_unit"]
+    counts, fpu = arch["counts"], arch["flops_per_unit"]
     hp = resolve_hparams(size, counts[acct["params"]], training, lr_rule)
     tokens_per_step = hp["batch_size"] * arch["units_per_sample"]  # units: tokens, images or samples
-    steps = round(budget / (fpt * tokens_per_step))
+    steps = round(budget / (fpu * tokens_per_step))
     rid = run_id(budget, size)
     if steps < study["grid"]["min_steps"]:
         raise ConfigError(
@@ -145,12 +145,12 @@ def plan_run(name: str, study: dict, budget: float, size: int, lr_rule: dict | N
         "params_embedding": counts["embedding"],
         "flop_convention": arch.get("flop_convention", acct["flops"]),
         "param_convention": acct["params"],
-        "flops_per_token": fpt,
+        "flops_per_unit": fpu,
         "batch_size": hp["batch_size"],
         "tokens_per_step": tokens_per_step,
         "steps": steps,
         "tokens": steps * tokens_per_step,
-        "flops": steps * tokens_per_step * fpt,
+        "flops": steps * tokens_per_step * fpu,
         "optimizer": hp["optimizer"],
         "schedule": resolve_schedule(steps, training),
         "eval": {"points": training["eval_points"], "batches": training["eval_batches"]},

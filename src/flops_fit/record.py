@@ -11,6 +11,7 @@ instead. No torch here.
 
 from __future__ import annotations
 
+from flops_fit.accounting import flops_per_unit
 from flops_fit.branches import branch_flops
 from flops_fit.families import family
 from flops_fit.provenance import provenance, spec_hash
@@ -34,7 +35,7 @@ def run_flops(spec: dict, seen: float) -> dict:
     ``branch``: what it cost (``flops_fit.branches.branch_flops``)."""
     block = {
         "planned": spec.get("budget", spec.get("flops")),
-        "actual": spec["flops_per_token"] * seen,
+        "actual": flops_per_unit(spec) * seen,
         "convention": spec.get("flop_convention", "chinchilla"),
         **{name: value * seen for name, value in flops_per_unit_by_convention(spec).items()},
     }
@@ -54,7 +55,7 @@ def timing(
 ) -> dict:
     """Wall, training-loop and evaluation seconds, throughput, and the start-up cost (seconds from
     the process start and from the call to the first optimiser step; None when not measured)."""
-    fpu = float(spec["flops_per_token"])
+    fpu = flops_per_unit(spec)
 
     def since(t0):
         return first_step_at - t0 if first_step_at is not None and t0 is not None else None
@@ -138,7 +139,7 @@ def trunk_marker(spec: dict, *, status: str, step: int, checkpoint: str, curve: 
         "start": int(trunk["start"]),
         "trunk_hash": trunk["hash"],
         "checkpoint": checkpoint,
-        "flops": (int(step) - int(trunk["start"])) * spec["tokens_per_step"] * spec["flops_per_token"],
+        "flops": (int(step) - int(trunk["start"])) * spec["tokens_per_step"] * flops_per_unit(spec),
         "curve": curve,
         "train_s": train_s,
         "provenance": provenance,

@@ -67,6 +67,7 @@ import numpy as np
 import torch
 
 from flops_fit import record
+from flops_fit.accounting import flops_per_unit
 from flops_fit.io import atomic_write_json
 from flops_fit.tasks import build
 from flops_fit.training import checkpoint
@@ -310,7 +311,7 @@ def evaluate(job: Job, p: Progress) -> dict:
     """Evaluate on the fixed validation set, append the curve point and log it; return the point."""
     metrics = job.task.evaluate(job.core, job.device, job.local_batch, job.amp)
     units = p.step * job.units_per_step
-    point = {"step": p.step, "tokens": units, "flops": units * float(job.spec["flops_per_token"]),
+    point = {"step": p.step, "tokens": units, "flops": units * flops_per_unit(job.spec),
              "val_loss": _finite_or_none(metrics["val_loss"]), "train_loss": _mean_tail(p.losses)}  # fmt: skip
     if "val_accuracy" in metrics:
         point["val_accuracy"] = metrics["val_accuracy"]

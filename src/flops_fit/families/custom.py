@@ -37,6 +37,7 @@ import inspect
 import json
 import math
 
+from flops_fit.accounting import flops_per_unit
 from flops_fit.config import ConfigError
 from flops_fit.forward import call_model as forward
 from flops_fit.forward import loss_function as configured_loss
@@ -262,7 +263,7 @@ def flops_per_unit_by_convention(spec: dict) -> dict[str, float]:
     """6N per unit under both parameter conventions, and the model's own count when it has one."""
     out = {"6N_total": 6.0 * spec["params_total"], "6N_non_embedding": 6.0 * spec["params_non_embedding"]}
     if spec.get("flop_convention") == "model":
-        out["model"] = spec["flops_per_token"]
+        out["model"] = flops_per_unit(spec)
     return out
 
 
