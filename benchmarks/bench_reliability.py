@@ -30,6 +30,9 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from processes import alive, descendants  # noqa: E402  (the tests' /proc helpers)
+
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
 
@@ -70,23 +73,6 @@ def new_workdir(parent: Path, name: str, config: dict) -> Path:
 def curve(run_json: Path) -> list:
     run = json.loads(run_json.read_text())
     return [run["curve"], run["final"]]
-
-
-def descendants(pid: int) -> list[int]:
-    found = []
-    for task in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{task}/children") as fh:
-            for child in map(int, fh.read().split()):
-                found += [child, *descendants(child)]
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def wait_until(predicate, timeout: float = 600.0) -> None:

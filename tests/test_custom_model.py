@@ -75,6 +75,8 @@ def test_custom_model_plans_with_its_own_counts(mylab):
         ({"model": {"class": "nolab:MLP"}}, r"model.class: cannot import module 'nolab'"),
         ({"model": {"class": "mylab:Missing"}}, r"module 'mylab' has no 'Missing'"),
         ({"model": {"loss": "mylab:load"}}, r"model.loss: the loss"),
+        ({"model": {"class": "mylab:load"}}, r"model.class: mylab:load is not a torch.nn.Module subclass$"),
+        ({"model": {"loss": "mylab:torch"}}, r"model.loss: mylab:torch is not callable$"),
     ],
 )
 def test_broken_contracts_are_one_clear_error(mylab, change, culprit):

@@ -15,6 +15,7 @@ import time
 
 import pytest
 from conftest import BIN, ROOT, snakemake, tiny_config, write_config
+from processes import alive, descendants
 
 from flops_fit.cli import main
 from flops_fit.config import ConfigError, check_config
@@ -38,23 +39,6 @@ def start_snakemake(workdir, *args) -> subprocess.Popen:
     cmd = [str(BIN / "snakemake"), "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
            "--configfile", str(workdir / "config.yaml"), *args]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-
-
-def descendants(pid: int) -> list[int]:
-    found = []
-    for task in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{task}/children") as fh:
-            for child in map(int, fh.read().split()):
-                found += [child, *descendants(child)]
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def wait_until(predicate, proc=None, timeout: float = 300.0) -> None:

@@ -31,13 +31,9 @@ def loss_function(path: str | None):
     """The configured loss (``package.module:function``) or :func:`default_loss`."""
     if not path:
         return default_loss
-    from flops_fit.config import ConfigError
     from flops_fit.imports import import_object
 
-    fn = import_object(path, "model.loss")
-    if not callable(fn):
-        raise ConfigError(f"config error at model.loss: {path} is not callable")
-    return fn
+    return import_object(path, "model.loss", callable, "callable")
 
 
 def correct(output, batch) -> int | None:

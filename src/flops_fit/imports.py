@@ -7,8 +7,9 @@ import importlib
 from flops_fit.config import ConfigError
 
 
-def import_object(path: str, key: str):
-    """``package.module:Name`` -> the object; ConfigError naming ``key`` if it does not import."""
+def import_object(path: str, key: str, check=None, expected: str = ""):
+    """``package.module:Name`` -> the object; ConfigError naming ``key`` if it does not import, or
+    if ``check(obj)`` is false (the error says it is not ``expected``, e.g. "callable")."""
     module_name, _, attr = path.partition(":")
     if not module_name or not attr:
         raise ConfigError(f"config error at {key}: {path!r} is not an import path of the form package.module:Name")
@@ -23,4 +24,6 @@ def import_object(path: str, key: str):
         if not hasattr(obj, part):
             raise ConfigError(f"config error at {key}: module {module_name!r} has no {attr!r}")
         obj = getattr(obj, part)
+    if check is not None and not check(obj):
+        raise ConfigError(f"config error at {key}: {path} is not {expected}")
     return obj

@@ -145,26 +145,24 @@ def units_per_sample(unit: str, batch) -> int:
     return int(first[0].numel())
 
 
+def _user_call(key: str, doing: str, fn, *args, hint: str = ""):
+    """``fn(*args)`` of the user's code; whatever it raises becomes one ConfigError at ``key``."""
+    try:
+        return fn(*args)
+    except Exception as err:  # noqa: BLE001 -- the user's code may raise anything
+        raise ConfigError(f"config error at {key}: {doing}: {type(err).__name__}: {err}{hint}") from None
+
+
 def check_forward(model, batch, loss_fn, what: str, source: str, loss_name: str) -> None:
     """One forward, loss and backward pass; ConfigError naming the culprit on failure."""
     import torch
 
-    try:
-        output = forward(model, batch)
-    except Exception as err:  # noqa: BLE001
-        raise ConfigError(
-            f"config error at model.class: {what} failed on a batch from {source}, inputs "
-            f"{_describe(batch[0] if isinstance(batch, tuple | list) else batch)}: "
-            f"{type(err).__name__}: {err} "
-            "(the loader yields inputs of the wrong shape for this model, or the model is wrong)"
-        ) from None
-    try:
-        loss = loss_fn(output, batch)
-    except Exception as err:  # noqa: BLE001
-        raise ConfigError(
-            f"config error at {loss_name}: the loss failed on model output {_describe(output)} and batch "
-            f"{_describe(batch)} from {source}: {type(err).__name__}: {err}"
-        ) from None
+    inputs = _describe(batch[0] if isinstance(batch, tuple | list) else batch)
+    hint = " (the loader yields inputs of the wrong shape for this model, or the model is wrong)"
+    doing = f"{what} failed on a batch from {source}, inputs {inputs}"
+    output = _user_call("model.class", doing, forward, model, batch, hint=hint)
+    doing = f"the loss failed on model output {_describe(output)} and batch {_describe(batch)} from {source}"
+    loss = _user_call(loss_name, doing, loss_fn, output, batch)
     if not (torch.is_tensor(loss) and loss.dim() == 0 and loss.is_floating_point()):
         raise ConfigError(
             f"config error at {loss_name}: the loss returned {_describe(loss)}; expected a scalar "
@@ -190,9 +188,8 @@ def _checked(key: str) -> dict:
     for field in ("class", "size_arg"):
         if not model_cfg.get(field):
             raise ConfigError(f"config error at {base}: model.family custom needs model.{field}")
-    cls = import_object(model_cfg["class"], f"{base}.class")
-    if not (inspect.isclass(cls) and issubclass(cls, torch.nn.Module)):
-        raise ConfigError(f"config error at {base}.class: {model_cfg['class']} is not a torch.nn.Module subclass")
+    is_module = lambda obj: inspect.isclass(obj) and issubclass(obj, torch.nn.Module)  # noqa: E731
+    cls = import_object(model_cfg["class"], f"{base}.class", is_module, "a torch.nn.Module subclass")
     params = inspect.signature(cls).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     for arg in [model_cfg["size_arg"], *(model_cfg.get("kwargs") or {})]:
@@ -211,12 +208,7 @@ def _checked(key: str) -> dict:
         try:
             model = instantiate(model_cfg, size, device="meta")
         except Exception:  # noqa: BLE001 -- some models cannot be built on the meta device
-            try:
-                model = instantiate(model_cfg, size)
-            except Exception as err:  # noqa: BLE001
-                raise ConfigError(
-                    f"config error at {base}: building {what} failed: {type(err).__name__}: {err}"
-                ) from None
+            model = _user_call(base, f"building {what} failed", instantiate, model_cfg, size)
         counts = _counts(model, f"{base}.class", what, acct["params"])
         fps = getattr(model, "flops_per_sample", None)
         per_size[size] = {"counts": counts, "flops_per_sample": float(fps()) if callable(fps) else None}
