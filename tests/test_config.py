@@ -111,3 +111,21 @@ def test_like_and_compare_blocks():
         check_config(dict(config, compare=[{"base": "a", "variant": "b", "baseline": "a"}]))
     with pytest.raises(ConfigError, match=r"studies\.b\.like: 'z' is not a study"):
         check_config(dict(config, studies={"a": base, "b": {"like": "z"}}))
+
+
+def test_defaults_live_in_the_schema_alone(capsys):
+    """The planner's hyper-parameters and `flops-fit fit --help` take their defaults from the schema."""
+    from flops_fit.cli import main
+    from flops_fit.config import schema_defaults
+    from flops_fit.hparams import resolve_hparams, resolve_schedule
+
+    training = schema_defaults("training")
+    hp = resolve_hparams(32, 10**5, {})
+    assert hp["batch_size"] == training["batch_size"]
+    for key in ("lr", "beta2", "grad_clip"):
+        assert hp["optimizer"][key] == training[key]
+    assert resolve_schedule(100, {})["min_lr_ratio"] == training["min_lr_ratio"]
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"bootstrap resamples, 0 for none (default: {schema_defaults('fit')['bootstrap']})" in text

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from flops_fit.config import schema_defaults
 from flops_fit.fitting import FitOptions, fit_runs
-from flops_fit.fitting.options import schema_defaults
 from flops_fit.fitting.synthetic import CHINCHILLA, isoflop_study
 
 FAST = FitOptions(approaches=(2,), bootstrap=0, backtest_holdout=0)
@@ -61,7 +61,7 @@ def test_planned_budget_is_the_budget_and_spread_is_warned(study):
 
 
 def test_options_defaults_are_the_schema_defaults():
-    defaults = schema_defaults()
+    defaults = schema_defaults("fit")
     o = FitOptions()
     for name in ("params", "flops", "bootstrap", "confidence", "seed", "backtest_holdout", "intervals",
                  "huber_delta", "approach3_method", "max_epochs", "effective_data"):

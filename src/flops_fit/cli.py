@@ -314,6 +314,20 @@ def cmd_status(args) -> None:
     print(json.dumps(status_json(status), indent=2) if args.json else format_status(status, verbose=args.verbose))
 
 
+class SchemaDefaults(argparse.HelpFormatter):
+    """Help whose options name their default from the config schema's ``fit`` block, read only
+    when help is printed (the defaults live in the schema alone; a training job never reads it)."""
+
+    def _get_help_string(self, action):
+        from .config import schema_defaults
+
+        default = schema_defaults("fit").get(action.dest)
+        if default is None or default == [] or not action.option_strings:
+            return action.help
+        shown = " ".join(map(str, default)) if isinstance(default, list) else default
+        return f"{action.help} (default: {shown})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -356,31 +370,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", required=True)
     p.add_argument("--curves", required=True)
     p.add_argument("--provenance", help="also write each run's provenance (commit, host, SLURM job, ...) here")
-    p.add_argument("--max-epochs", type=float, default=4.0,
-                   help="warn about runs that repeat their data more than this many epochs")
+    p.add_argument("--max-epochs", type=float,
+                   help="warn about runs that repeat their data more than this many epochs (default: fit.max_epochs)")
     p.set_defaults(func=cmd_aggregate)
 
     p = sub.add_parser(
         "fit",
         help="fit scaling laws to a runs table (Approaches 1-3)",
         description="Options left out take the config schema's defaults (src/flops_fit/config.schema.yaml).",
+        formatter_class=SchemaDefaults,
     )
     p.add_argument("runs", help="runs.csv: columns params, tokens, loss (optional flops, budget, ...)")
     p.add_argument("--out", required=True, help="folder for fit.json and predictions.csv")
     p.add_argument("--curves", help="curves.csv (run_id, tokens, flops, loss) for Approach 1")
-    p.add_argument("--params", choices=["total", "non_embedding"], help="N convention (default total)")
-    p.add_argument("--flops", choices=["6ND", "counted"], help="C: 6*N*D (default), or the table's flops column")
-    p.add_argument("--approaches", type=int, nargs="+", choices=APPROACH_IDS, help="default: 1 2 3")
-    p.add_argument("--bootstrap", type=int, help="bootstrap resamples (0: none; default 1000)")
-    p.add_argument("--confidence", type=float, help="interval mass (default 0.9)")
-    p.add_argument("--seed", type=int, help="bootstrap seed (default 0)")
-    p.add_argument("--backtest-holdout", type=int, help="largest budgets held out (default 1)")
+    p.add_argument("--params", choices=["total", "non_embedding"], help="N convention")
+    p.add_argument("--flops", choices=["6ND", "counted"], help="C: 6*N*D, or the table's flops column")
+    p.add_argument("--approaches", type=int, nargs="+", choices=APPROACH_IDS, help="Hoffmann et al. 2022, §3.1-3.3")
+    p.add_argument("--bootstrap", type=int, help="bootstrap resamples, 0 for none")
+    p.add_argument("--confidence", type=float, help="interval mass")
+    p.add_argument("--seed", type=int, help="bootstrap seed")
+    p.add_argument("--backtest-holdout", type=int, help="largest budgets held out")
     p.add_argument("--intervals", choices=["predictive", "bootstrap"],
-                   help="predictive (default: calibrated by the study's own backtests) or bootstrap (run noise only)")
-    p.add_argument("--approach3-method", choices=["lbfgs", "vpnls"], help="default lbfgs (Chinchilla's fit)")
+                   help="predictive (calibrated by the study's own backtests) or bootstrap (run noise only)")
+    p.add_argument("--approach3-method", choices=["lbfgs", "vpnls"],
+                   help="lbfgs (Chinchilla's fit) or vpnls (variable projection)")
     p.add_argument("--budgets", type=budget_type("fit", "--budgets"), nargs="+", help="budgets for predictions.csv")
     p.add_argument("--max-epochs", type=float,
-                   help="warn (in fit.json) about runs that repeat their data more than this many epochs (default 4)")
+                   help="warn (in fit.json) about runs that repeat their data more than this many epochs")
     p.add_argument("--effective-data", action="store_true", default=None,
                    help="fit on the effective data D' of repeated epochs (Muennighoff et al. 2023)")
     p.set_defaults(func=cmd_fit)

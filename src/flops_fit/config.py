@@ -10,6 +10,7 @@ schema alone would let ``lr: .nan`` through to every run.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from pathlib import Path
 
@@ -31,6 +32,15 @@ def load_schema(path: str | Path | None = None) -> dict:
         return yaml.safe_load(files("flops_fit").joinpath(SCHEMA).read_text())
     with open(path) as fh:
         return yaml.safe_load(fh)
+
+
+@functools.cache
+def schema_defaults(block: str) -> dict:
+    """The ``default`` of every key of the schema's ``$defs.<block>`` (``training``, ``fit``, ...):
+    the one place a default lives. Read-only; code handed a partial block (the Python API,
+    hand-written specs, tests) fills the gaps from here."""
+    props = load_schema()["$defs"][block]["properties"]
+    return {key: node["default"] for key, node in props.items() if "default" in node}
 
 
 def load_config(path: str | Path) -> dict:

@@ -24,9 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import atomic_write_json
-
-SCHEMA_VERSION = 1
+from .datasets import write_meta
 
 
 class DataError(ValueError):
@@ -113,17 +111,14 @@ def prepare_dataset(data: dict, out_dir: str | Path) -> dict:
         tmp = out / f".{name}.bin.tmp"
         arr.tofile(tmp)
         tmp.replace(out / f"{name}.bin")
-    meta = {
-        "schema_version": SCHEMA_VERSION,
-        "dataset": data["name"],
-        "source": data["source"],
-        "tokenizer": "bytes",
-        "vocab_size": 256,
-        "dtype": "uint8",
-        "train_tokens": len(train),
-        "val_tokens": len(val),
-        "documents": len(files),
-        "description": f"{len(files)} documents from {data['source']}, byte-level tokens",
-    }
-    atomic_write_json(out / "meta.json", meta)
-    return meta
+    return write_meta(
+        out,
+        data,
+        tokenizer="bytes",
+        vocab_size=256,
+        dtype="uint8",
+        train_tokens=len(train),
+        val_tokens=len(val),
+        documents=len(files),
+        description=f"{len(files)} documents from {data['source']}, byte-level tokens",
+    )

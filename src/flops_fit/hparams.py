@@ -41,34 +41,17 @@ from __future__ import annotations
 
 import math
 
-DEFAULTS = {
-    "batch_size": 16,
-    "batch_scaling": "constant",
-    "batch_reference_params": 1.0e5,
-    "batch_exponent": 0.0,
-    "lr": 3e-3,
-    "lr_scaling": "constant",
-    "lr_reference_size": 32,
-    "lr_min": 1e-5,
-    "beta1": 0.9,
-    "beta2": 0.95,
-    "eps": 1e-8,
-    "weight_decay": 0.1,
-    "grad_clip": 1.0,
-    "schedule": "cosine",
-    "warmup_fraction": 0.05,
-    "min_lr_ratio": 0.1,
-    "decay_fraction": 0.2,
-    "decay_shape": "linear",
-}
+from .config import schema_defaults
+
 LR_SCALINGS = ("constant", "inverse_width", "kaplan", "sweep")
 BATCH_SCALINGS = ("constant", "power")
 SCHEDULES = ("cosine", "wsd")
 
 
 def _get(training: dict, key: str):
+    """``training[key]``, else the schema's default (read only then: a training job never loads it)."""
     value = training.get(key)
-    return DEFAULTS[key] if value is None else value
+    return schema_defaults("training")[key] if value is None else value
 
 
 def swept_lr(lr_rule: dict, n_params: float) -> float:

@@ -103,14 +103,19 @@ def run_row(run: dict) -> dict:
 MUENNIGHOFF_R_STAR = 15.4  # Muennighoff et al. 2023, eq. 5: the decay constant of repeated epochs' value
 
 
-def repetition_warnings(runs, max_epochs: float = 4.0) -> list[str]:
+def repetition_warnings(runs, max_epochs: float | None = None) -> list[str]:
     """One line per run that repeats its data more than ``max_epochs`` epochs, and a summary.
 
     Muennighoff et al. 2023 ("Scaling Data-Constrained Language Models") find up to ~4 epochs of
     repeated data are almost as good as fresh data, and that the value of further repetitions
     decays quickly; a law fitted to such runs underestimates what fresh data would give.
-    ``runs``: a runs.csv DataFrame (columns run_id, epochs; optional unique_tokens, study).
+    ``runs``: a runs.csv DataFrame (columns run_id, epochs; optional unique_tokens, study);
+    ``max_epochs``: None takes the config schema's ``fit.max_epochs``.
     """
+    if max_epochs is None:
+        from .config import schema_defaults
+
+        max_epochs = schema_defaults("fit")["max_epochs"]
     if "epochs" not in runs.columns or runs.empty:
         return []
     over = runs[runs["epochs"] > max_epochs].sort_values("epochs", ascending=False)
@@ -168,11 +173,12 @@ def provenance_row(run: dict) -> dict:
 
 
 def aggregate(
-    run_jsons: list[str], runs_csv: str, curves_csv: str, max_epochs: float = 4.0, provenance_csv: str | None = None
+    run_jsons: list[str], runs_csv: str, curves_csv: str, max_epochs: float | None = None,
+    provenance_csv: str | None = None,
 ) -> list[str]:
     """Write runs.csv, curves.csv and (optionally) provenance.csv atomically from the given run
     JSONs; return the :func:`repetition_warnings` of the runs (empty when no run repeats data
-    more than ``max_epochs`` epochs)."""
+    more than ``max_epochs`` epochs; None: the schema's ``fit.max_epochs``)."""
     import pandas as pd
 
     from .io import atomic_write_csv

@@ -169,7 +169,7 @@ def build(spec: dict, data_dir: str | Path | None, model=None) -> Task:
     if spec.get("params_total") not in (None, counts["total"]):
         raise ValueError(f"model has {counts['total']} parameters but the spec says {spec['params_total']}")
     seed, batch_size = int(spec["seed"]), int(spec["batch_size"])
-    n_eval = int(spec.get("eval", {}).get("batches", 4)) * batch_size
+    n_eval = int(spec["eval"]["batches"]) * batch_size
     if (spec.get("data") or {}).get("source") == "custom":
         make = _custom_data
     elif unit_of(spec) == "images":

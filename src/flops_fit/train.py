@@ -131,9 +131,9 @@ def decay_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
 def make_optimizer(model: torch.nn.Module, opt: dict, device: torch.device):
     """AdamW (Loshchilov & Hutter 2019) with nanoGPT's decay groups: torch's fused kernel on CUDA,
     the light foreach ``flops_fit.training.optim.AdamW`` on CPU (same arithmetic, starts 1 s faster)."""
-    groups = decay_groups(model, float(opt.get("weight_decay", 0.0)))
-    betas = (float(opt.get("beta1", 0.9)), float(opt.get("beta2", 0.95)))
-    eps = float(opt.get("eps", 1e-8))
+    groups = decay_groups(model, float(opt["weight_decay"]))  # the spec's resolved values (flops_fit.hparams)
+    betas = (float(opt["beta1"]), float(opt["beta2"]))
+    eps = float(opt["eps"])
     if device.type == "cuda":
         return torch.optim.AdamW(groups, lr=float(opt["lr"]), betas=betas, eps=eps, fused=True)
     return AdamW(groups, lr=float(opt["lr"]), betas=betas, eps=eps)
@@ -356,13 +356,13 @@ def train_loop(job: Job, p: Progress, stop: list[int], t_call: float) -> float:
     always at this attempt's first step, the last step, evaluation points and checkpoint intervals.
     Divergence, SIGTERM, logging and checkpoints are decided there (on all ranks alike)."""
     spec, task, training = job.spec, job.task, job.training
-    steps, curve_steps = job.steps, set(eval_steps(job.steps, int(spec.get("eval", {}).get("points", 12))))
+    steps, curve_steps = job.steps, set(eval_steps(job.steps, int(spec["eval"]["points"])))
     if "eval_steps" in spec:  # a branch or trunk segment: the steps its stretch of the run evaluates at
         curve_steps = set(spec["eval_steps"])
     every_steps = int(os.environ.get("FLOPS_FIT_CHECKPOINT_EVERY_STEPS") or training.get("checkpoint_every_steps") or 0)
     sync_every = max(1, int(training.get("sync_every") or (16 if job.device.type == "cuda" else 1)))
     mine = slice(job.dist.rank * job.local_batch, (job.dist.rank + 1) * job.local_batch)  # this rank's share
-    params, grad_clip = list(job.model.parameters()), float(spec["optimizer"].get("grad_clip", 0.0))
+    params, grad_clip = list(job.model.parameters()), float(spec["optimizer"]["grad_clip"])
     pending: list[torch.Tensor] = []  # losses of the steps since the last sync point
     clock = Clock(t0=time.time(), last_log=time.time(), last_ckpt=time.time(), start_step=p.step)
     while p.step < steps:

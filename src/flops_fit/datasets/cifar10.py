@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_write_json
+from . import write_meta
 
 IMAGE_SHAPE = (3, 32, 32)
 NUM_CLASSES = 10
@@ -123,28 +123,25 @@ def prepare(data: dict, out_dir: str | Path) -> dict:
     write_records(out / "train.bin", train_x, train_y)
     write_records(out / "val.bin", val_x, val_y)
     pixels = train_x.astype(np.float64) / 255.0
-    meta = {
-        "schema_version": 1,
-        "dataset": data["name"],
-        "source": "cifar10",
-        "unit": "images",
-        "tokenizer": None,
-        "vocab_size": 0,
-        "dtype": "uint8",
-        "image_shape": list(IMAGE_SHAPE),
-        "num_classes": NUM_CLASSES,
-        "classes": classes,
-        "record_bytes": 1 + int(np.prod(IMAGE_SHAPE)),
-        "mean": pixels.mean(axis=(0, 2, 3)).round(6).tolist(),
-        "std": pixels.std(axis=(0, 2, 3)).round(6).tolist(),
-        "train_tokens": len(train_y),  # units: images
-        "val_tokens": len(val_y),
-        "train_images": len(train_y),
-        "val_images": len(val_y),
-        "description": f"CIFAR-10: {len(train_y)} training and {len(val_y)} test images, 10 classes",
-    }
-    atomic_write_json(out / "meta.json", meta)
-    return meta
+    return write_meta(
+        out,
+        data,
+        unit="images",
+        tokenizer=None,
+        vocab_size=0,
+        dtype="uint8",
+        image_shape=list(IMAGE_SHAPE),
+        num_classes=NUM_CLASSES,
+        classes=classes,
+        record_bytes=1 + int(np.prod(IMAGE_SHAPE)),
+        mean=pixels.mean(axis=(0, 2, 3)).round(6).tolist(),
+        std=pixels.std(axis=(0, 2, 3)).round(6).tolist(),
+        train_tokens=len(train_y),  # units: images
+        val_tokens=len(val_y),
+        train_images=len(train_y),
+        val_images=len(val_y),
+        description=f"CIFAR-10: {len(train_y)} training and {len(val_y)} test images, 10 classes",
+    )
 
 
 def load_records(data_dir: str | Path, split: str) -> np.ndarray:

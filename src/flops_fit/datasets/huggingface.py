@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_write_json
+from . import write_meta
 
 DEFAULT_PATH = "roneneldan/TinyStories"
 DEFAULT_VOCAB = 4096
@@ -116,24 +116,21 @@ def prepare(data: dict, out_dir: str | Path) -> dict:
     dtype = np.uint16 if tok.get_vocab_size() <= 2**16 else np.uint32
     n_train, d_train = write_tokens(train, field, tok, out / "train.bin", dtype)
     n_val, d_val = write_tokens(val, field, tok, out / "val.bin", dtype)
-    meta = {
-        "schema_version": 1,
-        "dataset": data["name"],
-        "source": "huggingface",
-        "unit": "tokens",
-        "tokenizer": "bpe",
-        "vocab_size": vocab,  # the model's vocabulary (the tokenizer's is at most this)
-        "tokenizer_vocab_size": tok.get_vocab_size(),
-        "tokenizer_file": "tokenizer.json",
-        "eot_token": tok.token_to_id(EOT),
-        "dtype": np.dtype(dtype).name,
-        "train_tokens": n_train,
-        "val_tokens": n_val,
-        "documents": d_train + d_val,
-        "train_documents": d_train,
-        "val_documents": d_val,
-        "huggingface": {"path": hf.get("path", DEFAULT_PATH), **{k: v for k, v in hf.items() if k != "path"}},
-        "description": f"{d_train} + {d_val} documents of {meta_path(hf)}, byte-level BPE of {vocab}",
-    }
-    atomic_write_json(out / "meta.json", meta)
-    return meta
+    return write_meta(
+        out,
+        data,
+        unit="tokens",
+        tokenizer="bpe",
+        vocab_size=vocab,  # the model's vocabulary (the tokenizer's is at most this)
+        tokenizer_vocab_size=tok.get_vocab_size(),
+        tokenizer_file="tokenizer.json",
+        eot_token=tok.token_to_id(EOT),
+        dtype=np.dtype(dtype).name,
+        train_tokens=n_train,
+        val_tokens=n_val,
+        documents=d_train + d_val,
+        train_documents=d_train,
+        val_documents=d_val,
+        huggingface={"path": hf.get("path", DEFAULT_PATH), **{k: v for k, v in hf.items() if k != "path"}},
+        description=f"{d_train} + {d_val} documents of {meta_path(hf)}, byte-level BPE of {vocab}",
+    )

@@ -12,26 +12,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
-from functools import cache
-from importlib import resources
-
-import yaml
 
 from flops_fit.approaches import APPROACH_IDS
+from flops_fit.config import schema_defaults
 
 from .runs_table import PARAMS_COLUMN, FitError
 
 
-@cache
-def schema_defaults() -> dict:
-    """The ``default`` of every key of the schema's ``fit`` block."""
-    schema = yaml.safe_load(resources.files("flops_fit").joinpath("config.schema.yaml").read_text())
-    props = schema["$defs"]["fit"]["properties"]
-    return {k: v["default"] for k, v in props.items() if "default" in v}
-
-
 def _default(name: str):
-    value = schema_defaults()[name]
+    value = schema_defaults("fit")[name]
     return field(default_factory=lambda: tuple(value)) if isinstance(value, list) else field(default=value)
 
 

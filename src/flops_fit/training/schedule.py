@@ -19,12 +19,13 @@ import numpy as np
 
 
 def lr_at(step: int, lr: float, schedule: dict, total_steps: int) -> float:
-    """Learning rate for optimiser step ``step`` (0-based) of a run of ``total_steps`` steps."""
-    warmup = int(schedule.get("warmup_steps", 0))
-    min_lr = lr * float(schedule.get("min_lr_ratio", 0.1))
+    """Learning rate for optimiser step ``step`` (0-based) of a run of ``total_steps`` steps;
+    ``schedule``: the spec's, as :func:`flops_fit.hparams.resolve_schedule` resolved it."""
+    warmup = int(schedule["warmup_steps"])
+    min_lr = lr * float(schedule["min_lr_ratio"])
     if step < warmup:
         return lr * (step + 1) / warmup
-    name = schedule.get("name", "cosine")
+    name = schedule["name"]
     last = max(total_steps - 1, 1)
     if name == "cosine":
         if last <= warmup:
@@ -34,7 +35,7 @@ def lr_at(step: int, lr: float, schedule: dict, total_steps: int) -> float:
     if name == "wsd":
         decay = schedule.get("decay_steps")
         if decay is None:
-            decay = max(1, round(float(schedule.get("decay_fraction", 0.2)) * total_steps))
+            decay = max(1, round(float(schedule["decay_fraction"]) * total_steps))
         start = max(warmup, total_steps - int(decay))  # first step of the decay phase
         if step < start:
             return lr
