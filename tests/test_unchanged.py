@@ -1,13 +1,16 @@
-"""Behaviour kept through refactors (issue 13): the plan and the run JSONs of fixed studies equal a
-snapshot taken before the library was restructured.
+"""Behaviour kept through refactors (issue 13): the plans, the run JSONs, and a mock study's fit and
+tables equal a snapshot taken before the library was restructured.
 
 Compared: ``plan.tsv`` and every planned spec of a GPT, a ViT and a custom-model study; the run
-JSON of every mock run; the run JSON of one real (CPU, deterministic) training run of each model
-family. Timing and provenance (wall clock, host, commit) are left out; floats of real training are
-compared to 1e-6 relative (the same arithmetic; other CPUs may round differently).
+JSON of every mock run; what the mock GPT study's runs give downstream: runs.csv,
+fit.json, predictions.csv and the tables (csv, md, tex, numbers.tex); the run JSON of one real
+(CPU, deterministic) training run of each model family. Timing and provenance (wall clock, host,
+commit) are left out; floats of real training and of the fit are compared to 1e-6 relative (the
+same arithmetic; other CPUs or BLAS builds may round differently).
 
-A change that SHOULD alter these numbers (a new spec key, a new default) regenerates the snapshot
-with ``python tests/test_unchanged.py`` and says so in its commit message.
+A change that SHOULD alter these numbers (a new spec key, a new default, a change of the fit or of
+a table) regenerates the snapshot with ``python tests/test_unchanged.py`` and says why in its
+commit message.
 """
 
 from __future__ import annotations
@@ -75,6 +78,40 @@ def _train(spec: dict, work: Path, data: Path | None = None) -> dict:
     return {k: v for k, v in run.items() if k not in VOLATILE}
 
 
+def _rows(path: Path) -> list[dict]:
+    """A CSV file's rows, numbers as floats (compared with a tolerance), the rest as text."""
+    import csv
+
+    def value(text: str):
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+    with open(path, newline="") as fh:
+        return [{k: value(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+
+
+def _downstream(out: Path, run_jsons: list[str]) -> dict:
+    """Aggregate, fit (20 bootstrap resamples) and tabulate the mock study as the pipeline does."""
+    from flops_fit.fitting import FitOptions, fit_files
+    from flops_fit.runs import aggregate
+    from flops_fit.tables import make_tables
+
+    aggregate(run_jsons, out / "runs.csv", out / "curves.csv")
+    fit_files(out / "runs.csv", out / "curves.csv", out / "fit", FitOptions(bootstrap=20, predict_budgets=(1e12,)))
+    make_tables(out / "fit" / "fit.json", out / "fit" / "predictions.csv", out / "tables", out / "runs.csv")
+    files = {"fit/fit.json": json.loads((out / "fit" / "fit.json").read_text())}
+    for name in ("runs.csv", "fit/predictions.csv", "tables/parameters.csv", "tables/allocations.csv",
+                 "tables/runs.csv"):
+        files[name] = [{k: v for k, v in row.items() if k != "wall_s"} for row in _rows(out / name)]  # timing
+    for table in ("parameters", "allocations", "runs"):
+        for fmt in ("md", "tex"):
+            files[f"tables/{table}.{fmt}"] = (out / "tables" / f"{table}.{fmt}").read_text()
+    files["tables/numbers.tex"] = (out / "tables" / "numbers.tex").read_text()
+    return files
+
+
 def snapshot(work: Path) -> dict:
     """Plans of three studies, every mock run JSON, one real run JSON per model family."""
     import torch
@@ -90,6 +127,7 @@ def snapshot(work: Path) -> dict:
     torch.set_num_threads(1)
     plans = _plans()
     runs = {f"mock/{s['run_id']}": _train(s, work) for s in plans["gpt"]["specs"]}
+    study = _downstream(work / "study", sorted(str(p) for p in (work / "runs").glob("gpt-*.json")))
 
     gpt = copy.deepcopy(plans["gpt"]["specs"][0])
     gpt["training"]["backend"] = "torch"
@@ -108,7 +146,7 @@ def snapshot(work: Path) -> dict:
     custom["steps"] = 12
     runs["torch/custom"] = _train(custom, work)
     sys.path.remove(str(pkgs))
-    return json.loads(json.dumps({"plans": plans, "runs": runs}))
+    return json.loads(json.dumps({"plans": plans, "runs": runs, "study": study}))
 
 
 def _assert_same(now, before, where: str = "") -> None:
@@ -121,14 +159,14 @@ def _assert_same(now, before, where: str = "") -> None:
         assert isinstance(now, list) and len(now) == len(before), where
         for i, (a, b) in enumerate(zip(now, before, strict=True)):
             _assert_same(a, b, f"{where}[{i}]")
-    elif isinstance(before, float) and where.startswith(".runs.torch"):
+    elif isinstance(before, float) and where.startswith((".runs.torch", ".study")):
         assert math.isclose(now, before, rel_tol=1e-6, abs_tol=1e-12), f"{where}: {now} != {before}"
     else:
         assert now == before, f"{where}: {now!r} != {before!r}"
 
 
 @pytest.mark.filterwarnings("ignore")
-def test_plans_and_run_jsons_equal_the_snapshot(tmp_path, monkeypatch):
+def test_plans_run_jsons_fit_and_tables_equal_the_snapshot(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     before = json.loads(SNAPSHOT.read_text())
     _assert_same(snapshot(tmp_path), before)
