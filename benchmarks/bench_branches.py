@@ -5,7 +5,9 @@
 
 1. Training FLOPs of the default study (config/config.yaml) as planned: independent cosine runs
    (the default), the same study with ``grid.mode: branches`` (WSD; its centred grid snaps to a
-   ladder of sizes shared by budgets) at decay_fraction 0.2 and 0.1. Goal: branches <= 60%.
+   ladder of sizes shared by budgets) at decay_fraction 0.2, 0.1 and 0.3 with the trunks of the
+   default branch_fraction 0.2 (a changed cooldown reuses them), and at 0.1 with trunks cut for
+   it (branch_fraction 0.1). Goal: branches <= 60%.
 2. Real CPU training of one small grid three times through Snakemake: independent WSD runs with
    seed 0 and seed 1, and branches with seed 0. Per run, |branch - independent| of the final
    validation loss next to the seed-to-seed |seed 1 - seed 0| (goal: within that noise), and the
@@ -43,16 +45,16 @@ def plan_flops() -> None:
     runs, _ = plan_study_and_trunks(name, study)
     base = training_flops(runs)
     print(f"default study {name!r}: {len(runs)} independent runs, {base:.4g} training FLOPs (cosine; the default)")
-    for fraction in (0.2, 0.1):
+    for fraction, branch_fraction in ((0.2, 0.2), (0.1, 0.2), (0.3, 0.2), (0.1, 0.1)):
         s = copy.deepcopy(study)
-        s["grid"]["mode"] = "branches"
+        s["grid"] |= {"mode": "branches", "branch_fraction": branch_fraction}
         s["training"] |= {"schedule": "wsd", "decay_fraction": fraction}
         branches, segments = plan_study_and_trunks(name, s)
         same_grid, cost = training_flops(branches), training_flops(branches, segments)
         sizes = len({r["size"] for r in branches})
-        print(f"  branches, decay_fraction {fraction}: {len(branches)} runs of {sizes} sizes on {len(segments)} "
-              f"trunk segments, {cost:.4g} FLOPs = {cost / base:.1%} of the default grid "
-              f"({cost / same_grid:.1%} of independent runs on the same grid)")  # fmt: skip
+        print(f"  branches, decay_fraction {fraction}, branch_fraction {branch_fraction}: {len(branches)} runs of "
+              f"{sizes} sizes on {len(segments)} trunk segments, {cost:.4g} FLOPs = {cost / base:.1%} of the "
+              f"default grid ({cost / same_grid:.1%} of independent runs on the same grid)")  # fmt: skip
 
 
 def _study(seed: int, mode: str) -> dict:

@@ -43,7 +43,8 @@ def test_defaults_are_filled_in():
         (
             ["grid", "budget"],
             [1e9],
-            "studies.tiny.grid: unknown key 'budget' (allowed keys: budgets, centred, min_steps, mode, sizes)",
+            "studies.tiny.grid: unknown key 'budget' "
+            "(allowed keys: branch_fraction, budgets, centred, min_steps, mode, sizes)",
         ),
         (["training", "lr"], "fast", "studies.tiny.training.lr: 'fast' has the wrong type (expected number)"),
         (["grid", "budgets"], [1e9, -5.0], "budgets[1]: -5.0 is out of range (allowed: a number > 0 and <= 1e+30)"),

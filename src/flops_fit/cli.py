@@ -100,9 +100,9 @@ def cmd_train(args) -> None:
     spec = _read_spec(args.spec)
     start = _read_spec(args.start) if args.start else None  # the trunk marker (flops_fit.branches)
     trunk = spec.get("trunk") or {}
-    if trunk and trunk.get("start", 1) and start is None:  # a branch, or a trunk segment after the first
-        raise UserError(f"run {spec.get('run_id')} starts from trunk {trunk.get('previous') or trunk['id']}: "
-                        "give its marker with --start")  # fmt: skip
+    origin = trunk.get("previous") if spec.get("kind") == "trunk" else trunk.get("id")
+    if origin and start is None:  # a branch, or a trunk segment after the first
+        raise UserError(f"run {spec.get('run_id')} starts from trunk {origin}: give its marker with --start")
     backend = spec.get("training", {}).get("backend", "torch")
     if backend == "mock":
         from .mock import train_mock

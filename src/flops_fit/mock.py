@@ -44,6 +44,10 @@ def mock_loss(n: float, d: np.ndarray, law: dict, lr: float | None = None) -> np
 def train_mock(spec: dict, out_json: str, checkpoint_dir: str | None = None, start: dict | None = None) -> dict:
     """Write the run JSON of ``spec`` with losses from ``spec['training']['mock']`` (a trunk
     segment's marker for a ``kind: trunk`` spec; ``start``: the trunk marker it starts from)."""
+    if start is not None and start.get("status") != "ok":  # a diverged trunk: recorded, not trained
+        result = record.after_failed_trunk(spec, start, "mock")
+        atomic_write_json(out_json, result)
+        return result
     if start is not None:
         _check_point(spec, start)
     if spec.get("kind") == "trunk":
@@ -90,7 +94,9 @@ def _trunk_mock(spec: dict, out_json: str, checkpoint_dir: str | None) -> dict:
     point = Path(checkpoint_dir or Path(out_json).parent) / "point.json"
     atomic_write_json(point, {"trunk_hash": spec["trunk"]["hash"], "step": spec["steps"]})
     prov = record.run_provenance(spec, "cpu", "mock", threads=1, world_size=1, resumed_from=None)
+    seen = spec["steps"] * spec["tokens_per_step"]
+    data = {"seen": seen, "unique": seen, "epochs": 0.0}
     marker = record.trunk_marker(spec, status="ok", step=spec["steps"], checkpoint=str(point), curve=[],
-                                 train_s=0.0, provenance=prov)  # fmt: skip
+                                 train_s=0.0, provenance=prov, data=data)  # fmt: skip
     atomic_write_json(out_json, marker)
     return marker

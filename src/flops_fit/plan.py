@@ -197,7 +197,7 @@ def plan_study_and_trunks(name: str, study: dict, lr_rule: dict | None = None) -
     if study["grid"].get("mode", "independent") == "adaptive":
         return [], []  # planned round by round as the runs come in (flops_fit.adaptive)
     if study["grid"].get("mode", "independent") == "branches":
-        return branch_plan(name, runs, study["training"])
+        return branch_plan(name, runs, study["training"], study["grid"]["branch_fraction"])
     return runs, []
 
 

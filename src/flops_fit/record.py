@@ -103,7 +103,9 @@ def run_record(
     if trunk is not None:
         extra["trunk"] = {"id": trunk["trunk_id"], "step": trunk["step"], "hash": trunk["trunk_hash"],
                           "checkpoint": trunk["checkpoint"], "config_hash": trunk["provenance"]["config_hash"],
-                          "git_commit": trunk["provenance"].get("git_commit")}  # fmt: skip
+                          "git_commit": trunk["provenance"].get("git_commit"), "status": trunk["status"]}  # fmt: skip
+        if "diverged_in" in trunk:
+            extra["trunk"]["diverged_in"] = trunk["diverged_in"]
     return extra | {
         "schema_version": SCHEMA_VERSION,
         "run_id": spec.get("run_id", "run"),
@@ -123,12 +125,13 @@ def run_record(
     }
 
 
-def trunk_marker(spec: dict, *, status: str, step: int, checkpoint: str, curve: list[dict], train_s: float,
-                 provenance: dict) -> dict:  # fmt: skip
+def trunk_marker(spec: dict, *, status: str, step: int, checkpoint: str | None, curve: list[dict], train_s: float,
+                 provenance: dict, data: dict | None = None) -> dict:  # fmt: skip
     """The marker JSON of a trunk segment (``flops_fit.branches``): the Snakemake output that its
-    branches take as input; it names the branch-point checkpoint (a side file, never an output)."""
+    branches take as input; it names the branch-point checkpoint (a side file, never an output)
+    and, in ``tokens``, the data the trunk saw (``{"seen", "unique", "epochs"}``)."""
     trunk = spec["trunk"]
-    return {
+    return ({"tokens": data} if data else {}) | {
         "schema_version": SCHEMA_VERSION,
         "kind": "trunk",
         "trunk_id": trunk["id"],
@@ -144,3 +147,36 @@ def trunk_marker(spec: dict, *, status: str, step: int, checkpoint: str, curve: 
         "train_s": train_s,
         "provenance": provenance,
     }
+
+
+def after_failed_trunk(spec: dict, marker: dict, backend: str) -> dict:
+    """What a branch or a later trunk segment writes, without training, when the trunk ``marker``
+    it starts from did not end ok (it diverged): divergence is data, as for an independent run.
+
+    A trunk segment passes the status on (a marker with no checkpoint, ``diverged_in`` naming the
+    segment that diverged); a branch writes the run JSON of a diverged run (no steps of its own,
+    the trunk's curve, ``trunk`` provenance), so aggregation goes on and the fit excludes it."""
+    where = marker.get("diverged_in") or marker["trunk_id"]
+    prov = run_provenance(spec, marker["provenance"].get("device", "cpu"), backend, threads=1, world_size=1,
+                          resumed_from=None)  # fmt: skip
+    step, curve = int(marker["step"]), list(marker.get("curve") or [])
+    if spec.get("kind") == "trunk":
+        own = trunk_marker(spec, status=marker["status"], step=step, checkpoint=None, curve=curve, train_s=0.0,
+                           provenance=prov, data=marker.get("tokens"))  # fmt: skip
+        return own | {"flops": 0, "diverged_in": where}
+    seen = step * spec["tokens_per_step"]
+    run = run_record(
+        spec,
+        status="diverged",
+        params={k: spec[f"params_{k}"] for k in ("total", "non_embedding", "embedding")},
+        data=marker.get("tokens") or {"seen": seen, "unique": None, "epochs": None},
+        curve=curve,
+        final={"train_loss": None, "val_loss": None, "step": step},
+        timing=timing(spec, 0, wall_s=0.0, train_s=0.0, eval_s=0.0),
+        provenance=prov,
+        trunk=marker | {"diverged_in": where},
+    )
+    branch = run["flops"]["branch"]  # it trained nothing itself; its trunk share if that segment ran
+    share = branch["trunk_share"] if where == marker["trunk_id"] else 0.0
+    run["flops"]["branch"] = branch | {"stable": 0.0, "cooldown": 0.0, "cost": share}
+    return run

@@ -270,9 +270,6 @@ def _start_from_trunk(job: Job) -> Progress:
     RNG, data position and curve, as if this run had trained those steps itself."""
     trunk = job.spec["trunk"]
     step = int(trunk["start"] if job.spec.get("kind") == "trunk" else trunk["step"])
-    if job.start.get("status") != "ok":
-        raise ValueError(f"trunk {job.start.get('trunk_id')} ended {job.start.get('status')}; "
-                         f"run {job.run_id} cannot branch from it")  # fmt: skip
     state = checkpoint.load_point(job.start, trunk["hash"], step)
     _restore(job, state)
     job.log(f"[{job.run_id}] starting from trunk {job.start['trunk_id']} at step {step}/{job.steps}")
@@ -477,7 +474,8 @@ def finish_trunk(job: Job, p: Progress, train_s: float, t_call: float) -> dict:
         raise OSError(f"trunk {job.run_id}: could not write its branch-point checkpoint {path}")
     return record.trunk_marker(job.spec, status=p.status, step=p.step, checkpoint=str(path), curve=p.curve,
                                train_s=train_s, provenance=record.run_provenance(
-                                   job.spec, job.device.type, "torch", 1, job.dist.world, p.resumed_from))  # fmt: skip
+                                   job.spec, job.device.type, "torch", 1, job.dist.world, p.resumed_from),
+                               data=job.task.data_record(p.step * int(job.spec["batch_size"])))  # fmt: skip
 
 
 # --- the job ---------------------------------------------------------------------------------
@@ -498,6 +496,12 @@ def train_run(
     :class:`Preempted` after checkpointing when SIGTERM arrives; a diverged run returns normally.
     """
     t_call, t_process = time.time(), process_start_time()
+    if start is not None and start.get("status") != "ok":  # a diverged trunk: this run is diverged too
+        result = record.after_failed_trunk(spec, start, "torch")
+        atomic_write_json(out_json, result)
+        log(f"[{spec.get('run_id')}] trunk {result.get('diverged_in') or result['trunk']['diverged_in']} "
+            f"diverged at step {start['step']}: recorded as diverged, not trained")  # fmt: skip
+        return result
     job = set_up(spec, data_dir, checkpoint_dir, threads, log, start)
     p = resume(job)
     ranks = f", {job.dist.world} ranks" if job.dist.enabled else ""
