@@ -22,7 +22,6 @@ def lr_at(step: int, lr: float, schedule: dict, total_steps: int) -> float:
     """Learning rate for optimiser step ``step`` (0-based) of a run of ``total_steps`` steps;
     ``schedule``: the spec's, as :func:`flops_fit.hparams.resolve_schedule` resolved it."""
     warmup = int(schedule["warmup_steps"])
-    min_lr = lr * float(schedule["min_lr_ratio"])
     if step < warmup:
         return lr * (step + 1) / warmup
     name = schedule["name"]
@@ -31,6 +30,7 @@ def lr_at(step: int, lr: float, schedule: dict, total_steps: int) -> float:
         if last <= warmup:
             return lr
         progress = min(1.0, (step - warmup) / (last - warmup))  # 0 after warmup .. 1 at the last step
+        min_lr = lr * float(schedule["min_lr_ratio"])
         return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (lr - min_lr)
     if name == "wsd":
         decay = schedule.get("decay_steps")
@@ -42,6 +42,7 @@ def lr_at(step: int, lr: float, schedule: dict, total_steps: int) -> float:
         progress = min(1.0, (step - start + 1) / max(total_steps - start, 1))  # .. 1 at the last step
         if schedule.get("decay_shape", "linear") == "sqrt":
             progress = math.sqrt(progress)
+        min_lr = lr * float(schedule["min_lr_ratio"])  # a cooldown's floor: a trunk (no decay) has none
         return lr - progress * (lr - min_lr)
     raise ValueError(f"schedule.name {name!r} is not one of cosine, wsd")
 
