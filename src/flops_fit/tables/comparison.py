@@ -15,8 +15,6 @@ from flops_fit.presentation.fitview import Interval
 from flops_fit.presentation.formatting import human, sci, tex_escape, tex_estimate, tex_flops
 from flops_fit.tables.render import html_from_md, md_table, tex_table
 
-TABLE = "comparison"
-
 
 def _iv(row: dict, name: str) -> Interval:
     return Interval(row[name], row[f"{name}_lo"], row[f"{name}_hi"])
