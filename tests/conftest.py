@@ -33,8 +33,9 @@ def tiny_study(backend: str = "torch") -> dict:
         "model": {"n_ctx": 32, "head_dim": 8, "aspect_ratio": 24},
         "accounting": {"flops": "chinchilla", "params": "total"},
         "grid": {"budgets": [2.5e9, 5e9, 1e10], "sizes": [4, 8, 12], "min_steps": 20},
+        # one rate by hand: a sweep (the built-in families' default) would multiply the runs
         "training": {"backend": backend, "batch_size": 4, "eval_points": 10, "eval_batches": 2,
-                     "checkpoint_minutes": 5,
+                     "lr_scaling": "constant", "checkpoint_minutes": 5,
                      "mock": {"E": 1.5, "A": 150.0, "B": 410.0, "alpha": 0.34, "beta": 0.28, "noise": 0.002}},
         "fit": {"bootstrap": 20, "approaches": [1, 2, 3], "predict_budgets": [1e12]},
         "figures": {"formats": ["png"]},

@@ -13,7 +13,7 @@ from conftest import tiny_config
 from flops_fit.config import check_config
 from flops_fit.design import design_warnings
 from flops_fit.hparams import swept_lr
-from flops_fit.lr_sweep import SweepError, best_lr, fit_rule, plan_sweep, sweep_settings, write_rule
+from flops_fit.lr_sweep import SweepError, best_lr, check_size, fit_rule, plan_sweep, sweep_settings, write_rule
 from flops_fit.mock import train_mock
 from flops_fit.plan import plan_study, plan_tsv
 
@@ -34,13 +34,48 @@ def test_best_rate_is_the_parabola_vertex():
     assert best["loss"] == pytest.approx(2.0)
 
 
-def test_unbracketed_best_rate_is_flagged_and_warned():
-    rows = rows_for(8, 1000, 0.05) + rows_for(16, 4000, 0.004)
+def test_unbracketed_best_rate_is_flagged_warned_and_left_out():
+    rows = rows_for(8, 1000, 0.05) + rows_for(12, 2000, 0.005) + rows_for(16, 4000, 0.004)
     edge = best_lr(rows[:5])
-    assert edge["at_edge"] and edge["lr"] == 1.6e-2 and edge["loss"] == rows[4]["loss"]
+    assert edge["at_edge"] and edge["edge"] == "high" and edge["lr"] == 1.6e-2 and edge["loss"] == rows[4]["loss"]
+    low = best_lr(rows_for(8, 1000, 1e-4))
+    assert low["at_edge"] and low["edge"] == "low"
     rule = fit_rule(rows)
     (warning,) = rule["warnings"]
-    assert "size 8" in warning and "widen lr_sweep.lrs" in warning
+    assert "size 8" in warning and "add rates above 0.016 in lr_sweep.lrs" in warning
+    # the rule goes through the two bracketed sizes only (exactly: their bests are 0.005 and 0.004)
+    assert swept_lr(rule, 2000) == pytest.approx(0.005) and swept_lr(rule, 4000) == pytest.approx(0.004)
+
+
+def test_no_curvature_is_not_bracketed():
+    """Rates x sqrt(2) apart: the parabola goes through the 5 rates within x2 of the best. When the
+    noise outweighs the curvature (a W shape) it opens downwards: no best rate to read."""
+    lrs = [0.004 * 2 ** (k / 2) for k in range(-3, 4)]
+    rows = rows_for(8, 1000, 0.004, lrs=lrs)
+    best = best_lr(rows)
+    assert not best["at_edge"] and best["lr"] == pytest.approx(0.004) and len(best["window"]) == 5
+    for r, loss in zip(rows, [2.3, 1.995, 2.05, 1.99, 2.05, 1.995, 2.3], strict=True):
+        r["loss"] = loss
+    flat = best_lr(rows)
+    assert flat["at_edge"] and flat["edge"] == "flat" and flat["lr"] == pytest.approx(0.004)
+
+
+def test_seeds_are_averaged_per_rate():
+    """Two seeds whose noise points different ways: each alone picks a wrong best, the mean the right one."""
+    truth = rows_for(8, 1000, 0.004)
+    a = [dict(r, seed=0, loss=r["loss"] + (0.03 if r["lr"] == 4e-3 else 0.0)) for r in truth]
+    b = [dict(r, seed=1, loss=r["loss"] - (0.03 if r["lr"] == 4e-3 else 0.0)) for r in truth]
+    assert best_lr(a)["lr"] != pytest.approx(0.004, rel=0.05)
+    mean = best_lr(a + b)
+    assert mean["lr"] == pytest.approx(0.004, rel=1e-6) and mean["loss"] == pytest.approx(2.0)
+    diverged = [dict(r, loss=math.nan) if r["lr"] == 1.6e-2 and r["seed"] == 1 else r for r in a + b]
+    assert best_lr(diverged)["lr"] == pytest.approx(0.004, rel=1e-6)  # a diverged rate bounds from above
+
+
+def test_rule_refuses_without_two_bracketed_sizes():
+    rows = rows_for(8, 1000, 0.05) + rows_for(16, 4000, 0.004)
+    with pytest.raises(SweepError, match="whose best rate the sweep brackets, got 1: size 8: .*add rates above"):
+        fit_rule(rows)
 
 
 def test_rule_recovers_a_power_law_and_checks_a_held_out_size():
@@ -54,11 +89,17 @@ def test_rule_recovers_a_power_law_and_checks_a_held_out_size():
     assert swept_lr(rule, 5e4) == pytest.approx(true_lr(5e4), rel=2e-3)  # 3 significant figures
     (check,) = rule["check"]
     assert check["size"] == 24 and check["within_sqrt2"] and check["ratio"] == pytest.approx(1.0, rel=2e-3)
-    assert 0 <= check["loss_penalty_pct"] < 1e-3
+    assert 0 <= check["loss_penalty_pct"] < 1e-3 and check["passed"]
+    assert len(rule["leave_one_out"]) == 3 and all(c["passed"] for c in rule["leave_one_out"])
+    # a rule off by x2 at the held-out size: outside x sqrt(2), and the penalty read off its parabola
+    rule2 = {**rule, "lr_ref": rule["lr_ref"] * 2}
+    off = check_size(rule2, best_lr(rows_for(24, 30000, true_lr(30000), holdout=True)) | {"size": 24, "params": 30000})
+    assert not off["within_sqrt2"] and not off["passed"]
+    assert off["loss_penalty_pct"] == pytest.approx(100 * 0.05 * math.log(2) ** 2 / 2.0, rel=0.02)
 
 
 def test_rule_needs_two_sizes():
-    with pytest.raises(SweepError, match="at least 2 swept sizes"):
+    with pytest.raises(SweepError, match="at least 2 sizes outside holdout_sizes"):
         fit_rule(rows_for(8, 1000, 0.004) + rows_for(16, 4000, 0.003, holdout=True))
 
 
@@ -74,11 +115,14 @@ def sweep_study(**sweep) -> dict:
 def test_sweep_plan_defaults_and_ids():
     study = sweep_study()
     settings = sweep_settings(study)
-    assert settings["lrs"] == pytest.approx([0.003 * 2.0**k for k in (-2, -1, 0, 1, 2)])
-    assert settings["sizes"] == [4, 8, 12] and settings["budget"] == 2.5e9
+    assert settings["lrs"] == [0.00106, 0.0015, 0.00212, 0.003, 0.00424, 0.006, 0.00849]  # x sqrt(2)
+    assert settings["sizes"] == [4, 8, 12] and settings["budget"] == 2.5e9 and settings["seeds"] == 1
     runs = plan_sweep("tiny", study)
-    assert len(runs) == 15 and len({r["run_id"] for r in runs}) == 15
-    assert runs[0]["run_id"] == "C2.5e9-d4-lr0.00075" and runs[0]["optimizer"]["lr"] == 0.00075
+    assert len(runs) == 21 and len({r["run_id"] for r in runs}) == 21
+    assert runs[0]["run_id"] == "C2.5e9-d4-lr0.00106" and runs[0]["optimizer"]["lr"] == 0.00106
+    two = plan_sweep("tiny", sweep_study(seeds=2))
+    assert len(two) == 42 and [r["run_id"] for r in two[:21]] == [r["run_id"] for r in runs]  # ids kept
+    assert two[21]["run_id"] == "C2.5e9-d4-lr0.00106-s1" and two[21]["seed"] == 1 and runs[0]["seed"] == 0
 
 
 def test_grid_is_planned_from_the_rule():
@@ -183,3 +227,23 @@ def test_built_in_studies_follow_the_design_rules(name):
     assert study["training"]["lr_scaling"] == "sweep" and len(plan_sweep(name, study)) >= 9
     assert len({r["model"]["n_layer"] for r in runs}) == 1 and min(r["steps"] for r in runs) >= 300
     assert design_warnings(name, study, runs) == []
+
+
+def test_sweep_is_the_default_for_built_in_families():
+    """training.lr_scaling not given: sweep for gpt/vit trained by torch in an independent grid."""
+    def resolved(backend="torch", family=None, mode=None, lr_scaling=None):
+        config = tiny_config(backend)
+        study = config["studies"]["tiny"]
+        del study["training"]["lr_scaling"]
+        if family:
+            study["model"]["family"] = family
+        if mode:
+            study["grid"] = {**study["grid"], "mode": mode}
+            study["training"].update(schedule="wsd")
+        if lr_scaling:
+            study["training"]["lr_scaling"] = lr_scaling
+        return check_config(config)["studies"]["tiny"]["training"]["lr_scaling"]
+
+    assert resolved() == "sweep" and resolved(family="vit") == "sweep"
+    assert resolved(backend="mock") == "constant" and resolved(mode="branches") == "constant"
+    assert resolved(lr_scaling="inverse_width") == "inverse_width"  # by hand or muP-style

@@ -8,7 +8,7 @@ import subprocess
 
 import pandas as pd
 import pytest
-from conftest_presentation import cached_study
+from conftest_presentation import cached_study, read_json
 
 from flops_fit.presentation.formatting import fmt_loss, human
 
@@ -52,6 +52,9 @@ def test_headline_answers_at_the_target_budgets(study, tmp_path):
     row = _row(study["predictions"], 3e20, 2)
     assert f"L* {row['backtest_L_error_pct']:+.1f}%" in text and f"N* &times;{row['backtest_N_ratio']:.2f}" in text
     assert "<script" not in text  # a fragment the report embeds: no code
+    # Approach 1 (envelope of cosine-schedule curves) is marked where the answer is read
+    assert read_json(study["fit"])["approaches"]["approach1"]["indicative"].startswith("indicative only")
+    assert "<td>Approach 1 (indicative)</td>" in text and "Approach 1: indicative only" in text
 
 
 @pytest.mark.slow

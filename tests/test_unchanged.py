@@ -44,7 +44,8 @@ def _vit_study() -> dict:
         "model": {"family": "vit", "aspect_ratio": 32, "head_dim": 16, "patch_size": 8},
         "accounting": {"flops": "chinchilla", "params": "total"},
         "grid": {"budgets": [3e9, 6e9], "sizes": [16, 32], "min_steps": 4},
-        "training": {"batch_size": 8, "eval_points": 4, "eval_batches": 2, "device": "cpu", "dtype": "float32"},
+        "training": {"batch_size": 8, "eval_points": 4, "eval_batches": 2, "device": "cpu", "dtype": "float32",
+                     "lr_scaling": "constant"},
     }
 
 

@@ -208,6 +208,19 @@ def _with_defaults(value, node: dict, root: dict):
     return value
 
 
+BUILT_IN_FAMILIES = ("gpt", "vit")
+
+
+def default_lr_scaling(study: dict) -> str:
+    """``training.lr_scaling`` when a study does not set it: ``sweep`` (the rate of every size
+    from the study's own learning-rate sweep) for the built-in families trained for real;
+    ``constant`` where a sweep is not available or not meaningful (a custom model, the mock
+    backend's instant demo, adaptive grids)."""
+    built_in = study["model"].get("family", "gpt") in BUILT_IN_FAMILIES
+    real = study["training"].get("backend", "torch") == "torch"
+    return "sweep" if built_in and real and study["grid"].get("mode") != "adaptive" else "constant"
+
+
 def _check_semantics(config: dict) -> None:
     studies = config["studies"]
     for name in config["active_studies"]:
@@ -230,6 +243,7 @@ def _check_semantics(config: dict) -> None:
                 f"config error at studies.{name}.grid: give exactly one of 'sizes' (a list of model sizes) "
                 "or 'centred' (sizes centred on a guessed optimum per budget)"
             )
+        study["training"].setdefault("lr_scaling", default_lr_scaling(study))
         if grid["mode"] == "adaptive" and study["training"].get("lr_scaling") == "sweep":
             raise ConfigError(
                 f"config error at studies.{name}.grid.mode: adaptive does not combine with "

@@ -139,12 +139,15 @@ def headline_html(fit_json, predictions_csv, targets, study: str = "", runs_csv=
             f"<th>D* ({html.escape(view.unit)})</th><th>L*</th><th>D*/N*</th>"
             "<th>Backtest (largest budget held out)</th></tr>"
         )
+        indicative = {k for k, v in (view.fit.get("approaches") or {}).items() if v.get("indicative")}
         for r in sorted(rows.itertuples(), key=lambda r: approach_id(r.approach)):
             backtest = _backtest_cell(
                 _num(getattr(r, "backtest_L_error_pct", None)), _num(getattr(r, "backtest_N_ratio", None))
             )
+            approach = approach_of(r.approach)
+            name = approach.name + (" (indicative)" if approach.key in indicative else "")
             out.append(
-                f"<tr><td>{approach_of(r.approach).name}</td>"
+                f"<tr><td>{html.escape(name)}</td>"
                 + _cell(_num(r.params), _num(r.params_lo), _num(r.params_hi), human)
                 + _cell(_num(r.tokens), _num(r.tokens_lo), _num(r.tokens_hi), human)
                 + _cell(_num(r.loss), _num(r.loss_lo), _num(r.loss_hi), fmt_loss)
@@ -155,6 +158,11 @@ def headline_html(fit_json, predictions_csv, targets, study: str = "", runs_csv=
         out.append("</table>")
     failed = [f"{approach_of(a).name}: {v.reason}" for a, v in view.approaches.items() if not v.ok and v.reason]
     notes = [str(d.get("message")) for d in view.fit.get("diagnostics") or [] if d.get("message")]
+    notes += [
+        f"{approach_of(k).name}: {v['indicative']}"
+        for k, v in (view.fit.get("approaches") or {}).items()
+        if v.get("status") == "ok" and v.get("indicative")
+    ]
     if failed or notes:
         out.append('<h3>Read with care</h3><ul class="note">')
         out += [f"<li>{html.escape(line)}</li>" for line in failed + notes]

@@ -1,10 +1,11 @@
 """The learning-rate sweep (flops_fit.lr_sweep) in two panels, from sweep.csv and rule.json.
 
 Left: final validation loss against the peak learning rate, one colour per swept size (viridis,
-small to large), each size's parabola in ln(lr) through its best rate and neighbours, the best
-rate as a star; held-out sizes dashed. Right: each size's best rate against parameters N with
-the fitted rule lr(N) = lr_ref (N / n_ref)^exponent as a line (DeepSeek-AI 2024, Figure 3), held
-out sizes as hollow markers with the rule's rate beside them.
+small to large; one point per run, every seed), each size's parabola in ln(lr) through the rates
+near its best (seeds averaged), the best rate as a star; held-out sizes dashed. Right: each
+size's best rate against parameters N with the fitted rule lr(N) = lr_ref (N / n_ref)^exponent
+as a line (DeepSeek-AI 2024, Figure 3), held-out sizes as hollow markers with the rule's rate
+beside them, sizes whose best rate the sweep does not bracket as grey triangles (not fitted).
 
     python -m flops_fit.figures.lr_sweep --rule results/demo/lr/rule.json \\
         --table results/demo/lr/sweep.csv --out results/demo/lr/sweep.png
@@ -37,8 +38,6 @@ def plot_sweep(rule: dict, rows: list[dict], out: str, formats=("pdf", "png"), w
     import numpy as np
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
-    from flops_fit.lr_sweep import NEAR_BEST, _parabola
-
     style.use_paper_style()
     # two panels side by side need the full page width to stay readable
     w = max(style.WIDTHS_IN[width], style.WIDTHS_IN["double"])
@@ -51,15 +50,12 @@ def plot_sweep(rule: dict, rows: list[dict], out: str, formats=("pdf", "png"), w
         if not group:
             continue
         held = group[0]["holdout"]
-        ax_loss.plot([r["lr"] for r in group], [r["loss"] for r in group], "o", color=colors[size],
+        ax_loss.plot([r["lr"] for r in group], [r["loss"] for r in group], "o", color=colors[size], ms=3,
                      mfc="none" if held else colors[size], label=f"d={size}" + (" (held out)" if held else ""))
         best = bests.get(size)
-        if best and not best["at_edge"]:
-            i = min(range(len(group)), key=lambda k: group[k]["loss"])
-            lo = max(0, min(i - NEAR_BEST // 2, len(group) - NEAR_BEST))
-            near = group[lo : lo + NEAR_BEST]
-            a, b, c = _parabola([math.log(r["lr"]) for r in near], [r["loss"] for r in near])
-            x = np.linspace(math.log(near[0]["lr"]), math.log(near[-1]["lr"]), 50)
+        if best and best.get("parabola"):
+            a, b, c = best["parabola"]
+            x = np.linspace(math.log(min(best["window"])), math.log(max(best["window"])), 50)
             ax_loss.plot(np.exp(x), a * x * x + b * x + c, "--" if held else "-", color=colors[size], lw=0.8)
         if best:
             ax_loss.plot([best["lr"]], [best["loss"]], "*", color=colors[size], ms=7, mec="k", mew=0.3)
@@ -72,8 +68,12 @@ def plot_sweep(rule: dict, rows: list[dict], out: str, formats=("pdf", "png"), w
     ax_loss.set_ylabel("final validation loss")
     ax_loss.legend(loc="upper center", ncols=2)
 
-    fitted = [b for b in rule["sizes"] if not b["holdout"]]
-    held = [b for b in rule["sizes"] if b["holdout"]]
+    fitted = [b for b in rule["sizes"] if not b["holdout"] and not b["at_edge"]]
+    held = [b for b in rule["sizes"] if b["holdout"] and not b["at_edge"]]
+    edge = [b for b in rule["sizes"] if b["at_edge"]]
+    if edge:
+        ax_rule.plot([b["params"] for b in edge], [b["lr"] for b in edge], "^", mfc="none", color="0.5",
+                     label="not bracketed (left out)")
     ax_rule.plot([b["params"] for b in fitted], [b["lr"] for b in fitted], "o", color="k", label="best rate (fitted)")
     if held:
         ax_rule.plot([b["params"] for b in held], [b["lr"] for b in held], "o", mfc="none", color="k",

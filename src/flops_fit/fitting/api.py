@@ -98,6 +98,7 @@ def _fit_approach1(curves, options, rng, given: bool, noise: float) -> dict:
         powerlaw.PARAM_NAMES,
         unit=f"design fixed: every run kept, each run's curve scaled by 1 + {noise:.3g} z (run noise)",
         method="envelope of validation-loss curves on a log grid of FLOPs; laws in C through it",
+        indicative=approach1.INDICATIVE,
         loss_form=powerlaw.loss_form(params),
         envelope={k: env[k].tolist() for k in ("C", "N", "D", "L", "run_id")},
         n_runs=len(runs),

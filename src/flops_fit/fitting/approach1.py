@@ -23,6 +23,12 @@ import pandas as pd
 
 from . import powerlaw
 
+INDICATIVE = (
+    "indicative only: the envelope uses intermediate points of runs whose learning-rate schedule is set "
+    "for their final length, which are not compute-optimal for their own FLOPs (Hoffmann et al. 2022, App. A); "
+    "trust Approaches 2 and 3 (final losses)"
+)
+"""fit.json's ``approaches.approach1.indicative``: why Approach 1 is a cross-check, not the answer."""
 GRID_POINTS = 1500
 MIN_POINTS = 5
 LAW_POINTS = 150  # the laws are fitted through this many envelope points (spread over log C)

@@ -37,6 +37,8 @@ def summary(result: dict) -> str:
             alpha, beta = _iv(p["alpha"], iv.get("alpha")), _iv(p["beta"], iv.get("beta"))
             text += f"; E = {p['E']:.4g}, alpha = {alpha}, beta = {beta}"
         lines.append(text)
+        if block.get("indicative"):
+            lines.append(f"    {block['indicative']}")
         for b in block.get("excluded_budgets") or []:
             lines.append(f"    excluded budget C={b['budget']:.3g}: {b['reason']}")
         for w in block.get("warnings") or []:
