@@ -230,7 +230,7 @@ def test_built_in_studies_follow_the_design_rules(name):
 
 
 def test_sweep_is_the_default_for_built_in_families():
-    """training.lr_scaling not given: sweep for gpt/vit trained by torch in an independent grid."""
+    """training.lr_scaling not given: sweep for gpt/vit trained by torch (not in adaptive grids)."""
     def resolved(backend="torch", family=None, mode=None, lr_scaling=None):
         config = tiny_config(backend)
         study = config["studies"]["tiny"]
@@ -245,5 +245,6 @@ def test_sweep_is_the_default_for_built_in_families():
         return check_config(config)["studies"]["tiny"]["training"]["lr_scaling"]
 
     assert resolved() == "sweep" and resolved(family="vit") == "sweep"
-    assert resolved(backend="mock") == "constant" and resolved(mode="branches") == "constant"
+    assert resolved(backend="mock") == "constant" and resolved(family="custom") == "constant"
+    assert resolved(mode="branches") == "sweep"  # trunks wait for the rule
     assert resolved(lr_scaling="inverse_width") == "inverse_width"  # by hand or muP-style

@@ -9,14 +9,16 @@ Rule (every key of ``training`` below is optional here; the config schema fills 
 
 * Peak learning rate, by ``lr_scaling``:
 
-  - ``constant``: ``lr`` for every size (the default; right for a narrow band of tiny models
-    where the optimum is flat, and what Hoffmann et al. 2022 do within one sweep);
+  - ``constant``: ``lr`` for every size (right for a narrow band of tiny models where the
+    optimum is flat, and what Hoffmann et al. 2022 do within one sweep; the default of custom
+    models, the mock backend and hand-written specs);
   - ``inverse_width``: ``lr * lr_reference_size / d_model``, the muP-style 1/width rule for
     hidden weights (Yang et al. 2022);
   - ``kaplan``: ``0.003239 - 0.0001395 * ln(N)``, Kaplan et al. 2020, eq. D.1, floored at
     ``lr_min`` (default 1e-5). Kaplan's N is the non-embedding count; the planner passes N under
     the study's ``accounting.params`` convention;
-  - ``sweep``: the rule ``eta*(N)`` fitted on the study's own learning-rate sweep
+  - ``sweep`` (the default of the built-in families, ``config.default_lr_scaling``): the rule
+    ``eta*(N)`` fitted on the study's own learning-rate sweep
     (``flops_fit.lr_sweep``; results/{study}/lr/rule.json), rounded to 3 significant figures.
     ``None`` until the sweep has run (the planner's placeholder; no run trains with it).
 
@@ -63,7 +65,9 @@ def swept_lr(lr_rule: dict, n_params: float) -> float:
 
 def peak_lr(size: int, n_params: int, training: dict, lr_rule: dict | None = None) -> float | None:
     """The peak learning rate of a model of width ``size`` and ``n_params`` parameters."""
-    rule = _get(training, "lr_scaling")
+    # a config's default is resolved by config.default_lr_scaling (sweep for the built-in
+    # families); a hand-written training block without the key gets one rate
+    rule = training.get("lr_scaling") or "constant"
     if rule == "sweep":
         return swept_lr(lr_rule, n_params) if lr_rule else None
     lr = float(_get(training, "lr"))
