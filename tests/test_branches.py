@@ -218,7 +218,7 @@ def test_branches_take_their_rate_from_the_swept_rule(tmp_path):
     study["grid"] |= {"mode": "branches", "budgets": [2.5e9, 5e9], "sizes": [4, 8]}
     study["training"] |= {"schedule": "wsd", "lr_scaling": "sweep"}
     study["training"]["mock"].update(lr_penalty=0.02, lr_optimum=0.004, lr_exponent=0.5)
-    study["lr_sweep"] = {"lrs": [0.01, 0.02, 0.04], "sizes": [4, 8]}
+    study["lr_sweep"] = {"lrs": [0.01, 0.02, 0.04, 0.08], "sizes": [4, 8]}
     write_config(tmp_path, config)
     snakemake(tmp_path, "--cores", "2", "results/tiny/runs.csv")
     results = tmp_path / "results" / "tiny"
