@@ -62,7 +62,7 @@ def test_cifar_study_plans_in_images():
     base["active_studies"] = study["active_studies"]
     base["studies"].update(study["studies"])
     runs = plan_study("cifar10-vit", check_config(base)["studies"]["cifar10-vit"])
-    assert len(runs) == 20
+    assert len(runs) == 25  # 5 budgets x 5 sizes
     for run in runs:
         assert run["unit"] == "images" and run["units_per_sample"] == 1 and run["model"]["family"] == "vit"
         assert run["tokens"] == run["steps"] * run["batch_size"]  # images seen
