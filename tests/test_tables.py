@@ -176,7 +176,10 @@ def test_format_predictions(study):
     assert lines[0].startswith("# N = total parameters, C = 6ND; [90% ")
     # 1e21 is 333x the largest studied budget (3e18): said plainly, with each approach's backtest
     assert lines[1] == "C = 1e21 FLOPs (333x the largest studied budget: far beyond the data, a rough guide)"
-    assert len(lines) == 5 and [ln.split(":")[0] for ln in lines[2:]] == [f"  Approach {k}" for k in (1, 2, 3)]
+    assert len(lines) == 6 and [ln.split(":")[0] for ln in lines[2:5]] == [
+        "  Approach 1 (indicative)", "  Approach 2", "  Approach 3"
+    ]
+    assert lines[5].startswith("# Approach 1: indicative only: the envelope uses intermediate points")
     assert "N* = " in text and "L* = " in text and "D*/N* = " in text
     row = predict(fit, [1e21]).iloc[2]
     assert lines[4].endswith(f"; backtest: L* {row['backtest_L_error_pct']:+.1f}%, N* x{row['backtest_N_ratio']:.2f}")

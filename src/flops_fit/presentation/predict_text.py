@@ -33,6 +33,7 @@ def format_predictions(table, fit=None) -> str:
         conf = view.interval_level
         method = str(fit.get("intervals_method") or "bootstrap").split(":")[0]
         lines.append(f"# {view.convention}" + (f"; [{conf} {method} interval]" if conf else ""))
+    indicative = {k for k, v in ((fit or {}).get("approaches") or {}).items() if v.get("indicative")}
     for budget, grp in frame.groupby("budget", sort=True):
         lines.append(f"C = {sci(budget, 3)} FLOPs{_how_far(grp)}")
         for r in grp.itertuples():
@@ -45,8 +46,11 @@ def format_predictions(table, fit=None) -> str:
                     )
             if math.isfinite(float(r.tokens_per_param)):
                 parts.append(f"D*/N* = {fmt_ratio(float(r.tokens_per_param))}")
-            line = f"  {approach_of(r.approach).name}: " + ", ".join(parts)
-            lines.append(line + _backtest(r))
+            approach = approach_of(r.approach)
+            tag = " (indicative)" if approach.key in indicative else ""
+            lines.append(f"  {approach.name}{tag}: " + ", ".join(parts) + _backtest(r))
+    for key in sorted(indicative & set(frame["approach"].map(lambda a: approach_of(a).key))):
+        lines.append(f"# {approach_of(key).name}: {fit['approaches'][key]['indicative']}")
     return "\n".join(lines)
 
 
