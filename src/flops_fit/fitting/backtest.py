@@ -76,6 +76,7 @@ def run(table, curves, holdout: int, fit_point, predict_point, observed: dict, e
         nan = np.full(len(held_c), np.nan)
         n_lo, n_hi = predictive.interval(n, nan, nan, held_c, cal, "N", confidence)
         l_lo, l_hi = predictive.interval(loss, nan, nan, held_c, cal, "L", confidence)
+        n, loss = predictive.corrected(n, held_c, cal, "N"), predictive.corrected(loss, held_c, cal, "L")
         rows = []
         for j, bid in enumerate(held):
             o = observed[bid]

@@ -45,6 +45,8 @@ def predict(result: dict, budgets) -> pd.DataFrame:
         if method == "predictive" and cal:
             n_lo, n_hi = predictive.interval(n, *boot["N"], c, cal, "N", conf)
             l_lo, l_hi = predictive.interval(loss, *boot["L"], c, cal, "L", conf)
+            n, loss = predictive.corrected(n, c, cal, "N"), predictive.corrected(loss, c, cal, "L")
+            d = d * np.exp(-cal.get("drift_N", 0.0) * predictive.distance(c, cal))
         else:
             (n_lo, n_hi), (l_lo, l_hi) = boot["N"], boot["L"]
         with np.errstate(all="ignore"):

@@ -45,12 +45,17 @@ import math
 import numpy as np
 from scipy import optimize, stats
 
+from . import powerlaw
+
 PRIOR_DOF = 2.0
 # Drift per decade of extrapolation (natural-log units) that the published IsoFLOP studies of
-# tests/data/public_isoflops.csv show beyond their random scatter (pooled rolling-origin errors;
-# `benchmarks/bench_calibration.py --scales`): their N* exponent bends with scale.  A prior worth
-# PRIOR_DOF errors; a study's own backtest errors outweigh it as soon as it has a few.
-PRIOR_TAU = {1: {"N": 0.35, "L": 0.03}, 2: {"N": 0.35, "L": 0.03}, 3: {"N": 0.3, "L": 0.015}}
+# tests/data/public_isoflops.csv show (pooled rolling-origin errors; `benchmarks/bench_calibration.py
+# --scales`): their N* exponent bends with scale, by study-specific amounts and signs.  PRIOR_DRIFT
+# is the spread of that drift between studies (the prior sd of a study's drift b), PRIOR_TAU the
+# scatter per decade left around a study's own drift.  Each a prior worth PRIOR_DOF errors; a study's
+# own backtest errors outweigh it as soon as it has a few.
+PRIOR_DRIFT = {1: {"N": 0.35, "L": 0.03}, 2: {"N": 0.35, "L": 0.03}, 3: {"N": 0.3, "L": 0.015}}
+PRIOR_TAU = {1: {"N": 0.1, "L": 0.01}, 2: {"N": 0.1, "L": 0.01}, 3: {"N": 0.1, "L": 0.007}}
 MAX_ORIGINS = 6  # the last 6 origins: the errors nearest to the regime of the prediction
 MIN_TRAIN_BUDGETS = 3
 
@@ -142,8 +147,28 @@ def in_sample_errors(budgets, observed: list[dict], n_pred, l_pred) -> list[dict
     ]
 
 
+def _drift(r, u, var, per_origin: float, prior_sd: float) -> tuple[float, float]:
+    """Posterior mean and variance of the drift b in ``r = b u + e``, ``e ~ N(0, var)``, under the
+    prior ``b ~ N(0, prior_sd^2)`` (Gelman et al. 2013, §2.5).  Errors of one origin share one fitted
+    law, so their information counts once per origin (``per_origin`` errors each)."""
+    precision = 1.0 / prior_sd**2 + float((u * u / var).sum()) / per_origin
+    return float((u * r / var).sum()) / per_origin / precision, 1.0 / precision
+
+
+def _same_form(rows: list[dict], approach: int, quantity: str, n_studied: int) -> np.ndarray:
+    """Which backtest errors speak for the drift of the final law: all of them, except that the L*
+    law of Approaches 1 and 2 takes an irreducible term only from MIN_BUDGETS_SATURATING budgets
+    on (:mod:`.powerlaw`), so only refits on the same side of that count share its form."""
+    if quantity == "N" or approach == 3:
+        return np.ones(len(rows), dtype=bool)
+    saturating = n_studied >= powerlaw.MIN_BUDGETS_SATURATING
+    return np.array([(len(e["train_budgets"]) >= powerlaw.MIN_BUDGETS_SATURATING) == saturating for e in rows],
+                    dtype=bool)
+
+
 def calibrate(errors: list[dict], approach: int, budgets, in_sample: list[dict], vertex: dict | None = None) -> dict:
-    """sigma_v, lambda, tau and the dof of one approach (see the module docstring).
+    """sigma_v, lambda, the drift b (posterior mean and variance), tau and the dof of one approach
+    (see the module docstring).
 
     ``in_sample``: ``{budget, r_N, r_L}`` log errors of the approach's law at the studied budgets
     against their observed optima; ``errors``: :func:`rolling_errors`; ``vertex``:
@@ -154,20 +179,32 @@ def calibrate(errors: list[dict], approach: int, budgets, in_sample: list[dict],
     dof_v = max(m - 2, 1)
     rows = [e for e in errors if e["approach"] == approach and e["u"] > 0]
     n = len(rows)
-    prior = PRIOR_TAU.get(approach, PRIOR_TAU[2])
+    prior, prior_drift = PRIOR_TAU.get(approach, PRIOR_TAU[2]), PRIOR_DRIFT.get(approach, PRIOR_DRIFT[2])
     out = {"budgets": studied, "c_max": studied[-1], "n_in_sample": m, "n_errors": n, "prior_dof": PRIOR_DOF,
-           "prior_tau": prior, "dof": dof_v + n + PRIOR_DOF}
+           "prior_tau": prior, "prior_drift": prior_drift, "dof": dof_v + n + PRIOR_DOF}
     u = np.array([e["u"] for e in rows])
     lev = np.array([leverage([e["budget"]], e["train_budgets"])[0] for e in rows])
+    per_origin = n / max(len({e["origin"] for e in rows}), 1)
     for q in ("N", "L"):
         r_in = np.array([e[f"r_{q}"] for e in in_sample], dtype=float)
         sigma = math.sqrt(float((r_in**2).sum()) / dof_v) if m else 0.0
         sigma = max(sigma, (vertex or {}).get(q, 0.0), 1e-6)
-        r2 = np.array([e[f"r_{q}"] ** 2 for e in rows])
-        lam2, tau2 = _excess(r2, sigma**2 * (1 + lev), u)
+        r = np.array([e[f"r_{q}"] for e in rows])
+        base = sigma**2 * (1 + lev)
+        drifts = _same_form(rows, approach, q, len(studied))
+        b, var_b = 0.0, prior_drift[q] ** 2
+        for _ in range(3):  # scales given the drift, the drift given the scales
+            lam2, tau2 = _excess((r - b * u) ** 2, base, u)
+            lam = math.sqrt((PRIOR_DOF + n * lam2) / (PRIOR_DOF + n))
+            tau = math.sqrt((PRIOR_DOF * prior[q] ** 2 + n * tau2) / (PRIOR_DOF + n))
+            if drifts.any():
+                var = (lam**2 * base + (tau * u) ** 2)[drifts]
+                b, var_b = _drift(r[drifts], u[drifts], var, per_origin, prior_drift[q])
         out[f"sigma_v_{q}"] = sigma
-        out[f"lambda_{q}"] = math.sqrt((PRIOR_DOF + n * lam2) / (PRIOR_DOF + n))
-        out[f"tau_{q}"] = math.sqrt((PRIOR_DOF * prior[q] ** 2 + n * tau2) / (PRIOR_DOF + n))
+        out[f"lambda_{q}"] = lam
+        out[f"tau_{q}"] = tau
+        out[f"drift_{q}"] = b
+        out[f"drift_sd_{q}"] = math.sqrt(var_b)
     return out
 
 
@@ -176,19 +213,26 @@ def distance(budgets, cal: dict) -> np.ndarray:
     return np.maximum(np.log10(np.asarray(budgets, dtype=float) / cal["c_max"]), 0.0)
 
 
+def corrected(point, budgets, cal: dict, quantity: str) -> np.ndarray:
+    """The law's prediction moved by the study's drift: ``point * exp(b u)``."""
+    return np.asarray(point, dtype=float) * np.exp(cal.get(f"drift_{quantity}", 0.0) * distance(budgets, cal))
+
+
 def interval(point, boot_lo, boot_hi, budgets, cal: dict, quantity: str, confidence: float):
-    """Predictive interval (lo, hi) of N* or L* around ``point`` (see the module docstring).
-    The bootstrap bounds enter only as a floor: the interval is never narrower than they are."""
-    point = np.asarray(point, dtype=float)
-    h = leverage(budgets, cal["budgets"])
+    """Predictive interval (lo, hi) of N* or L* around the drift-corrected ``point`` (see the module
+    docstring).  The bootstrap bounds, moved with the point, enter only as a floor: the interval is
+    never narrower than they are."""
     u = distance(budgets, cal)
-    s = np.sqrt((cal[f"lambda_{quantity}"] * cal[f"sigma_v_{quantity}"]) ** 2 * (1 + h)
-                + (cal[f"tau_{quantity}"] * u) ** 2)
+    shift = np.exp(cal.get(f"drift_{quantity}", 0.0) * u)
+    point = np.asarray(point, dtype=float) * shift
+    h = leverage(budgets, cal["budgets"])
+    drift_var = cal[f"tau_{quantity}"] ** 2 + cal.get(f"drift_sd_{quantity}", 0.0) ** 2
+    s = np.sqrt((cal[f"lambda_{quantity}"] * cal[f"sigma_v_{quantity}"]) ** 2 * (1 + h) + drift_var * u**2)
     t = stats.t.ppf(0.5 + confidence / 2, cal["dof"])
     lo, hi = point * np.exp(-t * s), point * np.exp(t * s)
     with np.errstate(invalid="ignore"):
-        lo = np.where(np.isfinite(boot_lo), np.fmin(lo, boot_lo), lo)
-        hi = np.where(np.isfinite(boot_hi), np.fmax(hi, boot_hi), hi)
+        lo = np.where(np.isfinite(boot_lo), np.fmin(lo, boot_lo * shift), lo)
+        hi = np.where(np.isfinite(boot_hi), np.fmax(hi, boot_hi * shift), hi)
     return lo, hi
 
 
