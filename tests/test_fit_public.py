@@ -49,3 +49,38 @@ def test_held_out_budget_within_the_predictive_interval():
     assert row["interval_method"] == "predictive" and row["extrapolation"] == pytest.approx(1e21 / 6e20)
     cal = res["approaches"]["approach2"]["predictive"]
     assert cal["n_errors"] > 0 and cal["lambda_N"] > 0 and np.isfinite(cal["tau_N"])
+
+
+def test_drift_moves_the_prediction_towards_the_held_out_optimum():
+    """Chinchilla's N* exponent bends with scale: fitted below 1e21, the law overpredicts N*(1e21).
+    The study's own rolling-origin errors measure that drift (b < 0) and the predicted N* moves
+    towards the held-out vertex; the law's parameters stay as fitted."""
+    runs = _runs("epochai_chinchilla__massivetext__chinchilla")
+    full = fit_runs(runs, None, FitOptions(approaches=(2,), bootstrap=0, backtest_holdout=0))
+    n_obs = full["approaches"]["approach2"]["budgets"][-1]["N_opt"]
+    res = fit_runs(runs[runs["budget"] < 1e21], None, FitOptions(approaches=(2,), bootstrap=0, backtest_holdout=0))
+    block = res["approaches"]["approach2"]
+    cal = block["predictive"]
+    assert cal["drift_N"] < -cal["drift_sd_N"] < 0  # the drift is clear of zero
+    law_n = block["params"]["k_N"] * 1e21 ** block["params"]["a"]
+    row = predict(res, [1e21]).iloc[0]
+    assert abs(np.log(row["N_opt"] / n_obs)) < 0.7 * abs(np.log(law_n / n_obs))
+    assert row["N_opt_lo"] <= n_obs <= row["N_opt_hi"]
+    law_d = block["params"]["k_D"] * 1e21 ** block["params"]["b"]
+    assert row["D_opt"] * row["N_opt"] == pytest.approx(law_d * law_n, rel=1e-9)  # D* moves against N*
+    in_range = predict(res, [res["budgets"][-1]]).iloc[0]  # no extrapolation, no drift
+    assert in_range["N_opt"] == pytest.approx(block["params"]["k_N"] * res["budgets"][-1] ** block["params"]["a"])
+
+
+def test_no_drift_where_the_law_holds():
+    """A study drawn from the fitted form itself: its backtest errors show little drift (the parabolas'
+    own bias changes slowly with C), far below the drift of the published studies (PRIOR_DRIFT), so a
+    prediction 10x beyond the data stays within 10% of the law's."""
+    from flops_fit.fitting import synthetic
+
+    runs, _ = synthetic.isoflop_study(
+        {"E": 1.8, "A": 400.0, "B": 1500.0, "alpha": 0.34, "beta": 0.3}, np.geomspace(1e18, 1e21, 8), seed=3
+    )
+    res = fit_runs(runs, None, FitOptions(approaches=(2,), bootstrap=0, backtest_holdout=0))
+    cal = res["approaches"]["approach2"]["predictive"]
+    assert abs(cal["drift_N"]) < 0.1 < cal["prior_drift"]["N"]

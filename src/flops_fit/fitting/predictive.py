@@ -15,27 +15,33 @@ the bootstrap noise of one vertex) and ``h(C) = 1/m + (x - xbar)^2 / Sxx`` the l
 
     log q_hat(C) +- t * sigma_v * sqrt(1 + h(C))
 
-Two things make real extrapolations miss by more: the scatter is larger than the in-sample
-residuals say (``lambda``), and the law drifts -- the published studies' N* exponent bends with
-scale, so errors grow with the decades extrapolated (``tau`` per decade).  The study measures both
-itself, by a rolling-origin backtest (Tashman 2000; the "rollout cross-validation" of OLMo's
-ladder analysis): for each origin, fit on the budgets up to it and predict every larger one; with
-``h_i`` each prediction's leverage within its origin's budgets and ``u_i`` its decades beyond
-them, the squared log errors are regressed (non-negative least squares) on
+Three things make real extrapolations miss by more: the scatter is larger than the in-sample
+residuals say (``lambda``); the law drifts -- the published studies' N* exponent bends with scale,
+so their errors grow with the decades extrapolated, by study-specific amounts (``b`` per decade);
+and what is left of the drift varies (``tau`` per decade).  The study measures all three itself,
+by a rolling-origin backtest (Tashman 2000; the "rollout cross-validation" of OLMo's ladder
+analysis): for each origin, fit on the budgets up to it and predict every larger one; with ``h_i``
+each prediction's leverage within its origin's budgets and ``u_i`` its decades beyond them, the
+log errors are modelled as
 
-    r_i^2 ~ lambda^2 sigma_v^2 (1 + h_i) + tau^2 u_i^2
+    r_i = b u_i + e_i,    e_i^2 ~ lambda^2 sigma_v^2 (1 + h_i) + tau^2 u_i^2
 
-and shrunk towards a prior worth ``PRIOR_DOF`` errors (lambda = 1: the classical interval is
-right; ``PRIOR_TAU``: the drift of the published studies), so a study with few budgets leans on
-the prior and one with many speaks for itself.  The interval at C, ``u`` decades beyond the
-largest studied budget:
+``lambda^2`` and ``tau^2`` by non-negative least squares of the squared residuals, shrunk towards
+a prior worth ``PRIOR_DOF`` errors (lambda = 1: the classical interval is right; ``PRIOR_TAU``);
+``b`` by its posterior under the prior ``b ~ N(0, PRIOR_DRIFT^2)`` (the spread of the published
+studies' drifts), the errors of one origin counting once (they share one fitted law), alternated
+with the scales three times.  A study with few budgets leans on the priors (no shift, a wide
+interval); one with many speaks for itself.  The prediction at C, ``u`` decades beyond the largest
+studied budget, is the law's moved by the drift, with the interval
 
-    log q_hat(C) +- t * sqrt(lambda^2 sigma_v^2 (1 + h(C)) + tau^2 u^2)
+    log q_hat(C) + b u  +-  t * sqrt(lambda^2 sigma_v^2 (1 + h(C)) + (tau^2 + var b) u^2)
 
 with ``t`` Student's quantile at ``m - 2 + n`` degrees of freedom, and never narrower than the
 bootstrap's interval.  D* shares N*'s error with the opposite sign (C fixed), D*/N*
 twice it.  The interval is for the optimum a new IsoFLOP profile at C would measure (its own
-vertex noise included), the quantity the backtest can check.
+vertex noise included), the quantity the backtest can check.  The L* law of Approaches 1 and 2
+gains its irreducible term only from 4 budgets on, so its drift is read only from refits of the
+same form.  Inside the studied budgets (u = 0) nothing moves: the law is the answer there.
 """
 
 from __future__ import annotations
@@ -238,7 +244,8 @@ def interval(point, boot_lo, boot_hi, budgets, cal: dict, quantity: str, confide
 
 METHOD = (
     "predictive: prediction interval of the law through the studied optima (their scatter sigma_v, the "
-    "leverage of C) scaled by lambda, plus a drift tau per decade beyond the data; lambda and tau measured "
-    "by the study's own rolling-origin backtest, shrunk to a prior worth 2 errors; Student-t quantile; never "
-    "narrower than the bootstrap; see flops_fit.fitting.predictive"
+    "leverage of C) scaled by lambda, plus a drift b per decade beyond the data (the law's prediction moved "
+    "by it) with its uncertainty and a scatter tau per decade; lambda, b and tau measured by the study's own "
+    "rolling-origin backtest, shrunk to priors worth 2 errors; Student-t quantile; never narrower than the "
+    "bootstrap; see flops_fit.fitting.predictive"
 )
