@@ -28,8 +28,8 @@ import math
 import time
 import warnings
 from multiprocessing import Pool
-from statistics import NormalDist
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd

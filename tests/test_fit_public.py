@@ -68,6 +68,9 @@ def test_drift_moves_the_prediction_towards_the_held_out_optimum():
     assert row["N_opt_lo"] <= n_obs <= row["N_opt_hi"]
     law_d = block["params"]["k_D"] * 1e21 ** block["params"]["b"]
     assert row["D_opt"] * row["N_opt"] == pytest.approx(law_d * law_n, rel=1e-9)  # D* moves against N*
+    far = predict(res, [1e24]).iloc[0]  # the drift is not extrapolated beyond where it was measured
+    assert far["N_opt"] / far["N_opt_law"] == pytest.approx(np.exp(cal["drift_N"] * cal["drift_u_max"]))
+    assert 0 < cal["drift_u_max"] < np.log10(1e24 / res["budgets"][-1])
     in_range = predict(res, [res["budgets"][-1]]).iloc[0]  # no extrapolation, no drift
     assert in_range["N_opt"] == pytest.approx(block["params"]["k_N"] * res["budgets"][-1] ** block["params"]["a"])
 

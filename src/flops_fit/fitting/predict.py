@@ -20,8 +20,10 @@ def _arr(values) -> np.ndarray:
 def predict(result: dict, budgets) -> pd.DataFrame:
     """Rows per (budget, approach): N*, D*, L*, D*/N* with interval bounds, the extrapolation
     factor (budget / largest studied budget), the study's one-budget-out backtest error of that
-    approach, in_sample and the conventions.  Intervals are predictive (see
-    :mod:`flops_fit.fitting.predictive`) unless the fit was made with ``intervals="bootstrap"``."""
+    approach, in_sample and the conventions.  Beyond the data N* and L* are the law's moved by the
+    drift the study's backtest measured; ``N_opt_law``, ``L_opt_law`` keep the law's own values.
+    Intervals are predictive (see :mod:`flops_fit.fitting.predictive`) unless the fit was made with
+    ``intervals="bootstrap"``."""
     c = np.atleast_1d(np.asarray(budgets, dtype=float))
     studied = np.asarray(result["budgets"], dtype=float)
     conf = result["options"]["confidence"]
@@ -42,11 +44,12 @@ def predict(result: dict, budgets) -> pd.DataFrame:
                 ns, _, ls = evaluate(k, samples, c[None, :], block)
             boot = {"N": bootstrap.percentile_interval(ns, conf), "L": bootstrap.percentile_interval(ls, conf)}
         cal = block.get("predictive")
+        n_law, l_law = n, loss
         if method == "predictive" and cal:
             n_lo, n_hi = predictive.interval(n, *boot["N"], c, cal, "N", conf)
             l_lo, l_hi = predictive.interval(loss, *boot["L"], c, cal, "L", conf)
             n, loss = predictive.corrected(n, c, cal, "N"), predictive.corrected(loss, c, cal, "L")
-            d = d * np.exp(-cal.get("drift_N", 0.0) * predictive.distance(c, cal))
+            d = d * n_law / n
         else:
             (n_lo, n_hi), (l_lo, l_hi) = boot["N"], boot["L"]
         with np.errstate(all="ignore"):
@@ -60,6 +63,7 @@ def predict(result: dict, budgets) -> pd.DataFrame:
                 "tokens_per_param": d / n,
                 "tokens_per_param_lo": d / n * (n / n_hi) ** 2,
                 "tokens_per_param_hi": d / n * (n / n_lo) ** 2,
+                "N_opt_law": n_law, "L_opt_law": l_law,
             }
         bt = _one_budget_out(result, key)
         frame.update(
@@ -80,7 +84,14 @@ def predict(result: dict, budgets) -> pd.DataFrame:
 
 
 def _one_budget_out(result: dict, key: str) -> tuple[float, float]:
-    """(L* error %, N* ratio) of the approach predicting the largest budget from the others."""
+    """(L* error %, N* ratio) of the approach predicting the largest budget from the others: the
+    backtest's prediction (drift included) when it held out one budget, else the rolling backtest's
+    law from the last origin."""
+    bt = result.get("backtest") or {}
+    block = (bt.get("approaches") or {}).get(key) or {}
+    if bt.get("holdout") == 1 and block.get("status") == "ok" and block.get("held_out"):
+        row = block["held_out"][0]
+        return row["L_error_pct"], row["N_ratio"]
     rows = [e for e in result.get("rolling_backtest") or [] if approach_key(e["approach"]) == key]
     if not rows:
         return math.nan, math.nan

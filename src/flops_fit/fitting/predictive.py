@@ -34,7 +34,10 @@ with the scales three times.  A study with few budgets leans on the priors (no s
 interval); one with many speaks for itself.  The prediction at C, ``u`` decades beyond the largest
 studied budget, is the law's moved by the drift, with the interval
 
-    log q_hat(C) + b u  +-  t * sqrt(lambda^2 sigma_v^2 (1 + h(C)) + (tau^2 + var b) u^2)
+    log q_hat(C) + b min(u, u_max)  +-  t * sqrt(lambda^2 sigma_v^2 (1 + h(C)) + (tau^2 + var b) u^2)
+
+where ``u_max`` is the furthest the backtest looked: the drift is not extrapolated beyond the
+distances it was measured at (the interval keeps widening there).
 
 with ``t`` Student's quantile at ``m - 2 + n`` degrees of freedom, and never narrower than the
 bootstrap's interval.  D* shares N*'s error with the opposite sign (C fixed), D*/N*
@@ -189,6 +192,7 @@ def calibrate(errors: list[dict], approach: int, budgets, in_sample: list[dict],
     out = {"budgets": studied, "c_max": studied[-1], "n_in_sample": m, "n_errors": n, "prior_dof": PRIOR_DOF,
            "prior_tau": prior, "prior_drift": prior_drift, "dof": dof_v + n + PRIOR_DOF}
     u = np.array([e["u"] for e in rows])
+    out["drift_u_max"] = float(u.max()) if n else 0.0
     lev = np.array([leverage([e["budget"]], e["train_budgets"])[0] for e in rows])
     per_origin = n / max(len({e["origin"] for e in rows}), 1)
     for q in ("N", "L"):
@@ -219,9 +223,15 @@ def distance(budgets, cal: dict) -> np.ndarray:
     return np.maximum(np.log10(np.asarray(budgets, dtype=float) / cal["c_max"]), 0.0)
 
 
+def _shift(budgets, cal: dict, quantity: str) -> np.ndarray:
+    """``exp(b u)``, with u no further than the backtest measured the drift (``drift_u_max``)."""
+    u = np.minimum(distance(budgets, cal), cal.get("drift_u_max", 0.0))
+    return np.exp(cal.get(f"drift_{quantity}", 0.0) * u)
+
+
 def corrected(point, budgets, cal: dict, quantity: str) -> np.ndarray:
-    """The law's prediction moved by the study's drift: ``point * exp(b u)``."""
-    return np.asarray(point, dtype=float) * np.exp(cal.get(f"drift_{quantity}", 0.0) * distance(budgets, cal))
+    """The law's prediction moved by the study's drift (:func:`_shift`)."""
+    return np.asarray(point, dtype=float) * _shift(budgets, cal, quantity)
 
 
 def interval(point, boot_lo, boot_hi, budgets, cal: dict, quantity: str, confidence: float):
@@ -229,7 +239,7 @@ def interval(point, boot_lo, boot_hi, budgets, cal: dict, quantity: str, confide
     docstring).  The bootstrap bounds, moved with the point, enter only as a floor: the interval is
     never narrower than they are."""
     u = distance(budgets, cal)
-    shift = np.exp(cal.get(f"drift_{quantity}", 0.0) * u)
+    shift = _shift(budgets, cal, quantity)
     point = np.asarray(point, dtype=float) * shift
     h = leverage(budgets, cal["budgets"])
     drift_var = cal[f"tau_{quantity}"] ** 2 + cal.get(f"drift_sd_{quantity}", 0.0) ** 2
