@@ -21,3 +21,4 @@ def test_an_approach_is_named_by_id_or_key(given):
 def test_an_unknown_approach_is_one_clear_error(given):
     with pytest.raises(ValueError, match=r"allowed values are \(1, 2, 3\)"):
         approach_of(given)
+

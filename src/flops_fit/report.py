@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import math
 
+from flops_fit import extrapolation
 from flops_fit.figures import FIGURES
 from flops_fit.figures import FORMATS as FIGURE_FORMATS
 from flops_fit.tables import FORMATS as TABLE_FORMATS
@@ -127,8 +128,8 @@ def headline_html(fit_json, predictions_csv, targets, study: str = "", runs_csv=
         factor = _num(rows["extrapolation"].iloc[0]) if "extrapolation" in rows else math.nan
         if not math.isfinite(factor) and studied:
             factor = c / studied[-1]
-        if math.isfinite(factor) and factor > 1:
-            far = factor > 10
+        if math.isfinite(factor) and extrapolation.extrapolated_factor(factor):
+            far = extrapolation.far(factor)
             out.append(
                 f'<p class="{"warn" if far else "note"}">{_times(factor)}&times; the largest studied budget'
                 + (": far beyond the data, read it as a rough guide." if far else ".")

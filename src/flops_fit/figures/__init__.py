@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import os
 
+from flops_fit import extrapolation
+
 FIGURES = ("isoflop", "allocation", "frontier", "contours", "backtest")
 """In reading order (the report shows them so): the data, the answer, then how far to trust it."""
 TITLES = {
@@ -39,7 +41,7 @@ TITLES = {
 }
 FORMATS = ("pdf", "png")
 WIDTHS = ("single", "double")
-MAX_EXTRAPOLATION = 100.0
+MAX_EXTRAPOLATION = extrapolation.PLOT_LIMIT
 """Figures draw fitted laws to at most this multiple of the largest studied budget (issue: a far
 extrapolation squeezes the data into a corner; the tables list every requested budget)."""
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 from flops_fit.approaches import APPROACH_KEYS, approach_key, approach_of
+from flops_fit.extrapolation import PLOT_LIMIT
 from flops_fit.figures import style
 
 
@@ -29,7 +30,7 @@ def thin(frame, n: int = 40):
     return frame.iloc[::step]
 
 
-def draw(axes, runs, view, quantities=("params", "tokens"), max_extrapolation=100.0) -> list:
+def draw(axes, runs, view, quantities=("params", "tokens"), max_extrapolation=PLOT_LIMIT) -> list:
     """Draw one panel per quantity; return legend handles."""
     import numpy as np
 
@@ -131,7 +132,7 @@ def draw(axes, runs, view, quantities=("params", "tokens"), max_extrapolation=10
     return list(handles.values())
 
 
-def make(runs, view, out_dir, width="single", formats=("pdf", "png"), max_extrapolation=100.0) -> list[str]:
+def make(runs, view, out_dir, width="single", formats=("pdf", "png"), max_extrapolation=PLOT_LIMIT) -> list[str]:
     import matplotlib.pyplot as plt
 
     style.use_paper_style()

@@ -18,6 +18,7 @@ import math
 from pathlib import Path
 
 from flops_fit.approaches import APPROACH_KEYS, approach_key, approach_of
+from flops_fit.extrapolation import PLOT_LIMIT
 from flops_fit.figures import style
 
 
@@ -42,7 +43,7 @@ def make_comparison(studies: dict, out_dir, width: str = "double", formats=("pdf
     # left: N*(C)
     drew = False
     for name, view in views.items():
-        preds = view.predictions_within(100.0)  # each study's laws to 100x its largest budget
+        preds = view.predictions_within(PLOT_LIMIT)  # each study's laws to 100x its largest budget
         if preds is None:
             continue
         for ap in APPROACH_KEYS:

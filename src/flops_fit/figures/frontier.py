@@ -11,10 +11,11 @@ interval band, out to at most ``max_extrapolation`` (default 100) times the larg
 from __future__ import annotations
 
 from flops_fit.approaches import APPROACH_KEYS, approach_of
+from flops_fit.extrapolation import PLOT_LIMIT
 from flops_fit.figures import style
 
 
-def draw(ax, runs, view, curves=None, max_extrapolation=100.0) -> None:
+def draw(ax, runs, view, curves=None, max_extrapolation=PLOT_LIMIT) -> None:
     import numpy as np
 
     colors = style.approach_colors()
@@ -108,7 +109,7 @@ def in_convention(curves, runs, view):
 
 
 def make(
-    runs, view, out_dir, curves=None, width="single", formats=("pdf", "png"), max_extrapolation=100.0
+    runs, view, out_dir, curves=None, width="single", formats=("pdf", "png"), max_extrapolation=PLOT_LIMIT
 ) -> list[str]:
     import matplotlib.pyplot as plt
 

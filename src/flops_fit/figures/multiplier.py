@@ -18,6 +18,7 @@ import json
 
 import numpy as np
 
+from flops_fit import extrapolation
 from flops_fit.approaches import approach_key, approach_of
 from flops_fit.figures import style
 
@@ -76,13 +77,13 @@ def make_multiplier_figure(result: dict, out_dir, width: str = "double", formats
         ax_l.plot([], [], color=colors[tag], lw=1.5, label=names[tag])
     for key in curve:
         ax_l.plot([], [], color="0.3", ls=style.APPROACH_LINESTYLES[key], lw=1.1, label=approach_of(key).short)
-    studied = max(max(base["budgets"]), max(var["budgets"]))
+    beyond = max(max(base["budgets"]), max(var["budgets"])) * (1 + extrapolation.TOLERANCE)
     for ax in (ax_l, ax_m):
         ax.set_xscale("log")
         style.log_axis(ax, "x", "flops")
         ax.set_xlabel("Compute $C$ (FLOPs)")
         ax.grid(True, which="major")
-        ax.axvspan(studied * 1.05, ax.get_xlim()[1], color="0.92", lw=0, zorder=0, label="_beyond")
+        ax.axvspan(beyond, ax.get_xlim()[1], color="0.92", lw=0, zorder=0, label="_beyond")
     ax_m.text(0.99, 0.98, "beyond the data", transform=ax_m.transAxes, ha="right", va="top", fontsize=6, color="0.4")
     ax_l.set_ylabel("Compute-optimal loss $L^*(C)$")
     ax_l.legend(loc="upper right", ncols=2)

@@ -13,7 +13,7 @@ One module per job: :mod:`.runs_table` (reading, conventions, budgets), :mod:`.o
 (FitOptions, defaults from the config schema), :mod:`.api` (the fit), :mod:`.powerlaw` (laws in
 C), :mod:`.bootstrap`, :mod:`.predictive` (calibrated intervals), :mod:`.backtest`,
 :mod:`.diagnostics` (design faults), :mod:`.allocation` (N*, D*, L* at C), :mod:`.predict`
-(predictions.csv rows), :mod:`.extrapolation` (the one place deciding "beyond the data"),
+(predictions.csv rows), :mod:`flops_fit.extrapolation` (the one place deciding "beyond the data"),
 :mod:`.fitjson` (fit.json I/O), :mod:`.summary` (fit.log).  Conventions (N total or
 non-embedding; C = 6ND or counted FLOPs) are explicit options recorded next to every number
 (Porian et al. 2024).  Usage::

@@ -46,9 +46,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from flops_fit import extrapolation
 from flops_fit.approaches import APPROACH_IDS, approach_key
 
-from . import extrapolation
 from .allocation import evaluate
 from .bootstrap import percentile_interval
 from .fitjson import find_fit, read_fit

@@ -7,9 +7,10 @@ import math
 import numpy as np
 import pandas as pd
 
+from flops_fit import extrapolation
 from flops_fit.approaches import approach_id, approach_key
 
-from . import bootstrap, extrapolation, predictive
+from . import bootstrap, predictive
 from .allocation import evaluate
 
 

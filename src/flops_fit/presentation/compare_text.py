@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from flops_fit import extrapolation
 from flops_fit.approaches import approach_of
 from flops_fit.presentation.formatting import human, sci
 
@@ -31,7 +32,7 @@ def _iv(row: dict, name: str, fmt) -> str:
 
 def how_far(row: dict) -> str:
     f = row.get("extrapolation", math.nan)
-    if not math.isfinite(f) or f <= 1.05:
+    if not math.isfinite(f) or not extrapolation.extrapolated_factor(f):
         return ""
     return f" ({f:.3g}x beyond the data{': the laws, not the runs, speak here' if row.get('beyond_data') else ''})"
 

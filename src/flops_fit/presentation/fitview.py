@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flops_fit.approaches import APPROACH_KEYS, approach_key
+from flops_fit.extrapolation import PLOT_LIMIT
 
 PARAM_ORDER = ("E", "A", "B", "alpha", "beta", "a", "b", "G", "k_N", "k_D", "gamma", "k_L", "E_L")
 
@@ -193,7 +194,7 @@ class FitView:
     def studied_budgets(self) -> list[float]:
         return sorted(_f(b) for b in self.fit.get("budgets") or [])
 
-    def predictions_within(self, max_extrapolation: float | None = 100.0):
+    def predictions_within(self, max_extrapolation: float | None = PLOT_LIMIT):
         """predictions.csv's rows up to ``max_extrapolation`` x the largest studied budget (all
         rows when None or when the studied budgets are unknown): what a figure draws, so that a far
         extrapolation (the table still lists it) does not squeeze the data into a corner."""

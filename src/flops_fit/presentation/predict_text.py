@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from flops_fit import extrapolation
 from flops_fit.approaches import approach_id, approach_of
 from flops_fit.presentation.fitview import FitView, Interval, normalise_predictions
 from flops_fit.presentation.formatting import fmt_loss, fmt_ratio, human, interval_text, sci
@@ -66,12 +67,10 @@ def _how_far(grp) -> str:
     factor = _num(grp["extrapolation"].iloc[0]) if "extrapolation" in grp else math.nan
     if not math.isfinite(factor):
         return " (extrapolated beyond the studied budgets)" if grp["extrapolated"].any() else ""
-    if factor <= 1.0 + 1e-9:
+    if not extrapolation.extrapolated_factor(factor):
         return ""
     times = f"{factor:.2g}" if factor < 10 else f"{factor:,.0f}" if factor < 1e6 else sci(factor, 3)
-    from flops_fit.fitting.extrapolation import FAR
-
-    far = ": far beyond the data, a rough guide" if factor > FAR else ""
+    far = ": far beyond the data, a rough guide" if extrapolation.far(factor) else ""
     return f" ({times}x the largest studied budget{far})"
 
 

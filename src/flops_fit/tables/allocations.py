@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+from flops_fit import extrapolation
 from flops_fit.approaches import approach_id, approach_of
 from flops_fit.presentation.fitview import FitView, Interval
 from flops_fit.presentation.formatting import (
@@ -48,8 +49,6 @@ def allocations_frame(view: FitView, studied_max: float | None = None):
     if "tokens_per_param" not in frame:
         frame["tokens_per_param"] = frame["tokens"] / frame["params"]
     if studied_max is not None and math.isfinite(studied_max):
-        from flops_fit.fitting import extrapolation  # here: importing tables stays light (no pandas)
-
         frame["extrapolated"] = extrapolation.extrapolated(frame["budget"].astype(float), [studied_max])
     frame["extrapolated"] = frame["extrapolated"].astype(str).str.lower().isin(("true", "1", "1.0", "yes"))
     frame["_o"] = frame["approach"].map(approach_id)

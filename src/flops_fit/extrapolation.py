@@ -5,7 +5,7 @@ studied range (5% tolerance for budgets recomputed from counted FLOPs), "extrapo
 is not, and ``beyond_data`` when the factor exceeds ``FAR`` (10x): there a prediction rests on
 the law's form more than on the runs, and the CLI, tables and report say so.  Figures draw at
 most ``PLOT_LIMIT`` (100x) past the largest budget so that a far extrapolation does not hide
-the data.
+the data.  Light (numpy only): the fit, the tables, the figures and the text outputs import it.
 """
 
 from __future__ import annotations
@@ -31,4 +31,14 @@ def extrapolated(budgets, studied) -> np.ndarray:
 
 
 def beyond_data(budgets, studied) -> np.ndarray:
-    return factor(budgets, studied) > FAR
+    return far(factor(budgets, studied))
+
+
+def extrapolated_factor(f) -> np.ndarray:
+    """:func:`extrapolated` for a budget given as its ``factor`` (a predictions.csv column)."""
+    return np.asarray(f, dtype=float) > 1 + TOLERANCE
+
+
+def far(f) -> np.ndarray:
+    """Whether a budget ``f`` times the largest studied one lies far beyond the data (> ``FAR``)."""
+    return np.asarray(f, dtype=float) > FAR
