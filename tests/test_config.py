@@ -130,3 +130,16 @@ def test_defaults_live_in_the_schema_alone(capsys):
         main(["fit", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert f"bootstrap resamples, 0 for none (default: {schema_defaults('fit')['bootstrap']})" in text
+
+
+def test_fit_flags_become_fit_options_by_name():
+    """`flops-fit fit`: each flag sets the FitOptions field of its name; the rest keep the schema's defaults."""
+    from flops_fit.cli import _fit_options, build_parser
+    from flops_fit.fitting import FitOptions
+
+    parse = build_parser().parse_args
+    assert _fit_options(parse(["fit", "runs.csv", "--out", "fit"])) == FitOptions()
+    args = parse(["fit", "runs.csv", "--out", "fit", "--approaches", "2", "3", "--bootstrap", "5",
+                  "--budgets", "1e20", "--effective-data", "--approach3-method", "vpnls"])  # fmt: skip
+    assert _fit_options(args) == FitOptions(approaches=(2, 3), bootstrap=5, predict_budgets=(1e20,),
+                                            effective_data=True, approach3_method="vpnls")  # fmt: skip

@@ -158,24 +158,13 @@ def cmd_aggregate(args) -> None:
 
 
 def _fit_options(args):
-    """FitOptions from the flags given; the rest keep the schema's defaults (FitOptions')."""
+    """FitOptions from the flags given (each flag's dest is the option's name, ``--budgets`` aside);
+    the rest keep the schema's defaults. A new option is a schema entry, a FitOptions field and, to
+    set it here, one ``add_argument``."""
     from .fitting import FitOptions
 
-    given = {
-        "params": args.params,
-        "flops": args.flops,
-        "approaches": tuple(args.approaches) if args.approaches else None,
-        "bootstrap": args.bootstrap,
-        "confidence": args.confidence,
-        "seed": args.seed,
-        "backtest_holdout": args.backtest_holdout,
-        "intervals": args.intervals,
-        "approach3_method": args.approach3_method,
-        "max_epochs": args.max_epochs,
-        "effective_data": args.effective_data,
-        "predict_budgets": tuple(args.budgets) if args.budgets else None,
-    }
-    return FitOptions(**{k: v for k, v in given.items() if v is not None})
+    given = {k: v for k, v in vars(args).items() if v is not None}
+    return FitOptions.from_config(given, predict_budgets=args.budgets)
 
 
 def cmd_fit(args) -> None:
