@@ -185,14 +185,21 @@ def summary(rows: list[dict], title: str) -> None:
 
 
 def scales() -> None:
-    """Each public study's own sigma_v and lambda per approach (flops_fit.fitting.predictive)."""
+    """Each public study's own sigma_v, lambda, drift b and tau per approach (flops_fit.fitting.predictive):
+    the root mean square of b over the studies is the prior PRIOR_DRIFT, that of tau the prior PRIOR_TAU."""
+    seen: dict[str, list[dict]] = {}
     for name, runs in public_studies():
         res = fit_runs(runs, None, FitOptions(approaches=(2, 3), bootstrap=100, backtest_holdout=0))
         for key, block in res["approaches"].items():
             p = block.get("predictive") or {}
+            seen.setdefault(key, []).append(p)
             cells = [f"{q}*: sigma_v {p.get(f'sigma_v_{q}', math.nan):.4f} lambda {p.get(f'lambda_{q}', math.nan):.2f}"
+                     f" drift {p.get(f'drift_{q}', math.nan):+.3f} +- {p.get(f'drift_sd_{q}', math.nan):.3f}"
                      f" tau {p.get(f'tau_{q}', math.nan):.3f}" for q in ("N", "L")]
             print(f"  {name:24s} {key}: " + " | ".join(cells) + f" | {p.get('n_errors')} backtest errors")
+    for key, ps in seen.items():
+        rms = {f"{v}_{q}": math.sqrt(np.mean([p[f"{v}_{q}"] ** 2 for p in ps])) for v in ("drift", "tau") for q in "NL"}
+        print(f"  root mean square over the studies, {key}: " + ", ".join(f"{k} {v:.3f}" for k, v in rms.items()))
 
 
 def main() -> None:

@@ -60,11 +60,12 @@ PRIOR_DOF = 2.0
 # Drift per decade of extrapolation (natural-log units) that the published IsoFLOP studies of
 # tests/data/public_isoflops.csv show (pooled rolling-origin errors; `benchmarks/bench_calibration.py
 # --scales`): their N* exponent bends with scale, by study-specific amounts and signs.  PRIOR_DRIFT
-# is the spread of that drift between studies (the prior sd of a study's drift b), PRIOR_TAU the
-# scatter per decade left around a study's own drift.  Each a prior worth PRIOR_DOF errors; a study's
+# is the spread of that drift between studies (the root mean square of the six studies' b: the
+# prior sd of a study's drift), PRIOR_TAU the scatter per decade left around a study's own drift
+# (the root mean square of their tau).  Each a prior worth PRIOR_DOF errors; a study's
 # own backtest errors outweigh it as soon as it has a few.
-PRIOR_DRIFT = {1: {"N": 0.35, "L": 0.03}, 2: {"N": 0.35, "L": 0.03}, 3: {"N": 0.3, "L": 0.015}}
-PRIOR_TAU = {1: {"N": 0.1, "L": 0.01}, 2: {"N": 0.1, "L": 0.01}, 3: {"N": 0.1, "L": 0.007}}
+PRIOR_DRIFT = {1: {"N": 0.3, "L": 0.024}, 2: {"N": 0.3, "L": 0.024}, 3: {"N": 0.42, "L": 0.018}}
+PRIOR_TAU = {1: {"N": 0.037, "L": 0.029}, 2: {"N": 0.037, "L": 0.029}, 3: {"N": 0.03, "L": 0.019}}
 MAX_ORIGINS = 6  # the last 6 origins: the errors nearest to the regime of the prediction
 MIN_TRAIN_BUDGETS = 3
 
