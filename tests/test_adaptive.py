@@ -53,28 +53,36 @@ def _exponent(rows):
 
 @pytest.mark.parametrize("drift", [0.0, 0.04], ids=["n_opt_x4", "exponent_drifts"])
 def test_adaptive_grid_brackets_every_minimum_and_halves_the_exponent_error(drift):
+    """Over 8 noise draws: every budget of every draw brackets its minimum with >= 2 sizes each
+    side, and the adaptive grid's rms exponent error is at most half a static grid's with at least
+    as many runs (per draw it holds in most, not all: bench_adaptive.py reports the fraction)."""
     law = LAW | ({"beta_per_decade": drift} if drift else {})
     truth = [_true_n_opt(law, c) for c in BUDGETS]
     a_true = float(np.polyfit(np.log(BUDGETS), np.log(truth), 1)[0])
     study = _study(n_opt=4 * truth[1])  # the guess: 4x too large, and exponent 0.5
     counts = width_counts("tiny", study)
-    rng = np.random.default_rng(0)
-    rounds, rows = [], []
-    while not (step := next_round(study["grid"]["centred"], BUDGETS, rounds, rows, counts)).get("done"):
-        rounds.append(step)
-        rows += [{"budget": step["budget"], "size": s, "params": counts[s],
-                  "loss": _loss(counts[s], step["budget"], law, rng)} for s in step["sizes"]]  # fmt: skip
-    for b in BUDGETS:
-        below, above = sides([r for r in rows if r["budget"] == b])
-        assert below >= 2 and above >= 2, (b, below, above)
-    static = _study(mode="independent", n_opt=4 * truth[1], points=round(len(rows) / len(BUDGETS)))
-    rng = np.random.default_rng(0)
-    static_rows = [{"budget": b, "size": s, "params": counts[s], "loss": _loss(counts[s], b, law, rng)}
-                   for b in BUDGETS for s in sizes_for_budget("tiny", static, b)]  # fmt: skip
-    assert abs(len(static_rows) - len(rows)) <= len(BUDGETS)
-    err_adaptive, err_static = abs(_exponent(rows) - a_true), abs(_exponent(static_rows) - a_true)
-    assert err_adaptive <= 0.5 * err_static, (err_adaptive, err_static)
-    assert err_adaptive < 0.03
+    static_sizes, errors = {}, []
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        rounds, rows = [], []
+        while not (step := next_round(study["grid"]["centred"], BUDGETS, rounds, rows, counts)).get("done"):
+            rounds.append(step)
+            rows += [{"budget": step["budget"], "size": s, "params": counts[s],
+                      "loss": _loss(counts[s], step["budget"], law, rng)} for s in step["sizes"]]  # fmt: skip
+        for b in BUDGETS:
+            below, above = sides([r for r in rows if r["budget"] == b])
+            assert below >= 2 and above >= 2, (seed, b, below, above)
+        points = math.ceil(len(rows) / len(BUDGETS))
+        if points not in static_sizes:
+            static = _study(mode="independent", n_opt=4 * truth[1], points=points)
+            static_sizes[points] = [(b, s) for b in BUDGETS for s in sizes_for_budget("tiny", static, b)]
+        rng = np.random.default_rng(seed)
+        static_rows = [{"budget": b, "size": s, "params": counts[s], "loss": _loss(counts[s], b, law, rng)}
+                       for b, s in static_sizes[points]]  # fmt: skip
+        assert len(rows) <= len(static_rows) <= len(rows) + len(BUDGETS)
+        errors.append((abs(_exponent(rows) - a_true), abs(_exponent(static_rows) - a_true)))
+    rms = [math.sqrt(np.mean([e[k] ** 2 for e in errors])) for k in (0, 1)]
+    assert rms[0] <= 0.5 * rms[1] and rms[0] < 0.01, rms
 
 
 def test_adaptive_needs_a_centred_grid_in_one_line():
@@ -98,7 +106,9 @@ def test_adaptive_study_runs_round_by_round_through_snakemake(tmp_path):
     snakemake(tmp_path, "--cores", "2", "results/tiny/runs.csv")
     rounds = [json.loads(p.read_text()) for p in sorted((tmp_path / "results/tiny/adaptive").glob("round-*.json"))]
     assert rounds[-1]["done"] and [r["round"] for r in rounds] == list(range(len(rounds)))
-    assert rounds[1]["budget"] == BUDGETS[0] and "small side" in rounds[1]["why"]  # the guess was too large
+    assert rounds[0]["why"].startswith("first budget: 3 sizes") and len(rounds[0]["sizes"]) == 3  # the scout
+    assert rounds[1]["budget"] == BUDGETS[0] and "scouted" in rounds[1]["why"]
+    assert min(rounds[1]["sizes"]) < min(rounds[0]["sizes"])  # the guess was too large: the spread moved down
     runs = [json.loads(p.read_text()) for p in (tmp_path / "results/tiny/runs").glob("*.json")]
     assert sorted(r["run_id"] for r in runs) == sorted(i for r in rounds for i in r.get("run_ids", []))
     for budget in BUDGETS[:2]:
