@@ -85,8 +85,9 @@ def next_round(centred: dict, budgets: list[float], rounds: list[dict], rows: li
     points, span = centred["points"], centred["span"]
     if not rounds:  # the one budget placed blind: a coarse scout first (3 sizes over the span)
         centre = centred["n_opt"] * (budgets[0] / centred["budget"]) ** centred["exponent"]
-        return _spread(budgets[0], centre, min(SCOUT, points), span, counts, set(),
-                       f"first budget: {min(SCOUT, points)} sizes around the configured guess N*={centre:.3g}")  # fmt: skip
+        scout = min(SCOUT, points)
+        return _spread(budgets[0], centre, scout, span, counts, set(),
+                       f"first budget: {scout} sizes around the configured guess N*={centre:.3g}")  # fmt: skip
     current = rounds[-1]["budget"]
     here = [r for r in rows if r["budget"] == current]
     below, above = sides(here)
