@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from conftest_presentation import cached_study, read_json
 
+from flops_fit.approaches import approach_id
 from flops_fit.presentation.formatting import fmt_loss, fmt_param, tex_escape
 from flops_fit.presentation.predict_text import format_predictions
 from flops_fit.tables import FORMATS, TABLES, make_tables
@@ -58,19 +59,12 @@ def test_allocations_equal_predictions(study, tables: Path):
     preds = pd.read_csv(study["predictions"])
     frame = pd.read_csv(tables / "allocations.csv")
     assert len(frame) == len(preds)
-    merged = frame.assign(k=frame["approach"].str[-1].astype(int)).merge(
+    merged = frame.assign(k=frame["approach"].map(approach_id)).merge(
         preds, left_on=["budget", "k"], right_on=["budget", "approach"], suffixes=("", "_pred")
     )
     assert len(merged) == len(preds)
-    for ours, theirs in (
-        ("params", "N_opt"),
-        ("params_lo", "N_opt_lo"),
-        ("tokens_hi", "D_opt_hi"),
-        ("loss", "L_opt"),
-        ("loss_lo", "L_opt_lo"),
-        ("tokens_per_param", "tokens_per_param_pred"),
-    ):
-        assert (merged[ours] == merged[theirs]).all(), ours
+    for column in ("N_opt", "N_opt_lo", "D_opt_hi", "L_opt", "L_opt_lo", "tokens_per_param"):  # one name in both
+        assert (merged[column] == merged[f"{column}_pred"]).all(), column
     assert (merged["extrapolated"] == ~merged["in_sample"]).all()
     # the studied budgets and 10x, 100x beyond the largest
     fit = read_json(study["fit"])

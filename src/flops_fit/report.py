@@ -149,9 +149,9 @@ def headline_html(fit_json, predictions_csv, targets, study: str = "", runs_csv=
             name = approach.name + (" (indicative)" if approach.key in indicative else "")
             out.append(
                 f"<tr><td>{html.escape(name)}</td>"
-                + _cell(_num(r.params), _num(r.params_lo), _num(r.params_hi), human)
-                + _cell(_num(r.tokens), _num(r.tokens_lo), _num(r.tokens_hi), human)
-                + _cell(_num(r.loss), _num(r.loss_lo), _num(r.loss_hi), fmt_loss)
+                + _cell(_num(r.N_opt), _num(r.N_opt_lo), _num(r.N_opt_hi), human)
+                + _cell(_num(r.D_opt), _num(r.D_opt_lo), _num(r.D_opt_hi), human)
+                + _cell(_num(r.L_opt), _num(r.L_opt_lo), _num(r.L_opt_hi), fmt_loss)
                 + _cell(_num(r.tokens_per_param), math.nan, math.nan, fmt_ratio)
                 + backtest
                 + "</tr>"

@@ -30,8 +30,9 @@ def thin(frame, n: int = 40):
     return frame.iloc[::step]
 
 
-def draw(axes, runs, view, quantities=("params", "tokens"), max_extrapolation=PLOT_LIMIT) -> list:
-    """Draw one panel per quantity; return legend handles."""
+def draw(axes, runs, view, quantities=("N", "D"), max_extrapolation=PLOT_LIMIT) -> list:
+    """Draw one panel per quantity, N* or D* (predictions.csv's ``N_opt``/``D_opt``, Approach 1's
+    envelope ``N``/``D``); return legend handles."""
     import numpy as np
 
     colors = style.approach_colors()
@@ -40,21 +41,23 @@ def draw(axes, runs, view, quantities=("params", "tokens"), max_extrapolation=PL
     handles = {}
     for ax, q in zip(axes, quantities, strict=True):
         drew = False
+        col = f"{q}_opt"
         if preds is not None:
             for name in APPROACH_KEYS:
                 sel = preds[preds["approach"] == name].sort_values("budget")
-                sel = sel[np.isfinite(sel[q].astype(float))]
+                sel = sel[np.isfinite(sel[col].astype(float))]
                 if sel.empty:
                     continue
                 drew = True
-                (line,) = ax.plot(sel["budget"], sel[q], color=colors[name], lw=1.2, label=approach_of(name).label)
+                (line,) = ax.plot(sel["budget"], sel[col], color=colors[name], lw=1.2, label=approach_of(name).label)
                 handles[name] = line
-                if sel[f"{q}_lo"].notna().all() and sel[f"{q}_hi"].notna().all():
-                    ax.fill_between(sel["budget"], sel[f"{q}_lo"], sel[f"{q}_hi"], color=colors[name], alpha=0.18, lw=0)
+                if sel[f"{col}_lo"].notna().all() and sel[f"{col}_hi"].notna().all():
+                    ax.fill_between(sel["budget"], sel[f"{col}_lo"], sel[f"{col}_hi"], color=colors[name], alpha=0.18,
+                                    lw=0)
                     handles["band"] = style.band_handle(view)
         # measured points
         for b in view.isoflop():
-            iv = b.n_opt if q == "params" else b.d_opt
+            iv = b.n_opt if q == "N" else b.d_opt
             if not math.isfinite(iv.value) or not (b.included or b.n_range[0] <= b.n_opt.value <= b.n_range[1]):
                 continue  # an excluded budget's vertex outside its sampled sizes is no measurement
             drew = True
@@ -78,7 +81,7 @@ def draw(axes, runs, view, quantities=("params", "tokens"), max_extrapolation=PL
         if env is not None and q in env:
             drew = True
             ax.scatter(
-                env["flops"],
+                env["C"],
                 env[q],
                 s=8,
                 marker=style.APPROACH_MARKERS[approach_key(1)],
@@ -121,7 +124,7 @@ def draw(axes, runs, view, quantities=("params", "tokens"), max_extrapolation=PL
                 )
             ax.set_xlim(lo, hi)
         ax.set_xlabel("Compute $C$ (FLOPs)")
-        ax.set_ylabel(f"Optimal {view.n_kind} params $N^*$" if q == "params" else f"Optimal {view.unit} $D^*$")
+        ax.set_ylabel(f"Optimal {view.n_kind} params $N^*$" if q == "N" else f"Optimal {view.unit} $D^*$")
         style.log_axis(ax, "x", "flops")
         style.log_axis(ax, "y", "count")
         ax.grid(True, which="major")

@@ -18,7 +18,7 @@ from flops_fit.figures import style
 
 
 def draw(axes, view, quantities) -> dict:
-    """Draw the panels; return {label: handle} for one shared legend."""
+    """Draw one panel per quantity, "L" (L*) or "N" (N*); return {label: handle} for one shared legend."""
     import numpy as np
 
     bt = view.backtest()
@@ -31,7 +31,7 @@ def draw(axes, view, quantities) -> dict:
             style.placeholder(ax, view.backtest_note() or "no backtest for this quantity")
             continue
         for b in view.isoflop():
-            iv = b.l_opt if q == "loss" else b.n_opt
+            iv = b.l_opt if q == "L" else b.n_opt
             if not (b.included and math.isfinite(iv.value)) or round(b.budget, -6) in held:
                 continue
             h = ax.scatter([b.budget], [iv.value], s=14, color="black", zorder=3)
@@ -87,7 +87,7 @@ def draw(axes, view, quantities) -> dict:
         for name in sorted(k for k in view.backtest_skipped() if view.approaches[k].ok):
             errors.append((f"{approach_of(name).short}: not refitted", "0.45"))
         # errors in the empty corner: loss falls with C (lower left), N* rises (upper left)
-        y0, va = (0.04, "bottom") if q == "loss" else (0.96, "top")
+        y0, va = (0.04, "bottom") if q == "L" else (0.96, "top")
         ax.text(0.04, y0, "pred/obs - 1", transform=ax.transAxes, fontsize=6, va=va, color="0.3")
         for j, (text, col) in enumerate(errors):
             step = (j + 1) * 0.075
@@ -108,10 +108,10 @@ def draw(axes, view, quantities) -> dict:
             ax.set_xlim(mid / 3.2, mid * 3.2)
         ax.set_yscale("log")
         style.log_axis(ax, "x", "flops")
-        style.log_axis(ax, "y", "loss" if q == "loss" else "count")
+        style.log_axis(ax, "y", "loss" if q == "L" else "count")
         ax.set_xlabel("Compute $C$ (FLOPs)")
         loss_label, n_label = f"Optimal loss $L^*$\n({view.loss_unit})", f"Optimal $N^*$\n({view.n_kind} params)"
-        ax.set_ylabel(loss_label if q == "loss" else n_label)
+        ax.set_ylabel(loss_label if q == "L" else n_label)
         ax.grid(True, which="major")
     return handles
 
@@ -128,7 +128,7 @@ def make(view, out_dir, width="single", formats=("pdf", "png")) -> list[str]:
 
     style.use_paper_style()
     fig, axes = plt.subplots(1, 2, figsize=style.figure_size(width, 0.62 if width == "single" else 0.36))
-    handles = draw(list(axes), view, ["loss", "params"])
+    handles = draw(list(axes), view, ["L", "N"])
     if handles:
         fig.legend(
             list(handles.values()),

@@ -48,14 +48,14 @@ def make_comparison(studies: dict, out_dir, width: str = "double", formats=("pdf
             continue
         for ap in APPROACH_KEYS:
             sel = preds[preds["approach"] == ap].sort_values("budget")
-            sel = sel[sel["params"].notna()]
+            sel = sel[sel["N_opt"].notna()]
             if sel.empty:
                 continue
             drew = True
-            ax_n.plot(sel["budget"], sel["params"], color=colors[name], ls=style.APPROACH_LINESTYLES[ap], lw=1.1)
-            if ap == approach_key(3) and sel["params_lo"].notna().all() and sel["params_hi"].notna().all():
+            ax_n.plot(sel["budget"], sel["N_opt"], color=colors[name], ls=style.APPROACH_LINESTYLES[ap], lw=1.1)
+            if ap == approach_key(3) and sel["N_opt_lo"].notna().all() and sel["N_opt_hi"].notna().all():
                 ax_n.fill_between(
-                    sel["budget"], sel["params_lo"], sel["params_hi"], color=colors[name], alpha=0.15, lw=0
+                    sel["budget"], sel["N_opt_lo"], sel["N_opt_hi"], color=colors[name], alpha=0.15, lw=0
                 )
         for b in view.isoflop():
             if b.included and math.isfinite(b.n_opt.value):

@@ -41,29 +41,29 @@ def draw(ax, runs, view, curves=None, max_extrapolation=PLOT_LIMIT) -> None:
         if used is not None and len(used):
             have_data = True
             ax.scatter(used["C"], used["L"], s=10, color="0.35", lw=0, zorder=3, label="runs (final loss)")
-    if env is not None and "loss" in env:
+    if env is not None and "L" in env:
         have_data = True
-        env = env.sort_values("flops")
-        ax.plot(env["flops"], env["loss"], color="black", lw=1.2, zorder=4, label="frontier (Approach 1 envelope)")
+        env = env.sort_values("C")
+        ax.plot(env["C"], env["L"], color="black", lw=1.2, zorder=4, label="frontier (Approach 1 envelope)")
     preds = view.predictions_within(max_extrapolation)
     band = False
     if preds is not None:
         for name in APPROACH_KEYS:
             sel = preds[preds["approach"] == name].sort_values("budget")
-            sel = sel[np.isfinite(sel["loss"].astype(float))]
+            sel = sel[np.isfinite(sel["L_opt"].astype(float))]
             if sel.empty:
                 continue
             have_data = True
             ax.plot(
                 sel["budget"],
-                sel["loss"],
+                sel["L_opt"],
                 color=colors[name],
                 lw=1.1,
                 ls="--",
                 label=f"{approach_of(name).short} fit $L^*(C)$",
             )
-            if sel["loss_lo"].notna().all() and sel["loss_hi"].notna().all():
-                ax.fill_between(sel["budget"], sel["loss_lo"], sel["loss_hi"], color=colors[name], alpha=0.18, lw=0)
+            if sel["L_opt_lo"].notna().all() and sel["L_opt_hi"].notna().all():
+                ax.fill_between(sel["budget"], sel["L_opt_lo"], sel["L_opt_hi"], color=colors[name], alpha=0.18, lw=0)
                 band = True
     if not have_data:
         style.placeholder(ax, "no runs or curves to draw")

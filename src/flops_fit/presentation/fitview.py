@@ -247,13 +247,13 @@ class FitView:
         return sorted(out, key=lambda b: b.budget)
 
     def envelope(self):
-        """Approach 1's envelope as a DataFrame (flops, params, tokens, loss, run_id), or None."""
+        """Approach 1's envelope as a DataFrame (C, N, D, L, run_id: fit.json's names), or None."""
         import pandas as pd
 
         env = (self._section(approach_key(1)) or {}).get("envelope")
         if not env:
             return None
-        frame = pd.DataFrame(env).rename(columns={"C": "flops", "N": "params", "D": "tokens", "L": "loss"})
+        frame = pd.DataFrame(env)
         return frame if len(frame) else None
 
     def approach3(self) -> dict | None:
@@ -266,8 +266,9 @@ class FitView:
         return vals if all(math.isfinite(v) for v in vals.values()) else None
 
     def backtest(self):
-        """Held-out comparison as a DataFrame (approach, budget, quantity, predicted, predicted_lo,
-        predicted_hi, actual), or None. The prediction's interval is NaN when fit.json has none."""
+        """Held-out comparison as a DataFrame (approach, budget, quantity "L" (of L*) or "N" (of N*),
+        predicted, predicted_lo, predicted_hi, actual), or None. The prediction's interval is NaN
+        when fit.json has none."""
         import pandas as pd
 
         bt = self.fit.get("backtest") or {}
@@ -276,7 +277,7 @@ class FitView:
             if not isinstance(entry, dict) or entry.get("status") != "ok":
                 continue
             for e in entry.get("held_out") or []:
-                for q, pred, obs in (("loss", "L_pred", "L_obs"), ("params", "N_pred", "N_obs")):
+                for q, pred, obs in (("L", "L_pred", "L_obs"), ("N", "N_pred", "N_obs")):
                     if e.get(pred) is not None and e.get(obs) is not None:
                         rows.append(
                             {
@@ -311,20 +312,15 @@ class FitView:
 
 
 def normalise_predictions(path_or_buffer):
-    """predictions.csv (a path, buffer or DataFrame) as one row per (approach, budget) with columns ``approach``
-    ("approach1".."approach3"), ``budget``, ``params``, ``tokens``, ``loss``,
-    ``tokens_per_param`` (each with ``_lo``/``_hi``) and ``extrapolated`` (not in_sample)."""
+    """predictions.csv (a path, buffer or DataFrame) as one row per (approach, budget), in its own
+    column names: ``approach`` as its fit.json key ("approach1".."approach3"), ``budget``,
+    ``N_opt``, ``D_opt``, ``L_opt``, ``tokens_per_param`` (each with ``_lo``/``_hi``; NaN where
+    the file has none) and ``extrapolated`` (not in_sample)."""
     import numpy as np
     import pandas as pd
 
     frame = path_or_buffer.copy() if isinstance(path_or_buffer, pd.DataFrame) else pd.read_csv(path_or_buffer)
-    rename = {}
-    for col in frame.columns:
-        for src, dst in (("N_opt", "params"), ("D_opt", "tokens"), ("L_opt", "loss")):
-            if col == src or col.startswith(src + "_"):
-                rename[col] = dst + col[len(src) :]
-    frame = frame.rename(columns=rename)
-    for q in ("params", "tokens", "loss", "tokens_per_param"):
+    for q in ("N_opt", "D_opt", "L_opt", "tokens_per_param"):
         for suffix in ("", "_lo", "_hi"):
             if q + suffix not in frame.columns:
                 frame[q + suffix] = np.nan

@@ -39,7 +39,7 @@ def format_predictions(table, fit=None) -> str:
         lines.append(f"C = {sci(budget, 3)} FLOPs{_how_far(grp)}")
         for r in grp.itertuples():
             parts = []
-            for q, label, fmt in (("params", "N*", human), ("tokens", "D*", human), ("loss", "L*", fmt_loss)):
+            for q, label, fmt in (("N_opt", "N*", human), ("D_opt", "D*", human), ("L_opt", "L*", fmt_loss)):
                 iv = Interval(float(getattr(r, q)), float(getattr(r, f"{q}_lo")), float(getattr(r, f"{q}_hi")))
                 if math.isfinite(iv.value):
                     parts.append(

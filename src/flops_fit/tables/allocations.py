@@ -30,15 +30,15 @@ def allocations_frame(view: FitView, studied_max: float | None = None):
     cols = [
         "budget",
         "approach",
-        "params",
-        "params_lo",
-        "params_hi",
-        "tokens",
-        "tokens_lo",
-        "tokens_hi",
-        "loss",
-        "loss_lo",
-        "loss_hi",
+        "N_opt",
+        "N_opt_lo",
+        "N_opt_hi",
+        "D_opt",
+        "D_opt_lo",
+        "D_opt_hi",
+        "L_opt",
+        "L_opt_lo",
+        "L_opt_hi",
         "tokens_per_param",
         "extrapolated",
     ]
@@ -47,7 +47,7 @@ def allocations_frame(view: FitView, studied_max: float | None = None):
         return pd.DataFrame(columns=cols)
     frame = preds.copy()
     if "tokens_per_param" not in frame:
-        frame["tokens_per_param"] = frame["tokens"] / frame["params"]
+        frame["tokens_per_param"] = frame["D_opt"] / frame["N_opt"]
     if studied_max is not None and math.isfinite(studied_max):
         frame["extrapolated"] = extrapolation.extrapolated(frame["budget"].astype(float), [studied_max])
     frame["extrapolated"] = frame["extrapolated"].astype(str).str.lower().isin(("true", "1", "1.0", "yes"))
@@ -55,9 +55,9 @@ def allocations_frame(view: FitView, studied_max: float | None = None):
     frame = frame.sort_values(["budget", "_o"]).drop(columns="_o")
     keep = [c for c in cols if c in frame.columns] + [c for c in frame.columns if c.startswith("tokens_per_param_")]
     out = frame[keep].reset_index(drop=True)
-    for c in ("params", "tokens", "loss"):
+    for c in ("N_opt", "D_opt", "L_opt"):
         out[c] = out[c].astype(float)
-    return out[np.isfinite(out["params"]) | np.isfinite(out["loss"])].reset_index(drop=True)
+    return out[np.isfinite(out["N_opt"]) | np.isfinite(out["L_opt"])].reset_index(drop=True)
 
 
 def render_allocations(frame, view: FitView) -> dict[str, str]:
@@ -67,11 +67,11 @@ def render_allocations(frame, view: FitView) -> dict[str, str]:
         group = []
         for r in sel.itertuples():
             mark = "†" if r.extrapolated else ""
-            n_iv = Interval(r.params, r.params_lo, r.params_hi)
-            d_iv = Interval(r.tokens, r.tokens_lo, r.tokens_hi)
-            l_iv = Interval(r.loss, r.loss_lo, r.loss_hi)
-            loss = [fmt_loss(r.loss), interval_text(l_iv, fmt_loss)]
-            md_cells = [human(r.params), interval_text(n_iv, human), human(r.tokens), interval_text(d_iv, human)]
+            n_iv = Interval(r.N_opt, r.N_opt_lo, r.N_opt_hi)
+            d_iv = Interval(r.D_opt, r.D_opt_lo, r.D_opt_hi)
+            l_iv = Interval(r.L_opt, r.L_opt_lo, r.L_opt_hi)
+            loss = [fmt_loss(r.L_opt), interval_text(l_iv, fmt_loss)]
+            md_cells = [human(r.N_opt), interval_text(n_iv, human), human(r.D_opt), interval_text(d_iv, human)]
             tex_cells = [tex_estimate(n_iv), tex_estimate(d_iv), " ".join(loss).strip()]
             ratio = fmt_ratio(r.tokens_per_param)
             rows_md.append([sci(budget, 3) + mark, approach_of(r.approach).name, *md_cells, *loss, ratio])

@@ -87,11 +87,7 @@ def numbers_macros(view: FitView, alloc, runs=None) -> list[tuple[str, str, str]
     for r in alloc.itertuples():
         prefix = approach_word(r.approach)
         b = budget_words(r.budget)
-        for q, word, fmt in (
-            ("params", "NOpt", human),
-            ("tokens", "DOpt", human),
-            ("loss", "LOpt", fmt_loss),
-        ):
+        for q, word, fmt in (("N_opt", "NOpt", human), ("D_opt", "DOpt", human), ("L_opt", "LOpt", fmt_loss)):
             iv = Interval(getattr(r, q), getattr(r, f"{q}_lo"), getattr(r, f"{q}_hi"))
             if not math.isfinite(iv.value):
                 continue
@@ -99,7 +95,7 @@ def numbers_macros(view: FitView, alloc, runs=None) -> list[tuple[str, str, str]
                 (
                     f"{prefix}{word}{b}",
                     fmt(iv.value),
-                    f"{approach_of(r.approach).name}: {q} at C={sci(r.budget, 3)}",
+                    f"{approach_of(r.approach).name}: {q[0]}* at C={sci(r.budget, 3)}",
                 )
             )
             if iv.has_interval:
@@ -112,11 +108,11 @@ def numbers_macros(view: FitView, alloc, runs=None) -> list[tuple[str, str, str]
         several = bt["budget"].nunique() > 1  # then the macro names carry the budget
         for r in bt.itertuples():
             prefix = approach_word(r.approach)
-            word = {"loss": "Loss", "params": "NOpt"}.get(r.quantity)
+            word = {"L": "Loss", "N": "NOpt"}.get(r.quantity)
             if not (prefix and word and math.isfinite(r.predicted) and math.isfinite(r.actual) and r.actual):
                 continue
             name = f"{prefix}Backtest{word}ErrorPct" + (budget_words(r.budget) if several else "")
-            note = f"{approach_of(r.approach).name}: backtest, {r.quantity} at C={sci(r.budget, 3)}, % error"
+            note = f"{approach_of(r.approach).name}: backtest, {r.quantity}* at C={sci(r.budget, 3)}, % error"
             out.append((name, f"{100 * (r.predicted / r.actual - 1):+.1f}", note))
     conf = view.interval_level
     if conf:
