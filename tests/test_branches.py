@@ -4,6 +4,7 @@ an independent WSD run, its FLOPs accounting, and the Snakemake DAG trunk -> bra
 from __future__ import annotations
 
 import copy
+import csv
 import json
 import shutil
 
@@ -157,7 +158,9 @@ def test_mock_branches_run_as_trunk_then_branch_jobs(branched, tmp_path):
                                          "d8-s1921", "d8-s480", "d8-s960"]  # fmt: skip
     run = json.loads((workdir / "results/tiny/runs/C1e10-d8.json").read_text())
     assert run["trunk"]["id"] == "d8-s1921" and run["status"] == "ok"
-    assert run["flops"]["actual"] == run["flops"]["branch"]["independent"]
+    assert run["flops"]["actual"] == run["flops"]["branch"]["independent"] > run["flops"]["branch"]["cost"]
+    table = {r["run_id"]: r for r in csv.DictReader((workdir / "results/tiny/runs.csv").open())}
+    assert float(table["C1e10-d8"]["flops"]) == pytest.approx(run["flops"]["actual"])  # the fit's C
     total = sum(json.loads(p.read_text())["flops"]["branch"]["cost"] for p in runs)
     assert total < 0.75 * sum(json.loads(p.read_text())["flops"]["actual"] for p in runs)
 
