@@ -66,7 +66,8 @@ def _study(seed: int, mode: str) -> dict:
         "accounting": {"flops": "chinchilla", "params": "total"},
         "grid": {"budgets": BUDGETS, "sizes": SIZES, "min_steps": 20, "mode": mode},
         "training": {"backend": "torch", "batch_size": 4, "eval_points": 8, "eval_batches": 4,
-                     "schedule": "wsd", "decay_fraction": 0.2, "checkpoint_minutes": 30},
+                     "schedule": "wsd", "decay_fraction": 0.2, "checkpoint_minutes": 30,
+                     "lr_scaling": "constant"},  # one rate for all: the three grids differ in nothing else
         "fit": {"bootstrap": 200, "approaches": [2, 3], "flops": "counted", "predict_budgets": [1e12]},
     }  # fmt: skip
 
