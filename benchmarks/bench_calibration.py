@@ -11,7 +11,8 @@ interval width (N*: hi/lo; L*: % of L*) and the median error of the point predic
 
 * Public: the IsoFLOP experiments of tests/data/public_isoflops.csv (Chinchilla, Llama 3,
   (Mis)Fitting), each with the collector's outliers removed ("qc") and with every point ("all");
-  the held-out optimum is the vertex of that budget's own parabola.
+  the held-out optimum is the vertex of that budget's own parabola, itself uncertain: also printed,
+  how often it agrees with the interval given its own bootstrap error (the two combined).
 * Synthetic: draws of a known loss surface, the optimum known exactly (minimised on the IsoFLOP
   line).  Families: the Chinchilla form (the fitted form) with a centred grid; the same with an
   off-centre grid (+-0.3 decades); a surface NOT of the fitted form (an interaction term

@@ -1,7 +1,8 @@
 """Compute-optimal allocation: N* and D* against compute C, per approach (Hoffmann et al. 2022,
 Figure 3 middle and right; Figure 1 for the extrapolation).
 
-Lines are the fitted power laws read from predictions.csv, out to at most ``max_extrapolation``
+Lines are the predictions of predictions.csv (the fitted power laws; beyond the data moved by the
+drift the study's own backtest measured, see fitting/predictive.py), out to at most ``max_extrapolation``
 (default 100) times the largest studied budget (the table lists every requested budget; a far
 extrapolation drawn here would squeeze the data into a corner), with their interval as a band;
 points are what each approach measured per budget (Approach 2's parabola minima with intervals,

@@ -4,7 +4,8 @@ Kaplan et al. 2020, Figure 1 left).
 With curves.csv: every run's validation-loss curve against compute (coloured by model size);
 without: each run's final loss. The frontier -- the least loss reached at each compute -- is
 Approach 1's envelope from fit.json (or, when the fit has no Approach 1, the running minimum of
-the curves). Each approach's fitted L*(C) from predictions.csv is drawn dashed on top, with its
+the curves). Each approach's predicted L*(C) from predictions.csv (the fitted law; beyond the data
+moved by the measured drift) is drawn dashed on top, with its
 interval band, out to at most ``max_extrapolation`` (default 100) times the largest studied budget.
 """
 
