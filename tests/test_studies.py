@@ -155,7 +155,7 @@ def test_studies_run_with_the_mock_backend(name, tmp_path):
         assert run["flops"]["actual"] == pytest.approx(spec["flops"])
         assert run["unit"] == ("images" if name == "cifar10-vit" else "tokens")
     aggregate(paths, str(tmp_path / "runs.csv"), str(tmp_path / "curves.csv"))
-    assert len(pd.read_csv(tmp_path / "runs.csv")) == len(specs) == {"tinystories-gpt": 25, "cifar10-vit": 20}[name]
+    assert len(pd.read_csv(tmp_path / "runs.csv")) == len(specs) == {"tinystories-gpt": 25, "cifar10-vit": 25}[name]
 
 
 def test_effective_data_and_repetition_warnings():
