@@ -22,6 +22,7 @@ embeddings and logits over 6 N D, N from Chinchilla's Table A9, reproduces Table
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from typing import ClassVar
 
 FLOP_CONVENTIONS = ("6N", "6N+attention", "chinchilla")
 PARAM_CONVENTIONS = ("total", "non_embedding")
@@ -29,10 +30,31 @@ MLP_KINDS = ("gelu", "swiglu")
 POSITION_KINDS = ("learned", "rotary")
 
 
+class Shape:
+    """What every family's shape (a frozen dataclass of ``d_model``, ``n_head``, ...) shares: its
+    head size and its round trip to the run spec's ``model`` dict."""
+
+    family: ClassVar[str]
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.n_head
+
+    def to_dict(self) -> dict:
+        return {"family": self.family, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, model: dict):
+        """Rebuild the shape from ``spec["model"]`` (ignores ``family`` and unknown keys)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in model.items() if k in names})
+
+
 @dataclass(frozen=True)
-class GPTShape:
+class GPTShape(Shape):
     """Everything that fixes a GPT's parameter count and FLOPs (``spec["model"]`` minus ``family``)."""
 
+    family: ClassVar[str] = "gpt"
     n_layer: int
     d_model: int
     n_head: int
@@ -54,18 +76,6 @@ class GPTShape:
         if self.positions == "rotary" and (self.d_model // self.n_head) % 2:
             raise ValueError(f"rotary positions need an even head size, got {self.d_model // self.n_head}")
 
-    @property
-    def head_dim(self) -> int:
-        return self.d_model // self.n_head
-
-    def to_dict(self) -> dict:
-        return {"family": "gpt", **asdict(self)}
-
-    @classmethod
-    def from_dict(cls, model: dict) -> GPTShape:
-        """Rebuild the shape from ``spec["model"]`` (ignores ``family`` and unknown keys)."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in model.items() if k in names})
 
 
 def gpt_shape(size: int, model: dict, vocab_size: int) -> GPTShape:
@@ -194,9 +204,10 @@ def chinchilla_forward_flops_per_token(s: GPTShape, embeddings: bool = True) -> 
 
 
 @dataclass(frozen=True)
-class ViTShape:
+class ViTShape(Shape):
     """Everything that fixes a ViT's parameter count and FLOPs (``spec["model"]`` minus ``family``)."""
 
+    family: ClassVar[str] = "vit"
     n_layer: int
     d_model: int
     n_head: int
@@ -217,10 +228,6 @@ class ViTShape:
             raise ValueError(f"image size {self.image_size} is not a multiple of patch_size {self.patch_size}")
 
     @property
-    def head_dim(self) -> int:
-        return self.d_model // self.n_head
-
-    @property
     def n_patches(self) -> int:
         return (self.image_size // self.patch_size) ** 2
 
@@ -229,13 +236,6 @@ class ViTShape:
         """Sequence length: the patches and the class token."""
         return self.n_patches + 1
 
-    def to_dict(self) -> dict:
-        return {"family": "vit", **asdict(self)}
-
-    @classmethod
-    def from_dict(cls, model: dict) -> ViTShape:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in model.items() if k in names})
 
 
 def vit_shape(size: int, model: dict, image_size: int, channels: int, num_classes: int) -> ViTShape:
