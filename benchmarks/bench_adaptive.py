@@ -1,6 +1,6 @@
 """Adaptive grids (grid.mode: adaptive) against a static centred grid, on the mock backend's law.
 
-    python benchmarks/bench_adaptive.py        # 20 noise draws per case, ~30 s
+    python benchmarks/bench_adaptive.py        # 20 noise draws per case, ~40 s
     python benchmarks/bench_adaptive.py 100    # more draws
 
 Two known laws (flops_fit.mock.mock_loss, C = 6ND, 0.3% noise, budgets 1e13 to 6.4e14 FLOPs,
