@@ -10,7 +10,9 @@ the acceptance numbers of issue 11, as stated in the README:
   study's non-embedding convention and total): L* error <= 2%, N* ratio within x1.2, and the
   held-out optimum inside the 90% prediction intervals;
 * seed-to-seed noise: the runs of one budget retrained with another seed (same rates), the
-  spread of their losses and of that budget's IsoFLOP minimum.
+  spread of their losses and of that budget's IsoFLOP minimum;
+* the learning-rate rule from the sweep's first seed alone (the study averages 2 seeds per rate):
+  its held-out check, to show what the second seed buys.
 
     python benchmarks/bench_study.py                    # ~10 minutes on 2 cores
     python benchmarks/bench_study.py --workdir DIR      # reuse a finished study in DIR
@@ -173,6 +175,30 @@ def seed_noise(workdir: Path, budget_index: int = 0, seed: int = 1, cores: int =
           f"{v0:.4g} vs {v1:.4g} (x{max(v0, v1) / min(v0, v1):.3f}); min loss {l0.min():.4f} vs {l1.min():.4f}")
 
 
+def lr_one_seed(results: Path) -> None:
+    """What the sweep's first seed alone gives (the study averages ``lr_sweep.seeds`` seeds): the
+    same rule fit and held-out check on half the runs, to show what the second seed buys."""
+    from flops_fit.lr_sweep import fit_rule, sweep_table
+
+    rule = json.loads((results / "lr" / "rule.json").read_text())
+    seeds = rule.get("seeds") or [0]
+    if len(seeds) < 2:
+        return
+    runs = [json.loads(p.read_text()) for p in sorted((results / "lr" / "runs").glob("*.json"))]
+    rows = [r for r in sweep_table(runs, rule["params"]) if r["seed"] == seeds[0]]
+    one = fit_rule(rows, rule["params"])
+    print(f"  lr rule from seed {seeds[0]} alone: lr(N) = {one['lr_ref']:.4g} (N / {one['n_ref']:.4g})^"
+          f"{one['exponent']:.3f}; per size best: "
+          + ", ".join(f"d{b['size']} {b['lr']:.3g}{'' if not b['at_edge'] else ' (not bracketed)'}"
+                      for b in one["sizes"]))  # fmt: skip
+    for kind, c in [("held-out", c) for c in one["check"]] + [("leave-one-out", c) for c in one["leave_one_out"]]:
+        if c["checked"]:
+            print(f"  lr (1 seed) {kind} size d{c['size']}: rule {c['rule_lr']:.4g} / best {c['best_lr']:.4g} = "
+                  f"x{c['ratio']:.3f}, loss penalty {c['loss_penalty_pct']:.3f}%  {'PASS' if c['passed'] else 'FAIL'}")
+        else:
+            print(f"  lr (1 seed) {kind} size d{c['size']}: best rate not bracketed: no check  FAIL")
+
+
 def _vertex(n, loss) -> float:
     import numpy as np
 
@@ -198,6 +224,7 @@ def main() -> int:
     results = workdir / "results" / STUDY
     design(results)
     lr_check(results)
+    lr_one_seed(results)
     for params in ("non_embedding", "total"):
         backtest(results, params)
     seed_noise(workdir, cores=args.cores)

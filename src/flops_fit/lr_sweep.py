@@ -159,7 +159,9 @@ def best_lr(rows: list[dict]) -> dict:
 
     Returns ``{lr, loss, at_edge, curvature, parabola, window, edge}``: ``loss`` the parabola's
     value at ``lr`` (the swept loss when not bracketed); ``curvature`` a of a x^2 + b x + c;
-    ``window`` the rates the parabola was fitted on; ``edge`` "low"/"high" when not bracketed.
+    ``window`` the rates the parabola was fitted on; ``edge``, when not bracketed, says why:
+    "low" or "high" (the optimum lies beyond that end), "flat" (the parabola opens downwards:
+    noise above the curvature) or "few" (fewer than 3 finite rates near the best).
     """
     means = mean_by_rate(rows)
     finite = [m for m in means if math.isfinite(m["loss"])]
