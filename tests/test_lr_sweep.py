@@ -210,6 +210,11 @@ def test_grid_reruns_only_when_the_rule_moves_its_rates(tmp_path):
     retrained = {r for r in before if before[r][0] != after[r][0]}
     assert moved and retrained == moved
 
+    snakemake(tmp_path, "--cores", "2")  # the whole study: the rule is recorded beside the law
+    recorded = json.loads((results / "fit" / "fit.json").read_text())["learning_rate_rule"]
+    assert recorded == json.loads((results / "lr" / "rule.json").read_text())
+    assert "learning-rate rule (lr sweep): lr(N) = " in (results / "logs" / "fit.log").read_text()
+
 
 @pytest.mark.parametrize("name", ["shakespeare", "tinystories-gpt", "cifar10-vit"])
 def test_built_in_studies_follow_the_design_rules(name):

@@ -50,6 +50,7 @@ rule fit:
     input:
         runs="results/{study}/runs.csv",
         curves="results/{study}/curves.csv",
+        lr_rule=lr_rule_json,  # recorded in fit.json when the study has an lr sweep
     output:
         fit="results/{study}/fit/fit.json",
         predictions="results/{study}/fit/predictions.csv",

@@ -30,6 +30,11 @@ def lr_gate(wildcards):
     return []
 
 
+def lr_rule_json(wildcards):
+    """The study's fitted learning-rate rule, an input of its fit (none without a sweep)."""
+    return f"results/{wildcards.study}/lr/rule.json" if wildcards.study in SWEEPS else []
+
+
 @functools.lru_cache(maxsize=None)
 def _planned(study, rule_text):
     lr_rule = json.loads(rule_text) if rule_text else None

@@ -56,6 +56,8 @@ fit.json (schema_version 1; fields are only ever added)::
                     L_pred_lo, L_pred_hi, L_obs, L_error_pct, observed_from}]}}}
     rolling_backtest every origin's predictions of every larger budget [{approach, origin, budget,
                     u, N_pred, N_obs, L_pred, L_obs, r_N, r_L, train_budgets}]
+    learning_rate_rule  (studies with an lr sweep) the fitted rule the grid trained with: the
+                    study's lr/rule.json (formula, lr_ref, n_ref, exponent, held-out check)
 
 predictions.csv: budget, approach (1|2|3), N_opt, N_opt_lo, N_opt_hi, D_opt(_lo/_hi),
 L_opt(_lo/_hi), tokens_per_param(_lo/_hi), in_sample, extrapolation, beyond_data,

@@ -351,9 +351,11 @@ REFERENCES = [
 ]
 
 
-def fit_files(runs_csv, curves_csv, out_dir, options: FitOptions | None = None) -> dict:
+def fit_files(runs_csv, curves_csv, out_dir, options: FitOptions | None = None, lr_rule: dict | None = None) -> dict:
     """The fit of a runs table on disk (what the fit rule and ``flops-fit fit`` run): repetition
-    warnings, the effective data when asked, :func:`fit_runs`, :func:`write_fit`.  Returns the result."""
+    warnings, the effective data when asked, :func:`fit_runs`, :func:`write_fit`.  ``lr_rule``: the
+    study's fitted learning-rate rule (its lr/rule.json), recorded in fit.json as
+    ``learning_rate_rule`` beside the law the runs trained with it gave.  Returns the result."""
     from ..runs import repetition_warnings, with_effective_data
 
     options = options or FitOptions()
@@ -364,5 +366,7 @@ def fit_files(runs_csv, curves_csv, out_dir, options: FitOptions | None = None) 
     result = fit_runs(runs, curves, options)
     result["warnings"] = warnings
     result["effective_data"] = bool(options.effective_data)
+    if lr_rule is not None:
+        result["learning_rate_rule"] = lr_rule
     write_fit(result, out_dir)
     return result

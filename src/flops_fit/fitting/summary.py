@@ -46,9 +46,23 @@ def summary(result: dict) -> str:
         cal = block.get("predictive")
         if cal:
             lines.append(
-                f"    predictive intervals: sigma_v(N*) {cal['sigma_v_N']:.3f}, lambda {cal['lambda_N']:.2f}, drift "
-                f"{cal['tau_N']:.3f}/decade from {cal['n_errors']} backtest errors"
+                f"    predictive intervals: sigma_v(N*) {cal['sigma_v_N']:.3f}, lambda {cal['lambda_N']:.2f}, N* drift "
+                f"{cal.get('drift_N', 0.0):+.3f} +- {cal.get('drift_sd_N', 0.0):.3f} and scatter {cal['tau_N']:.3f} "
+                f"per decade (natural log) from {cal['n_errors']} backtest errors"
             )
+    rule = result.get("learning_rate_rule")
+    if rule:
+        checks = [c for c in rule.get("check") or [] if c.get("checked")]
+        verdict = "; ".join(
+            f"held-out N={c['params']:.3g}: rule x{c['ratio']:.2f} of the best, penalty {c['loss_penalty_pct']:.2f}% "
+            + ("PASS" if c["passed"] else "FAIL")
+            for c in checks
+        )
+        lines.append(
+            f"  learning-rate rule (lr sweep): lr(N) = {rule['lr_ref']:.3g} (N / {rule['n_ref']:.3g})"
+            f"^{rule['exponent']:.3f}"
+            + (f"; {verdict}" if verdict else "")
+        )
     for run in result.get("excluded_runs") or []:
         lines.append(f"  excluded run {run['run_id']}: {run['reason']}")
     for w in result.get("budget_warnings") or []:
