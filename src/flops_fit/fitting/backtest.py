@@ -74,9 +74,8 @@ def run(table, curves, holdout: int, fit_point, predict_point, observed: dict, e
         in_sample = predictive.in_sample_errors(train_budgets, train_obs, n_in, l_in)
         cal = predictive.calibrate(known, approach, train_budgets, in_sample)
         nan = np.full(len(held_c), np.nan)
-        n_lo, n_hi = predictive.interval(n, nan, nan, held_c, cal, "N", confidence)
-        l_lo, l_hi = predictive.interval(loss, nan, nan, held_c, cal, "L", confidence)
-        n, loss = predictive.corrected(n, held_c, cal, "N"), predictive.corrected(loss, held_c, cal, "L")
+        n, n_lo, n_hi = predictive.prediction(n, nan, nan, held_c, cal, "N", confidence)
+        loss, l_lo, l_hi = predictive.prediction(loss, nan, nan, held_c, cal, "L", confidence)
         rows = []
         for j, bid in enumerate(held):
             o = observed[bid]

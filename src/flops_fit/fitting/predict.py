@@ -47,9 +47,8 @@ def predict(result: dict, budgets) -> pd.DataFrame:
         cal = block.get("predictive")
         n_law, l_law = n, loss
         if method == "predictive" and cal:
-            n_lo, n_hi = predictive.interval(n, *boot["N"], c, cal, "N", conf)
-            l_lo, l_hi = predictive.interval(loss, *boot["L"], c, cal, "L", conf)
-            n, loss = predictive.corrected(n, c, cal, "N"), predictive.corrected(loss, c, cal, "L")
+            n, n_lo, n_hi = predictive.prediction(n, *boot["N"], c, cal, "N", conf)
+            loss, l_lo, l_hi = predictive.prediction(loss, *boot["L"], c, cal, "L", conf)
             d = d * n_law / n
         else:
             (n_lo, n_hi), (l_lo, l_hi) = boot["N"], boot["L"]

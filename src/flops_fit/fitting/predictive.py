@@ -36,15 +36,14 @@ studied budget, is the law's moved by the drift, with the interval
 
     log q_hat(C) + b min(u, u_max)  +-  t * sqrt(lambda^2 sigma_v^2 (1 + h(C)) + (tau^2 + var b) u^2)
 
-where ``u_max`` is the furthest the backtest looked: the drift is not extrapolated beyond the
-distances it was measured at (the interval keeps widening there).
-
-with ``t`` Student's quantile at ``m - 2 + n`` degrees of freedom, and never narrower than the
-bootstrap's interval.  D* shares N*'s error with the opposite sign (C fixed), D*/N*
-twice it.  The interval is for the optimum a new IsoFLOP profile at C would measure (its own
-vertex noise included), the quantity the backtest can check.  The L* law of Approaches 1 and 2
-gains its irreducible term only from 4 budgets on, so its drift is read only from refits of the
-same form.  Inside the studied budgets (u = 0) nothing moves: the law is the answer there.
+where ``u_max`` is the furthest the backtest looked (the drift is not extrapolated beyond the
+distances it was measured at; the interval keeps widening there), ``t`` Student's quantile at
+``m - 2 + n`` degrees of freedom, and the interval never narrower than the bootstrap's.  D* shares
+N*'s error with the opposite sign (C fixed), D*/N* twice it.  The interval is for the optimum a
+new IsoFLOP profile at C would measure (its own vertex noise included), the quantity the backtest
+can check.  The L* law of Approaches 1 and 2 gains its irreducible term only from 4 budgets on, so
+its drift is read only from refits of the same form.  Inside the studied budgets (u = 0) nothing
+moves: the law is the answer there.
 """
 
 from __future__ import annotations
@@ -230,15 +229,11 @@ def _shift(budgets, cal: dict, quantity: str) -> np.ndarray:
     return np.exp(cal.get(f"drift_{quantity}", 0.0) * u)
 
 
-def corrected(point, budgets, cal: dict, quantity: str) -> np.ndarray:
-    """The law's prediction moved by the study's drift (:func:`_shift`)."""
-    return np.asarray(point, dtype=float) * _shift(budgets, cal, quantity)
-
-
-def interval(point, boot_lo, boot_hi, budgets, cal: dict, quantity: str, confidence: float):
-    """Predictive interval (lo, hi) of N* or L* around the drift-corrected ``point`` (see the module
-    docstring).  The bootstrap bounds, moved with the point, enter only as a floor: the interval is
-    never narrower than they are."""
+def prediction(point, boot_lo, boot_hi, budgets, cal: dict, quantity: str, confidence: float):
+    """(prediction, lo, hi) of N* or L* at ``budgets`` from the law's ``point``: the point moved by
+    the study's drift (:func:`_shift`) and the predictive interval around it (see the module
+    docstring).  The bootstrap bounds, moved with the point, enter only as a floor: the interval
+    is never narrower than they are."""
     u = distance(budgets, cal)
     shift = _shift(budgets, cal, quantity)
     point = np.asarray(point, dtype=float) * shift
@@ -250,7 +245,7 @@ def interval(point, boot_lo, boot_hi, budgets, cal: dict, quantity: str, confide
     with np.errstate(invalid="ignore"):
         lo = np.where(np.isfinite(boot_lo), np.fmin(lo, boot_lo * shift), lo)
         hi = np.where(np.isfinite(boot_hi), np.fmax(hi, boot_hi * shift), hi)
-    return lo, hi
+    return point, lo, hi
 
 
 METHOD = (
