@@ -42,7 +42,8 @@ distances it was measured at; the interval keeps widening there), ``t`` Student'
 N*'s error with the opposite sign (C fixed), D*/N* twice it.  The interval is for the optimum a
 new IsoFLOP profile at C would measure (its own vertex noise included), the quantity the backtest
 can check.  The L* law of Approaches 1 and 2 gains its irreducible term only from 4 budgets on, so
-its drift is read only from refits of the same form.  Inside the studied budgets (u = 0) nothing
+its drift and scales are read only from refits of the same form (a pure power law's errors far
+beyond its data would otherwise widen every interval of the saturating law).  Inside the studied budgets (u = 0) nothing
 moves: the law is the answer there.
 """
 
@@ -165,7 +166,7 @@ def _drift(r, u, var, per_origin: float, prior_sd: float) -> tuple[float, float]
 
 
 def _same_form(rows: list[dict], approach: int, quantity: str, n_studied: int) -> np.ndarray:
-    """Which backtest errors speak for the drift of the final law: all of them, except that the L*
+    """Which backtest errors speak for the final law: all of them, except that the L*
     law of Approaches 1 and 2 takes an irreducible term only from MIN_BUDGETS_SATURATING budgets
     on (:mod:`.powerlaw`), so only refits on the same side of that count share its form."""
     if quantity == "N" or approach == 3:
@@ -186,30 +187,32 @@ def calibrate(errors: list[dict], approach: int, budgets, in_sample: list[dict],
     studied = sorted(float(b) for b in budgets)
     m = len(in_sample)
     dof_v = max(m - 2, 1)
-    rows = [e for e in errors if e["approach"] == approach and e["u"] > 0]
-    n = len(rows)
+    every = [e for e in errors if e["approach"] == approach and e["u"] > 0]
     prior, prior_drift = PRIOR_TAU.get(approach, PRIOR_TAU[2]), PRIOR_DRIFT.get(approach, PRIOR_DRIFT[2])
-    out = {"budgets": studied, "c_max": studied[-1], "n_in_sample": m, "n_errors": n, "prior_dof": PRIOR_DOF,
-           "prior_tau": prior, "prior_drift": prior_drift, "dof": dof_v + n + PRIOR_DOF}
-    u = np.array([e["u"] for e in rows])
-    out["drift_u_max"] = float(u.max()) if n else 0.0
-    lev = np.array([leverage([e["budget"]], e["train_budgets"])[0] for e in rows])
-    per_origin = n / max(len({e["origin"] for e in rows}), 1)
+    out = {"budgets": studied, "c_max": studied[-1], "n_in_sample": m, "n_errors": len(every), "prior_dof": PRIOR_DOF,
+           "prior_tau": prior, "prior_drift": prior_drift}
+    out["drift_u_max"] = max((e["u"] for e in every), default=0.0)
     for q in ("N", "L"):
+        rows = [e for e, same in zip(every, _same_form(every, approach, q, len(studied)), strict=True) if same]
+        n = len(rows)
+        u = np.array([e["u"] for e in rows])
+        lev = np.array([leverage([e["budget"]], e["train_budgets"])[0] for e in rows])
+        per_origin = n / max(len({e["origin"] for e in rows}), 1)
         r_in = np.array([e[f"r_{q}"] for e in in_sample], dtype=float)
         sigma = math.sqrt(float((r_in**2).sum()) / dof_v) if m else 0.0
         sigma = max(sigma, (vertex or {}).get(q, 0.0), 1e-6)
         r = np.array([e[f"r_{q}"] for e in rows])
         base = sigma**2 * (1 + lev)
-        drifts = _same_form(rows, approach, q, len(studied))
         b, var_b = 0.0, prior_drift[q] ** 2
         for _ in range(3):  # scales given the drift, the drift given the scales
             lam2, tau2 = _excess((r - b * u) ** 2, base, u)
             lam = math.sqrt((PRIOR_DOF + n * lam2) / (PRIOR_DOF + n))
             tau = math.sqrt((PRIOR_DOF * prior[q] ** 2 + n * tau2) / (PRIOR_DOF + n))
-            if drifts.any():
-                var = (lam**2 * base + (tau * u) ** 2)[drifts]
-                b, var_b = _drift(r[drifts], u[drifts], var, per_origin, prior_drift[q])
+            if n:
+                b, var_b = _drift(r, u, lam**2 * base + (tau * u) ** 2, per_origin, prior_drift[q])
+        out[f"n_errors_{q}"] = n
+        out[f"dof_{q}"] = dof_v + n + PRIOR_DOF
+        out.setdefault("dof", out[f"dof_{q}"])  # N*'s, the key fit.json had before dof_L
         out[f"sigma_v_{q}"] = sigma
         out[f"lambda_{q}"] = lam
         out[f"tau_{q}"] = tau
@@ -240,7 +243,7 @@ def prediction(point, boot_lo, boot_hi, budgets, cal: dict, quantity: str, confi
     h = leverage(budgets, cal["budgets"])
     drift_var = cal[f"tau_{quantity}"] ** 2 + cal.get(f"drift_sd_{quantity}", 0.0) ** 2
     s = np.sqrt((cal[f"lambda_{quantity}"] * cal[f"sigma_v_{quantity}"]) ** 2 * (1 + h) + drift_var * u**2)
-    t = stats.t.ppf(0.5 + confidence / 2, cal["dof"])
+    t = stats.t.ppf(0.5 + confidence / 2, cal.get(f"dof_{quantity}", cal.get("dof", 1.0)))
     lo, hi = point * np.exp(-t * s), point * np.exp(t * s)
     with np.errstate(invalid="ignore"):
         lo = np.where(np.isfinite(boot_lo), np.fmin(lo, boot_lo * shift), lo)
