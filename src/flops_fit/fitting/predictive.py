@@ -9,8 +9,8 @@ time (benchmarks/bench_calibration.py).
 
 The interval starts from the classical prediction interval of a law fitted to the budgets'
 optima (Seber & Lee 2003, §5.3): with ``sigma_v`` the scatter of the studied optima around the
-law (log units, ``m - 2`` degrees of freedom; vertex noise and lack of fit together, floored by
-the bootstrap noise of one vertex) and ``h(C) = 1/m + (x - xbar)^2 / Sxx`` the leverage of
+law (log units, ``m - p`` degrees of freedom for a law of p parameters; vertex noise and lack of
+fit together, floored by the bootstrap noise of one vertex) and ``h(C) = 1/m + (x - xbar)^2 / Sxx`` the leverage of
 ``x = log10 C`` among the studied budgets, a new optimum at C lies at
 
     log q_hat(C) +- t * sigma_v * sqrt(1 + h(C))
@@ -38,8 +38,8 @@ studied budget, is the law's moved by the drift, with the interval
 
 where ``u_max`` is the furthest the backtest looked (the drift is not extrapolated beyond the
 distances it was measured at; the interval keeps widening there), ``t`` Student's quantile at
-``m - 2 + n`` degrees of freedom, and the interval never narrower than the bootstrap's.  D* shares
-N*'s error with the opposite sign (C fixed), D*/N* twice it.  The interval is for the optimum a
+``m - p + n + PRIOR_DOF`` degrees of freedom, and the interval never narrower than the bootstrap's.
+D* shares N*'s error with the opposite sign (C fixed), D*/N* twice it.  The interval is for the optimum a
 new IsoFLOP profile at C would measure (its own vertex noise included), the quantity the backtest
 can check.  The L* law of Approaches 1 and 2 gains its irreducible term only from 4 budgets on, so
 its drift and scales are read only from refits of the same form (a pure power law's errors far
@@ -176,6 +176,13 @@ def _same_form(rows: list[dict], approach: int, quantity: str, n_studied: int) -
                     dtype=bool)
 
 
+def _law_parameters(approach: int, quantity: str, n_studied: int) -> int:
+    """Parameters the law of an approach's N* or L* fits to the studied optima: a line in log-log,
+    or for the L* of Approaches 1 and 2 from MIN_BUDGETS_SATURATING budgets on E + k C^-gamma."""
+    saturating = quantity == "L" and approach != 3 and n_studied >= powerlaw.MIN_BUDGETS_SATURATING
+    return 3 if saturating else 2
+
+
 def calibrate(errors: list[dict], approach: int, budgets, in_sample: list[dict], vertex: dict | None = None) -> dict:
     """sigma_v, lambda, the drift b (posterior mean and variance), tau and the dof of one approach
     (see the module docstring).
@@ -186,7 +193,6 @@ def calibrate(errors: list[dict], approach: int, budgets, in_sample: list[dict],
     """
     studied = sorted(float(b) for b in budgets)
     m = len(in_sample)
-    dof_v = max(m - 2, 1)
     every = [e for e in errors if e["approach"] == approach and e["u"] > 0]
     prior, prior_drift = PRIOR_TAU.get(approach, PRIOR_TAU[2]), PRIOR_DRIFT.get(approach, PRIOR_DRIFT[2])
     out = {"budgets": studied, "c_max": studied[-1], "n_in_sample": m, "n_errors": len(every), "prior_dof": PRIOR_DOF,
@@ -199,6 +205,7 @@ def calibrate(errors: list[dict], approach: int, budgets, in_sample: list[dict],
         lev = np.array([leverage([e["budget"]], e["train_budgets"])[0] for e in rows])
         per_origin = n / max(len({e["origin"] for e in rows}), 1)
         r_in = np.array([e[f"r_{q}"] for e in in_sample], dtype=float)
+        dof_v = max(m - _law_parameters(approach, q, len(studied)), 1)
         sigma = math.sqrt(float((r_in**2).sum()) / dof_v) if m else 0.0
         sigma = max(sigma, (vertex or {}).get(q, 0.0), 1e-6)
         r = np.array([e[f"r_{q}"] for e in rows])
