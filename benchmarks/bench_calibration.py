@@ -12,9 +12,9 @@ interval width (N*: hi/lo; L*: % of L*) and the median error of the point predic
 * Public: the IsoFLOP experiments of tests/data/public_isoflops.csv (Chinchilla, Llama 3,
   (Mis)Fitting), each with the collector's outliers removed ("qc") and with every point ("all");
   the held-out optimum is the vertex of that budget's own parabola, itself uncertain (the largest
-  budgets of (Mis)Fitting have 3-6 runs; bootstrap standard errors of N* from 2% to 74%): also printed, how
-  often it agrees with the interval given what its own bootstrap error has beyond a typical
-  vertex's (the interval is for a vertex measured as well as the studied ones).
+  budgets of (Mis)Fitting have 3-6 runs; bootstrap standard errors of N* from 2% to 74%): also
+  printed, how often it agrees with the interval given what its own bootstrap error has beyond a
+  typical vertex's (the interval is for a vertex measured as well as the studied ones).
 * Synthetic: draws of a known loss surface, the optimum known exactly (minimised on the IsoFLOP
   line).  Families: the Chinchilla form (the fitted form) with a centred grid; the same with an
   off-centre grid (+-0.3 decades); a surface NOT of the fitted form (an interaction term
