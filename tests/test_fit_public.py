@@ -87,3 +87,20 @@ def test_no_drift_where_the_law_holds():
     res = fit_runs(runs, None, FitOptions(approaches=(2,), bootstrap=0, backtest_holdout=0))
     cal = res["approaches"]["approach2"]["predictive"]
     assert abs(cal["drift_N"]) < 0.1 < cal["prior_drift"]["N"]
+
+
+def test_l_scales_only_from_refits_of_the_same_form():
+    """Five budgets: the L* law is E + k C^-gamma; refits on three budgets are pure power laws that
+    miss far beyond their data.  Their errors speak neither for the drift nor for the scatter of
+    the saturating law: one L* error (the four-budget refit) against three for N*, and a law of the
+    right form leaves the scatter at or below its prior."""
+    from flops_fit.fitting import predictive, synthetic
+
+    runs, _ = synthetic.isoflop_study(
+        {"E": 1.8, "A": 400.0, "B": 1500.0, "alpha": 0.34, "beta": 0.3}, np.geomspace(1e18, 1e20, 5), seed=0
+    )
+    res = fit_runs(runs, None, FitOptions(approaches=(2,), bootstrap=0, backtest_holdout=0))
+    cal = res["approaches"]["approach2"]["predictive"]
+    assert (cal["n_errors_N"], cal["n_errors_L"]) == (3, 1)
+    assert (cal["dof_N"], cal["dof_L"]) == (5 - 2 + 3 + 2, 5 - 3 + 1 + 2)  # m - p + errors + PRIOR_DOF
+    assert cal["tau_L"] <= predictive.PRIOR_TAU[2]["L"]
