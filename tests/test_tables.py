@@ -13,7 +13,7 @@ import pytest
 from conftest_presentation import cached_study, read_json
 
 from flops_fit.approaches import approach_id
-from flops_fit.presentation.formatting import fmt_loss, fmt_param, tex_escape
+from flops_fit.presentation.formatting import fmt_loss, fmt_param, fmt_ratio, tex_escape
 from flops_fit.presentation.predict_text import format_predictions
 from flops_fit.tables import FORMATS, TABLES, make_tables
 from flops_fit.tables.numbers import MACRO_RE, budget_words, number_words
@@ -176,6 +176,8 @@ def test_format_predictions(study):
     assert lines[5].startswith("# Approach 1: indicative only: the envelope uses intermediate points")
     assert "N* = " in text and "L* = " in text and "D*/N* = " in text
     row = predict(fit, [1e21]).iloc[2]
+    ratio = (fmt_ratio(row[q]) for q in ("tokens_per_param", "tokens_per_param_lo", "tokens_per_param_hi"))
+    assert "D*/N* = {} [{}, {}];".format(*ratio) in lines[4]  # with its interval, like N*, D*, L*
     assert lines[4].endswith(f"; backtest: L* {row['backtest_L_error_pct']:+.1f}%, N* x{row['backtest_N_ratio']:.2f}")
     inside = format_predictions(predict(fit, [1e18]), fit).splitlines()
     assert inside[1] == "C = 1e18 FLOPs"

@@ -1,4 +1,4 @@
-"""The text ``flops-fit predict`` prints: per budget, each approach's N*, D*, L* with intervals."""
+"""The text ``flops-fit predict`` prints: per budget, each approach's N*, D*, L* and D*/N* with intervals."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from flops_fit.approaches import approach_id, approach_of
 from flops_fit.presentation.fitview import FitView, Interval, normalise_predictions
 from flops_fit.presentation.formatting import fmt_loss, fmt_ratio, human, interval_text, sci
 
+QUANTITIES = (("N_opt", "N*", human), ("D_opt", "D*", human), ("L_opt", "L*", fmt_loss),
+              ("tokens_per_param", "D*/N*", fmt_ratio))
+
 
 def format_predictions(table, fit=None) -> str:
-    """Plain text for ``flops-fit predict``: per budget, each approach's N*, D*, L* with intervals.
+    """Plain text for ``flops-fit predict``: per budget, each approach's N*, D*, L*, D*/N* with intervals.
 
     ``table`` is ``flops_fit.fitting.predict``'s DataFrame (or predictions.csv read as one);
     ``fit`` (the fit.json dict) adds the conventions and the interval level to the header. With
@@ -39,14 +42,12 @@ def format_predictions(table, fit=None) -> str:
         lines.append(f"C = {sci(budget, 3)} FLOPs{_how_far(grp)}")
         for r in grp.itertuples():
             parts = []
-            for q, label, fmt in (("N_opt", "N*", human), ("D_opt", "D*", human), ("L_opt", "L*", fmt_loss)):
+            for q, label, fmt in QUANTITIES:
                 iv = Interval(float(getattr(r, q)), float(getattr(r, f"{q}_lo")), float(getattr(r, f"{q}_hi")))
                 if math.isfinite(iv.value):
                     parts.append(
                         f"{label} = {fmt(iv.value)}" + (f" {interval_text(iv, fmt)}" if iv.has_interval else "")
                     )
-            if math.isfinite(float(r.tokens_per_param)):
-                parts.append(f"D*/N* = {fmt_ratio(float(r.tokens_per_param))}")
             approach = approach_of(r.approach)
             tag = " (indicative)" if approach.key in indicative else ""
             lines.append(f"  {approach.name}{tag}: " + ", ".join(parts) + _backtest(r))
