@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from conftest_presentation import cached_study, read_json
 
-from flops_fit.presentation.formatting import fmt_loss, human
+from flops_fit.presentation.formatting import fmt_loss, fmt_ratio, human
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = [  # a closed network: no background connections, no sandbox as root
@@ -36,7 +36,7 @@ def _row(predictions, budget: float, approach: int) -> pd.Series:
 
 
 def test_headline_answers_at_the_target_budgets(study, tmp_path):
-    """N*, D*, L* with intervals per approach at each target budget, the extrapolation factor,
+    """N*, D*, L*, D*/N* with intervals per approach at each target budget, the extrapolation factor,
     the backtest error, and a plain warning when the budget is far beyond the data."""
     from flops_fit.report import make_headline
 
@@ -47,6 +47,8 @@ def test_headline_answers_at_the_target_budgets(study, tmp_path):
         row = _row(study["predictions"], budget, 3)
         assert f"{human(row['N_opt'])} <span class=\"iv\">[{human(row['N_opt_lo'])}, {human(row['N_opt_hi'])}]" in text
         assert fmt_loss(row["L_opt"]) in text and human(row["D_opt"]) in text
+        lo, hi = fmt_ratio(row["tokens_per_param_lo"]), fmt_ratio(row["tokens_per_param_hi"])
+        assert f"{fmt_ratio(row['tokens_per_param'])} <span class=\"iv\">[{lo}, {hi}]</span>" in text  # D*/N*
     assert "C = 3e19 FLOPs" in text and "C = 3e20 FLOPs" in text
     assert "10&times; the largest studied budget" in text and "100&times; the largest studied budget: far" in text
     row = _row(study["predictions"], 3e20, 2)
