@@ -79,6 +79,25 @@ def fit_budget(n, d, loss, c, flops: str) -> dict:
     return out
 
 
+def vertex_bias(log10_n, alpha: float, beta: float, centre: float) -> float:
+    """log10 of vertex / optimum for a parabola through the noise-free IsoFLOP curve of the loss
+    L = E + A / N^alpha + B / D^beta sampled at ``log10_n`` (C = 6ND fixed), whose optimum is
+    near ``centre`` (a first guess: the observed vertex).  Along an IsoFLOP line, with x = ln(N / N*),
+    L = E + G (exp(-alpha x) / alpha + exp(beta x) / beta): asymmetric unless alpha = beta, so a
+    parabola's vertex leans towards the flatter side, more the wider the sampled sizes (Czech et al.
+    2026, "Problems with Chinchilla Approach 2").  The optimum is solved for, the vertex being
+    ``optimum + bias``."""
+    x = np.asarray(log10_n, dtype=float)
+    optimum = centre
+    for _ in range(4):
+        z = (x - optimum) * np.log(10.0)
+        shape = np.exp(-alpha * z) / alpha + np.exp(beta * z) / beta
+        c2, c1, _ = np.polyfit(x - optimum, shape, 2)
+        bias = -c1 / (2 * c2)
+        optimum = centre - bias
+    return float(bias)
+
+
 def minima(table, flops: str) -> list[dict]:
     """``fit_budget`` for every budget of ``table`` (columns N, D, C, L, budget_id, budget)."""
     out = []

@@ -13,7 +13,11 @@ runs whose schedule is not set for their length):
 * ``short_runs``: runs with fewer than 300 optimiser steps (from the curves' ``step``);
 * ``longer_run_wins_early``: a longer run of the same size already below a shorter run's final
   loss at the shorter run's length, before its own decay -- a learning rate too low or runs too
-  short for the schedule to matter.
+  short for the schedule to matter;
+* ``parabola_asymmetry_bias``: Approach 2's IsoFLOP vertices off the optimum by more than
+  ``VERTEX_BIAS`` (median over budgets) because the loss is asymmetric in log N: the bias a
+  parabola through the sampled sizes has on Approach 3's fitted surface (Czech et al. 2026;
+  :func:`flops_fit.fitting.approach2.vertex_bias`).  Needs both approaches.
 """
 
 from __future__ import annotations
@@ -23,9 +27,12 @@ import pandas as pd
 
 from flops_fit.approaches import approach_key
 
+from . import approach2
+
 EMBEDDING_SHARE = 0.30
 MIN_STEPS = 300
 LACK_OF_FIT = 2.0
+VERTEX_BIAS = 0.03
 
 
 def _finding(code: str, message: str, value) -> dict:
@@ -142,6 +149,33 @@ def _longer_run_wins_early(runs, table, curves) -> list[dict]:
     return out[:5]
 
 
+def _asymmetry_bias(table, result) -> list[dict]:
+    a2, a3 = (result["approaches"].get(approach_key(k)) or {} for k in (2, 3))
+    if a2.get("status") != "ok" or a3.get("status") != "ok":
+        return []
+    alpha, beta = a3["params"]["alpha"], a3["params"]["beta"]
+    if not (alpha > 0 and beta > 0):
+        return []
+    biases = [
+        approach2.vertex_bias(np.log10(table.loc[table["budget_id"] == det["budget_id"], "N"]), alpha, beta,
+                              float(np.log10(det["N_opt"])))
+        for det in a2.get("budgets") or [] if det.get("included")
+    ]
+    if not biases:
+        return []
+    ratio = float(10 ** np.median(biases))
+    if abs(ratio - 1) <= VERTEX_BIAS:
+        return []
+    return [_finding(
+        "parabola_asymmetry_bias",
+        f"Approach 2's IsoFLOP vertices lie x{ratio:.3f} of the optimum (median over {len(biases)} budgets): "
+        f"the loss is asymmetric in log N (alpha={alpha:.3f}, beta={beta:.3f} from Approach 3) and a parabola "
+        "through the sampled sizes leans to the flatter side (Czech et al. 2026); Approach 2's N* carries "
+        "that bias, its D* the inverse: prefer Approach 3's allocation, or sample sizes closer to the minimum",
+        ratio,
+    )]
+
+
 def check(runs: pd.DataFrame, table: pd.DataFrame, curves: pd.DataFrame | None, result: dict) -> list[dict]:
     """Every diagnostic that the tables at hand allow (see the module docstring)."""
     return (
@@ -150,4 +184,5 @@ def check(runs: pd.DataFrame, table: pd.DataFrame, curves: pd.DataFrame | None, 
         + _embedding_share(runs, result["convention"]["params"])
         + _short_runs(curves)
         + _longer_run_wins_early(runs, table, curves)
+        + _asymmetry_bias(table, result)
     )
