@@ -10,8 +10,8 @@ time (benchmarks/bench_calibration.py).
 The interval starts from the classical prediction interval of a law fitted to the budgets'
 optima (Seber & Lee 2003, §5.3): with ``sigma_v`` the scatter of the studied optima around the
 law (log units, ``m - p`` degrees of freedom for a law of p parameters; vertex noise and lack of
-fit together, floored by the bootstrap noise of one vertex) and ``h(C) = 1/m + (x - xbar)^2 / Sxx`` the leverage of
-``x = log10 C`` among the studied budgets, a new optimum at C lies at
+fit together, floored by the bootstrap noise of one vertex) and ``h(C) = 1/m + (x - xbar)^2 / Sxx``
+the leverage of ``x = log10 C`` among the studied budgets, a new optimum at C lies at
 
     log q_hat(C) +- t * sigma_v * sqrt(1 + h(C))
 
@@ -38,13 +38,14 @@ studied budget, is the law's moved by the drift, with the interval
 
 where ``u_max`` is the furthest the backtest looked (the drift is not extrapolated beyond the
 distances it was measured at; the interval keeps widening there), ``t`` Student's quantile at
-``m - p + n + PRIOR_DOF`` degrees of freedom, and the interval never narrower than the bootstrap's.
-D* shares N*'s error with the opposite sign (C fixed), D*/N* twice it.  The interval is for the optimum a
-new IsoFLOP profile at C would measure (its own vertex noise included), the quantity the backtest
-can check.  The L* law of Approaches 1 and 2 gains its irreducible term only from 4 budgets on, so
-its drift and scales are read only from refits of the same form (a pure power law's errors far
-beyond its data would otherwise widen every interval of the saturating law).  Inside the studied budgets (u = 0) nothing
-moves: the law is the answer there.
+``m - p + n + PRIOR_DOF`` degrees of freedom, and the interval never narrower than the
+bootstrap's.  D* shares N*'s error with the opposite sign (C fixed), D*/N* twice it.  The
+interval is for the optimum a new IsoFLOP profile at C would measure (its own vertex noise
+included), the quantity the backtest can check.  The L* law of Approaches 1 and 2 gains its
+irreducible term only from 4 budgets on, so its drift and scales are read only from refits of the
+same form (a pure power law's errors far beyond its data would otherwise widen every interval of
+the saturating law).  Inside the studied budgets (u = 0) nothing moves: the law is the answer
+there.
 """
 
 from __future__ import annotations
