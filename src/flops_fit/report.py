@@ -152,12 +152,7 @@ def headline_html(fit_json, predictions_csv, targets, study: str = "", runs_csv=
                 + _cell(_num(r.N_opt), _num(r.N_opt_lo), _num(r.N_opt_hi), human)
                 + _cell(_num(r.D_opt), _num(r.D_opt_lo), _num(r.D_opt_hi), human)
                 + _cell(_num(r.L_opt), _num(r.L_opt_lo), _num(r.L_opt_hi), fmt_loss)
-                + _cell(
-                    _num(r.tokens_per_param),
-                    _num(getattr(r, "tokens_per_param_lo", None)),
-                    _num(getattr(r, "tokens_per_param_hi", None)),
-                    fmt_ratio,
-                )
+                + _cell(_num(r.tokens_per_param), _num(r.tokens_per_param_lo), _num(r.tokens_per_param_hi), fmt_ratio)
                 + backtest
                 + "</tr>"
             )

@@ -170,22 +170,22 @@ def _drift(r, u, var, per_origin: float, prior_sd: float) -> tuple[float, float]
     return float((u * r / var).sum()) / per_origin / precision, 1.0 / precision
 
 
+def _saturating(approach: int, quantity: str, n_budgets: int) -> bool:
+    """Whether the law fitted to ``n_budgets`` optima has an irreducible term: only the L* law of
+    Approaches 1 and 2, from MIN_BUDGETS_SATURATING budgets on (:mod:`.powerlaw`); the others are
+    lines in log-log."""
+    return quantity == "L" and approach != 3 and n_budgets >= powerlaw.MIN_BUDGETS_SATURATING
+
+
 def _same_form(rows: list[dict], approach: int, quantity: str, n_studied: int) -> np.ndarray:
-    """Which backtest errors speak for the final law: all of them, except that the L*
-    law of Approaches 1 and 2 takes an irreducible term only from MIN_BUDGETS_SATURATING budgets
-    on (:mod:`.powerlaw`), so only refits on the same side of that count share its form."""
-    if quantity == "N" or approach == 3:
-        return np.ones(len(rows), dtype=bool)
-    saturating = n_studied >= powerlaw.MIN_BUDGETS_SATURATING
-    return np.array([(len(e["train_budgets"]) >= powerlaw.MIN_BUDGETS_SATURATING) == saturating for e in rows],
-                    dtype=bool)
+    """Which backtest errors speak for the final law: those of refits of the same form."""
+    final = _saturating(approach, quantity, n_studied)
+    return np.array([_saturating(approach, quantity, len(e["train_budgets"])) == final for e in rows], dtype=bool)
 
 
 def _law_parameters(approach: int, quantity: str, n_studied: int) -> int:
-    """Parameters the law of an approach's N* or L* fits to the studied optima: a line in log-log,
-    or for the L* of Approaches 1 and 2 from MIN_BUDGETS_SATURATING budgets on E + k C^-gamma."""
-    saturating = quantity == "L" and approach != 3 and n_studied >= powerlaw.MIN_BUDGETS_SATURATING
-    return 3 if saturating else 2
+    """Parameters the law of an approach's N* or L* fits to the studied optima: E + k C^-gamma or a line."""
+    return 3 if _saturating(approach, quantity, n_studied) else 2
 
 
 def calibrate(errors: list[dict], approach: int, budgets, in_sample: list[dict], vertex: dict | None = None) -> dict:
