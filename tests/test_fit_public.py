@@ -69,7 +69,8 @@ def test_drift_moves_the_prediction_towards_the_held_out_optimum():
     law_d = block["params"]["k_D"] * 1e21 ** block["params"]["b"]
     assert row["D_opt"] * row["N_opt"] == pytest.approx(law_d * law_n, rel=1e-9)  # D* moves against N*
     far = predict(res, [1e24]).iloc[0]  # the drift is not extrapolated beyond where it was measured
-    assert far["N_opt"] / far["N_opt_law"] == pytest.approx(np.exp(cal["drift_N"] * cal["drift_u_max"]))
+    moved = np.exp(cal["offset_N"] + cal["drift_N"] * cal["drift_u_max"])
+    assert far["N_opt"] / far["N_opt_law"] == pytest.approx(moved)
     assert 0 < cal["drift_u_max"] < np.log10(1e24 / res["budgets"][-1])
     in_range = predict(res, [res["budgets"][-1]]).iloc[0]  # no extrapolation, no drift
     assert in_range["N_opt"] == pytest.approx(block["params"]["k_N"] * res["budgets"][-1] ** block["params"]["a"])
@@ -104,3 +105,20 @@ def test_l_scales_only_from_refits_of_the_same_form():
     assert (cal["n_errors_N"], cal["n_errors_L"]) == (3, 1)
     assert (cal["dof_N"], cal["dof_L"]) == (5 - 2 + 3 + 2, 5 - 3 + 1 + 2)  # m - p + errors + PRIOR_DOF
     assert cal["tau_L"] <= predictive.PRIOR_TAU[2]["L"]
+
+
+def test_approach3_l_offset_moves_towards_the_held_out_optimum():
+    """Approach 3's surface, fitted to every run, sits above the largest budgets' optima of each
+    published study: the rolling backtest measures that level offset (a < 0), and the predicted L*
+    of the held-out largest budget moves from the surface's towards its vertex and covers it."""
+    for experiment in sorted(EXPECTED_A):
+        runs = _runs(experiment)
+        top = runs["budget"].max()
+        full = fit_runs(runs, None, FitOptions(approaches=(2,), bootstrap=0, backtest_holdout=0))
+        l_obs = full["approaches"]["approach2"]["budgets"][-1]["L_opt"]
+        res = fit_runs(runs[runs["budget"] < top], None, FitOptions(approaches=(3,), bootstrap=0, backtest_holdout=0))
+        cal = res["approaches"]["approach3"]["predictive"]
+        row = predict(res, [top]).iloc[0]
+        assert cal["offset_L"] < 0, experiment
+        assert abs(np.log(row["L_opt"] / l_obs)) < abs(np.log(row["L_opt_law"] / l_obs)), experiment
+        assert row["L_opt_lo"] <= l_obs <= row["L_opt_hi"], experiment

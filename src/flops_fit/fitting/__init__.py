@@ -41,8 +41,8 @@ fit.json (schema_version 1; fields are only ever added)::
                     intervals {name: [lo, hi]}, a, b, a_interval, b_interval,
                     excluded_budgets [{budget, reason}], warnings, method,
                     bootstrap {resamples, ok, unit, seed, confidence, samples {name: [...]}, losses},
-                    predictive {sigma_v_N, lambda_N, tau_N, drift_N, drift_sd_N, (same for L),
-                                drift_u_max, dof, ...}
+                    predictive {sigma_v_N, lambda_N, tau_N, offset_N, offset_sd_N, drift_N,
+                                drift_sd_N, offset_drift_cov_N, (same for L), drift_u_max, dof, ...}
       approach1     params a, k_N, b, k_D, gamma, k_L, E_L (N* = k_N C^a, D* = k_D C^b,
                     L* = E_L + k_L C^-gamma); loss_form; envelope {C, N, D, L, run_id}; or
                     status "skipped" with a "not enough curve points" note
@@ -63,7 +63,7 @@ predictions.csv: budget, approach (1|2|3), N_opt, N_opt_lo, N_opt_hi, D_opt(_lo/
 L_opt(_lo/_hi), tokens_per_param(_lo/_hi), in_sample, extrapolation, beyond_data,
 backtest_L_error_pct, backtest_N_ratio, interval_method, params_convention, flops_convention,
 confidence, N_opt_law, L_opt_law (the law's own values: beyond the studied budgets N_opt and L_opt
-are moved by the drift the study's backtest measured, see fitting/predictive.py).  NaN in fit.json
+are moved by the offset and drift the study's backtest measured, see fitting/predictive.py).  NaN in fit.json
 is written as null.
 """
 
