@@ -254,6 +254,7 @@ def main() -> None:
     for name, runs, clean in public_studies():
         rows += backtests(name, runs, None, (2, 3), args.bootstrap, clean)
     summary(rows, "public IsoFLOP studies (6 studies x holdouts 1, 2; vs each held-out budget's vertex)")
+    summary([r for r in rows if r.get("holdout") == 1], "  of these, the largest budget held out")
     with Pool(args.processes) as pool:
         jobs = [(s, args.bootstrap) for s in range(args.draws)]
         synth = [r for chunk in pool.map(_synthetic_job, jobs) for r in chunk]

@@ -73,6 +73,8 @@ def test_allocations_equal_predictions(study, tables: Path):
     row = preds[(preds["approach"] == 3)].iloc[0]
     assert fmt_loss(row["L_opt"]) in md
     assert "† beyond the largest studied budget" in md
+    ratio = [fmt_ratio(row[f"tokens_per_param{s}"]) for s in ("", "_lo", "_hi")]
+    assert "| {} | [{}, {}] |".format(*ratio) in md  # D*/N* with its interval, like N*, D*, L*
 
 
 def _check_latex(text: str) -> None:

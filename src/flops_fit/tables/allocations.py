@@ -73,15 +73,17 @@ def render_allocations(frame, view: FitView) -> dict[str, str]:
             loss = [fmt_loss(r.L_opt), interval_text(l_iv, fmt_loss)]
             md_cells = [human(r.N_opt), interval_text(n_iv, human), human(r.D_opt), interval_text(d_iv, human)]
             tex_cells = [tex_estimate(n_iv), tex_estimate(d_iv), " ".join(loss).strip()]
-            ratio = fmt_ratio(r.tokens_per_param)
-            rows_md.append([sci(budget, 3) + mark, approach_of(r.approach).name, *md_cells, *loss, ratio])
+            r_iv = Interval.of(r.tokens_per_param, [getattr(r, "tokens_per_param_lo", None),
+                                                    getattr(r, "tokens_per_param_hi", None)])
+            ratio = [fmt_ratio(r.tokens_per_param), interval_text(r_iv, fmt_ratio)]
+            rows_md.append([sci(budget, 3) + mark, approach_of(r.approach).name, *md_cells, *loss, *ratio])
             budget_tex = (tex_flops(budget) + ("$^\\dagger$" if mark else "")) if not group else ""
             short = approach_of(r.approach).short
-            group.append([budget_tex, short, *tex_cells, ratio])
+            group.append([budget_tex, short, *tex_cells, tex_estimate(r_iv)])
         groups.append(group)
     iv_head = f"{conf} interval".strip()
-    header = ["Budget (FLOPs)", "Approach", "N*", iv_head, "D*", iv_head, "L*", iv_head, "D*/N*"]
-    md = md_table(header, rows_md, ["l", "l", "r", "r", "r", "r", "r", "r", "r"])
+    header = ["Budget (FLOPs)", "Approach", "N*", iv_head, "D*", iv_head, "L*", iv_head, "D*/N*", iv_head]
+    md = md_table(header, rows_md, ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r"])
     md += (
         f"\nN*: optimal parameters ({view.n_kind}); D*: optimal {view.unit}; L*: their loss ({view.loss_unit});"
         f" D*/N*: {view.unit} per parameter."
@@ -89,7 +91,7 @@ def render_allocations(frame, view: FitView) -> dict[str, str]:
         + "\n"
     )
     t_iv = f" [{tex_escape(conf)}]" if conf else ""
-    tex_header = ["$C$ (FLOPs)", "Appr.", f"$N^*${t_iv}", f"$D^*${t_iv}", f"$L^*${t_iv}", "$D^*/N^*$"]
+    tex_header = ["$C$ (FLOPs)", "Appr.", f"$N^*${t_iv}", f"$D^*${t_iv}", f"$L^*${t_iv}", f"$D^*/N^*${t_iv}"]
     caption = (
         "Compute-optimal allocations per budget and approach (cf. Hoffmann et al. 2022, Table 3)"
         + (f", each with its {tex_escape(conf)} interval in brackets. " if conf else ". ")
