@@ -47,9 +47,9 @@ def summary(result: dict) -> str:
         if cal:
             lines.append(
                 f"    predictive intervals: sigma_v(N*) {cal['sigma_v_N']:.3f}, lambda {cal['lambda_N']:.2f}, "
-                f"N* offset {cal.get('offset_N', 0.0):+.3f} +- {cal.get('offset_sd_N', 0.0):.3f}, drift "
+                f"N* offset {cal.get('offset_N', 0.0):+.3f} +- {cal.get('offset_sd_N', 0.0):.3f} (natural log), drift "
                 f"{cal.get('drift_N', 0.0):+.3f} +- {cal.get('drift_sd_N', 0.0):.3f} and scatter {cal['tau_N']:.3f} "
-                f"per decade (natural log) from {cal['n_errors']} backtest errors; L* offset "
+                f"per decade from {cal['n_errors']} backtest errors; L* offset "
                 f"{100 * cal.get('offset_L', 0.0):+.2f}%, drift {100 * cal.get('drift_L', 0.0):+.2f}% per decade"
             )
     rule = result.get("learning_rate_rule")
