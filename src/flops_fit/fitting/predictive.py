@@ -256,13 +256,11 @@ def distance(budgets, cal: dict) -> np.ndarray:
     return np.maximum(np.log10(np.asarray(budgets, dtype=float) / cal["c_max"]), 0.0)
 
 
-def _shift(budgets, cal: dict, quantity: str) -> np.ndarray:
-    """``exp(a + b u)`` beyond the studied budgets (1 inside them), with u no further than the backtest
-    measured the drift (``drift_u_max``)."""
-    u = distance(budgets, cal)
-    beyond = u > 0
-    u = np.minimum(u, cal.get("drift_u_max", 0.0))
-    return np.exp(np.where(beyond, cal.get(f"offset_{quantity}", 0.0), 0.0) + cal.get(f"drift_{quantity}", 0.0) * u)
+def _shift(u: np.ndarray, cal: dict, quantity: str) -> np.ndarray:
+    """``exp(a + b u)`` at ``u`` decades beyond the studied budgets (1 inside them), with u no further
+    than the backtest measured the drift (``drift_u_max``)."""
+    a = np.where(u > 0, cal.get(f"offset_{quantity}", 0.0), 0.0)
+    return np.exp(a + cal.get(f"drift_{quantity}", 0.0) * np.minimum(u, cal.get("drift_u_max", 0.0)))
 
 
 def prediction(point, boot_lo, boot_hi, budgets, cal: dict, quantity: str, confidence: float):
@@ -271,12 +269,11 @@ def prediction(point, boot_lo, boot_hi, budgets, cal: dict, quantity: str, confi
     docstring).  The bootstrap bounds, moved with the point, enter only as a floor: the interval
     is never narrower than they are."""
     u = distance(budgets, cal)
-    shift = _shift(budgets, cal, quantity)
+    shift = _shift(u, cal, quantity)
     point = np.asarray(point, dtype=float) * shift
     h = leverage(budgets, cal["budgets"])
     drift_var = cal[f"tau_{quantity}"] ** 2 + cal.get(f"drift_sd_{quantity}", 0.0) ** 2
-    beyond = u > 0
-    offset_var = np.where(beyond, cal.get(f"offset_sd_{quantity}", 0.0) ** 2
+    offset_var = np.where(u > 0, cal.get(f"offset_sd_{quantity}", 0.0) ** 2
                           + 2 * cal.get(f"offset_drift_cov_{quantity}", 0.0) * u, 0.0)  # var(a) + 2 cov(a, b) u
     s = np.sqrt((cal[f"lambda_{quantity}"] * cal[f"sigma_v_{quantity}"]) ** 2 * (1 + h) + drift_var * u**2
                 + offset_var)
