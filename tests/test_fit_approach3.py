@@ -112,6 +112,21 @@ def test_recovers_known_law(seed):
     assert res["approaches"]["approach2"]["params"]["a"] == pytest.approx(truth["a"], abs=0.02)
 
 
+@pytest.mark.filterwarnings("ignore:divide by zero")  # log E of the law with E = 0
+def test_warns_when_e_runs_to_its_bound():
+    """Noiseless losses with no irreducible term (E = 0) drive E to its bound: the fit says so, since
+    L* then falls as a pure power law beyond the data; a law with E = 1.8 gets no such warning."""
+    warned = {}
+    for e in (0.0, 1.8):
+        p = {"E": e, "A": 400.0, "B": 1500.0, "alpha": 0.34, "beta": 0.3}
+        runs, _ = isoflop_study(p, np.geomspace(1e17, 1e20, 5), noise=0.0)
+        res = fit_runs(runs, None, FitOptions(approaches=(3,), bootstrap=0, backtest_holdout=0))
+        block = res["approaches"]["approach3"]
+        warned[e] = [w for w in block["warnings"] if "at its bound 0" in w]
+        assert (block["params"]["E"] < 1e-6) == (e == 0.0)
+    assert len(warned[0.0]) == 1 and warned[1.8] == []
+
+
 def test_grid_is_chinchillas():
     grid = a3.chinchilla_grid()
     assert grid.shape == (4500, 5)

@@ -5,19 +5,23 @@ Compared: ``plan.tsv`` and every planned spec of a GPT, a ViT and a custom-model
 JSON of every mock run; what the mock GPT study's runs give downstream: runs.csv,
 fit.json, predictions.csv and the tables (csv, md, tex, numbers.tex); the run JSON of one real
 (CPU, deterministic) training run of each model family. Timing and provenance (wall clock, host,
-commit) are left out; floats of real training and of the fit are compared to 1e-6 relative (the
-same arithmetic; other CPUs or BLAS builds may round differently).
-
-A change that SHOULD alter these numbers (a new spec key, a new default, a change of the fit or of
-a table) regenerates the snapshot with ``python tests/test_unchanged.py`` and says why in its
-commit message.
-"""
+commit) are left out.  Floats of real training and of aggregation are compared to 1e-6 relative
+(the same arithmetic; other CPUs or BLAS builds may round differently); those of the fit and the
+tables to 1e-4 relative or 1e-12 absolute: the fit's optimisers (L-BFGS from a grid of starts, on
+every bootstrap replicate) stop at a tolerance, and a rounding difference of 1e-15 in their input
+moves where they stop by ~1e-6 (a CI machine measured 1.5e-6 on Approach 3's ``a`` interval).
+Numbers printed in the Markdown and LaTeX tables may differ by one unit of their last printed
+digit.  Not compared: the optimiser's own coordinates (``theta``: where a parameter runs to its
+bound, e.g. log E -> -inf when the losses show no irreducible term, it stops anywhere from -30 to
+-80) and the raw bootstrap replicates (a replicate of this 9-run study may land in another flat
+basin on another CPU); the parameters and the intervals they give are compared."""
 
 from __future__ import annotations
 
 import copy
 import json
 import math
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -150,7 +154,31 @@ def snapshot(work: Path) -> dict:
     return json.loads(json.dumps({"plans": plans, "runs": runs, "study": study}))
 
 
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+LATEX_POWER = re.compile(r"(\d(?:\.\d+)?)\\times10\^\{(-?\d+)\}")  # 1.2\times10^{-5} -> 1.2e-5
+
+
+UNCOMPARED = (".theta", ".bootstrap.samples")
+
+
+def _rel_tol(where: str) -> float:
+    return 1e-4 if where.startswith((".study.fit/", ".study.tables/")) else 1e-6
+
+
+def _same_text(now: str, before: str, where: str) -> None:
+    """Printed tables: the same text, numbers equal to within one unit of their last digit."""
+    now, before = LATEX_POWER.sub(r"\1e\2", now), LATEX_POWER.sub(r"\1e\2", before)
+    assert NUMBER.split(now) == NUMBER.split(before), f"{where}: text differs"
+    for a, b in zip(NUMBER.findall(now), NUMBER.findall(before), strict=True):
+        mantissa = b.lower().split("e")[0]
+        unit = 10.0 ** -len(mantissa.split(".")[1]) if "." in mantissa else 1.0
+        unit *= 10.0 ** int(b.lower().split("e")[1]) if "e" in b.lower() else 1.0
+        assert abs(float(a) - float(b)) <= max(unit * 1.0001, 1e-12), f"{where}: {a} != {b}"
+
+
 def _assert_same(now, before, where: str = "") -> None:
+    if where.endswith(UNCOMPARED):
+        return
     if isinstance(before, dict):
         assert isinstance(now, dict), where
         assert sorted(now) == sorted(before), f"{where}: keys {sorted(now)} != {sorted(before)}"
@@ -161,7 +189,9 @@ def _assert_same(now, before, where: str = "") -> None:
         for i, (a, b) in enumerate(zip(now, before, strict=True)):
             _assert_same(a, b, f"{where}[{i}]")
     elif isinstance(before, float) and where.startswith((".runs.torch", ".study")):
-        assert math.isclose(now, before, rel_tol=1e-6, abs_tol=1e-12), f"{where}: {now} != {before}"
+        assert math.isclose(now, before, rel_tol=_rel_tol(where), abs_tol=1e-12), f"{where}: {now} != {before}"
+    elif isinstance(before, str) and where.startswith(".study.tables/"):
+        _same_text(now, before, where)
     else:
         assert now == before, f"{where}: {now!r} != {before!r}"
 

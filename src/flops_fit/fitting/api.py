@@ -18,6 +18,7 @@ from .runs_table import PARAMS_COLUMN, FitError, assign_budgets, load_runs, prep
 from .threads import one_blas_thread
 
 SCHEMA_VERSION = 1
+NEGLIGIBLE_E = 1e-6  # Approach 3's E below this fraction of the smallest loss: at its bound 0
 
 
 def _convention(options: FitOptions) -> dict:
@@ -163,6 +164,11 @@ def _fit_approach3(table, options, rng) -> dict:
     warnings = []
     if not (params["alpha"] > 0 and params["beta"] > 0):
         warnings.append("alpha or beta <= 0: the allocation exponents are undefined")
+    if params["E"] < NEGLIGIBLE_E * float(np.exp(log_l.min())):
+        warnings.append(
+            f"E = {params['E']:.2g} is at its bound 0: the losses show no irreducible term, so L* falls as a "
+            "pure power law beyond the data (towards 0: optimistic far out)"
+        )
     return _block(
         "ok",
         options,
