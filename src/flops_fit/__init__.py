@@ -18,6 +18,7 @@ _API = {
     "write_fit": ("flops_fit.fitting", "write_fit"),
     "read_fit": ("flops_fit.fitting", "read_fit"),
     "predict": ("flops_fit.fitting", "predict"),
+    "predict_loss": ("flops_fit.fitting", "predict_loss"),
     "table": ("flops_fit.tables", "make_tables"),
     "plot": ("flops_fit.figures", "make_figures"),
     "load_config": ("flops_fit.config", "load_config"),

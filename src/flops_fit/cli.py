@@ -40,6 +40,21 @@ class BadArgument(UserError):
         self.command = command
 
 
+def count_type(command: str, option: str):
+    """argparse type of a parameter or token count: a finite number >= 1, else one error line."""
+
+    def parse(value: str) -> float:
+        try:
+            count = float(value)
+        except ValueError:
+            count = math.nan
+        if not (math.isfinite(count) and count >= 1):
+            raise BadArgument(command, f"{option} {value!r} is not a count (allowed: a finite number >= 1, e.g. 7e9)")
+        return count
+
+    return parse
+
+
 def budget_type(command: str, option: str):
     """argparse type of a compute budget: a finite number of FLOPs > 0, else one error line."""
 
@@ -203,6 +218,10 @@ def cmd_predict(args) -> None:
             )
         args.results = str(found[0])
     fit = read_fit(_find_fit(args.results))
+    if args.params is not None or args.tokens is not None:
+        return _predict_loss(fit, args)
+    if not args.budget:
+        raise BadArgument("predict", "give --budget (compute-optimal N*, D*, L*) or --params and --tokens (L(N, D))")
     table = predict(fit, args.budget)
     if args.json:
         from .presentation.predict_text import predictions_json
@@ -210,6 +229,25 @@ def cmd_predict(args) -> None:
         print(json.dumps(predictions_json(table, fit), indent=2))
     else:
         print(format_predictions(table, fit))
+
+
+def _predict_loss(fit: dict, args) -> None:
+    """``flops-fit predict --params N --tokens D``: the loss a run of that size and data should reach."""
+    from .fitting import predict_loss
+    from .presentation.predict_text import format_loss
+
+    if args.params is None or args.tokens is None or args.budget:
+        raise BadArgument("predict", "L(N, D) needs both --params and --tokens, and no --budget")
+    try:
+        table = predict_loss(fit, args.params, args.tokens)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    if args.json:
+        from .presentation.predict_text import predictions_json
+
+        print(json.dumps(predictions_json(table, fit), indent=2))
+    else:
+        print(format_loss(table, fit))
 
 
 def cmd_compare(args) -> None:
@@ -395,9 +433,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--budget",
         type=budget_type("predict", "--budget"),
         action="append",
-        required=True,
         help="compute budget in FLOPs (repeat for several)",
     )
+    p.add_argument("--params", type=count_type("predict", "--params"), action="append",
+                   help="with --tokens: the loss L(N, D) a run of this many parameters reaches (repeat for several)")
+    p.add_argument("--tokens", type=count_type("predict", "--tokens"), action="append",
+                   help="with --params: the run's training tokens (one value, or one per --params)")
     p.add_argument("results", nargs="?", help="results/<study>, its fit/ folder or a fit.json")
     p.add_argument("--json", action="store_true", help="print JSON: one record per budget and approach")
     p.set_defaults(func=cmd_predict)

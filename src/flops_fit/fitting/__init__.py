@@ -71,9 +71,10 @@ from .allocation import evaluate
 from .api import fit_files, fit_runs
 from .fitjson import read_fit, write_fit
 from .options import FitOptions
-from .predict import predict
+from .predict import predict, predict_loss
 from .runs_table import FitError, load_runs
 
 __all__ = [
-    "FitError", "FitOptions", "evaluate", "fit_files", "fit_runs", "load_runs", "predict", "read_fit", "write_fit",
+    "FitError", "FitOptions", "evaluate", "fit_files", "fit_runs", "load_runs", "predict", "predict_loss", "read_fit",
+    "write_fit",
 ]

@@ -10,7 +10,7 @@ import pandas as pd
 from flops_fit import extrapolation
 from flops_fit.approaches import approach_id, approach_key
 
-from . import bootstrap, predictive
+from . import approach3, bootstrap, predictive
 from .allocation import evaluate
 
 
@@ -98,3 +98,58 @@ def _one_budget_out(result: dict, key: str) -> tuple[float, float]:
     last = max(rows, key=lambda e: (e["origin"], -e["budget"]))
     last = min((e for e in rows if e["origin"] == last["origin"]), key=lambda e: e["budget"])
     return 100 * (last["L_pred"] / last["L_obs"] - 1), last["N_pred"] / last["N_obs"]
+
+
+def predict_loss(result: dict, params, tokens) -> pd.DataFrame:
+    """The loss a run of ``params`` parameters trained on ``tokens`` tokens should reach: Approach 3's
+    surface L(N, D) = E + A/N^alpha + B/D^beta (Hoffmann et al. 2022, eq. 2) with an interval built like
+    L*'s (:mod:`.predictive`): the surface's L moved by the offset and drift its rolling backtest measured
+    ``u`` decades beyond the studied compute (u from the run's own C = 6 N D, times the counted-FLOPs
+    factor of its size when the fit counted FLOPs), its scatter, and one run's noise (a single run is
+    what is predicted, not a vertex).  The bootstrap interval of L(N, D) is the floor.
+
+    Rows per (N, D) pair (the two broadcast): params, tokens, compute, approach, L, L_lo, L_hi,
+    L_surface (the surface's own value), tokens_per_param, extrapolation, beyond_data.  Only the
+    surface gives L off the compute-optimal line: Approaches 1 and 2 have no L(N, D).
+    """
+    block = (result.get("approaches") or {}).get(approach_key(3)) or {}
+    if block.get("status") != "ok":
+        why = block.get("reason") or "Approach 3 was not requested"
+        raise ValueError(f"the loss of a given (N, D) needs Approach 3's surface L(N, D); this fit has none ({why})")
+    n, d = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (params, tokens))
+    if n.shape != d.shape and 1 not in (n.size, d.size):
+        raise ValueError(f"give one tokens value, or one per params value: got {n.size} params and {d.size} tokens")
+    n, d = np.broadcast_arrays(n, d)
+    if not (np.all(np.isfinite(n)) and np.all(n > 0) and np.all(np.isfinite(d)) and np.all(d > 0)):
+        raise ValueError(f"params and tokens must be positive and finite; got params={params!r}, tokens={tokens!r}")
+    coefficients = {p: (math.nan if v is None else v) for p, v in block["params"].items()}
+    loss = approach3.loss(coefficients, n, d)
+    compute = 6.0 * n * d * _kappa(block, n)
+    conf = result["options"]["confidence"]
+    samples = {p: _arr(v)[:, None] for p, v in block["bootstrap"]["samples"].items()}
+    boot_lo = boot_hi = np.full(n.shape, np.nan)
+    if samples and len(next(iter(samples.values()))):
+        with np.errstate(all="ignore"):
+            boot_lo, boot_hi = bootstrap.percentile_interval(approach3.loss(samples, n[None, :], d[None, :]), conf)
+    cal = block.get("predictive")
+    lo, hi, point = boot_lo, boot_hi, loss
+    if result.get("options", {}).get("intervals") == "predictive" and cal:
+        noise = result.get("run_noise")
+        cal = dict(cal, sigma_v_L=math.hypot(cal["sigma_v_L"], noise if noise and math.isfinite(noise) else 0.0))
+        point, lo, hi = predictive.prediction(loss, boot_lo, boot_hi, compute, cal, "L", conf)
+    studied = np.asarray(result["budgets"], dtype=float)
+    return pd.DataFrame({
+        "params": n, "tokens": d, "compute": compute, "approach": 3,
+        "L": point, "L_lo": lo, "L_hi": hi, "L_surface": loss, "tokens_per_param": d / n,
+        "extrapolation": extrapolation.factor(compute, studied),
+        "beyond_data": extrapolation.beyond_data(compute, studied),
+        "confidence": conf,
+    })
+
+
+def _kappa(block: dict, n: np.ndarray) -> np.ndarray:
+    """Counted FLOPs per 6ND at sizes ``n`` (1 under the 6ND convention)."""
+    by_size = block.get("flops_per_6ND_by_size") or {}
+    if len(by_size.get("N", ())) and not np.allclose(by_size["kappa"], 1.0):
+        return approach3.kappa_at(n, by_size["N"], by_size["kappa"])
+    return np.ones_like(n)

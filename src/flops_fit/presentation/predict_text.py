@@ -101,3 +101,23 @@ def predictions_json(table, fit=None) -> dict:
             **out,
         }
     return out
+
+
+def format_loss(table, fit=None) -> str:
+    """Plain text for ``flops-fit predict --params N --tokens D``: per run, the loss L(N, D) Approach 3's
+    surface gives with its interval, its compute and how far beyond the studied budgets it lies."""
+    lines = []
+    if fit:
+        view = FitView(fit)
+        conf = view.interval_level
+        method = str(fit.get("intervals_method") or "bootstrap").split(":")[0]
+        lines.append(f"# {view.convention}; Approach 3's L(N, D)" + (f"; [{conf} {method} interval]" if conf else ""))
+    for r in table.itertuples():
+        iv = Interval(float(r.L), float(r.L_lo), float(r.L_hi))
+        how_far = _how_far(table.iloc[[r.Index]])
+        lines.append(
+            f"N = {human(r.params)}, D = {human(r.tokens)} (D/N = {fmt_ratio(r.tokens_per_param)}, "
+            f"C = {sci(r.compute, 3)} FLOPs{how_far}): L = {fmt_loss(iv.value)}"
+            + (f" {interval_text(iv, fmt_loss)}" if iv.has_interval else "")
+        )
+    return "\n".join(lines)
