@@ -47,7 +47,7 @@ def test_defaults_are_filled_in():
             "(allowed keys: branch_fraction, budgets, centred, min_steps, mode, sizes)",
         ),
         (["training", "lr"], "fast", "studies.tiny.training.lr: 'fast' has the wrong type (expected number)"),
-        (["grid", "budgets"], [1e9, -5.0], "budgets[1]: -5.0 is out of range (allowed: a number > 0 and <= 1e+30)"),
+        (["grid", "budgets"], [1e9, -5.0], "budgets[1]: -5.0 is out of range (allowed: a number >= 1000 and <= 1e+30)"),
         (["grid", "sizes"], [], "studies.tiny.grid.sizes: the list is empty"),
         (["model", "mlp"], "relu", "studies.tiny.model.mlp: 'relu' is not allowed (allowed values: gelu, swiglu)"),
         (["accounting", "flops"], "5N", "allowed values: 6N, 6N+attention, chinchilla"),
@@ -90,7 +90,7 @@ def test_snakemake_stops_at_once_with_one_message(workdir):
     proc = snakemake(workdir, "-n", "--cores", "1", check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert "grid.budgets[1]: -1.0 is out of range (allowed: a number > 0 and <= 1e+30)" in out
+    assert "grid.budgets[1]: -1.0 is out of range (allowed: a number >= 1000 and <= 1e+30)" in out
     assert "Traceback" not in out and "File " not in out
     assert not (workdir / "results").exists()
 

@@ -61,7 +61,7 @@ def wait_until(predicate, proc=None, timeout: float = 300.0) -> None:
         (["fit", "confidence"], math.nan, "fit.confidence: nan is not allowed (allowed: a finite number > 0 and < 1)"),
         (["training", "mock", "E"], -math.inf, "training.mock.E: -inf is not allowed"),
         (["model", "kwargs", "dropout"], math.nan, "model.kwargs.dropout: nan is not allowed"),
-        (["grid", "budgets"], [1e300], "grid.budgets[0]: 1e+300 is out of range (allowed: a number > 0 and <= 1e+30)"),
+        (["grid", "budgets"], [1e300], "grid.budgets[0]: 1e+300 is out of range (allowed: a number >= 1000 and <= 1e+30)"),
         (["grid", "budgets"], ["1e12"], "YAML reads 1e12 as text: write it with a dot and a signed exponent"),
     ],
 )

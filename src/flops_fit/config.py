@@ -4,7 +4,13 @@
 One bad key gives one message that names the key, the value and what is allowed; after
 checking, every optional key gets its documented default, so each run's spec is complete.
 NaN and infinity are refused everywhere: JSON-schema bounds compare false with NaN, so the
-schema alone would let ``lr: .nan`` through to every run.
+schema alone would let ``lr: .nan`` through to every run. Every number has a range that makes
+sense in the schema (an absurd one -- ``eval_points: 100000000``, ``lr_min: 1e300``, a seed
+torch cannot take -- is refused here, not by the job that trips over it), and keys that
+constrain each other (warmup + decay, head_dim vs the widths) are checked together after it.
+A YAML file is read strictly: a key given twice in one mapping (two ``grid:`` blocks, of which
+YAML would silently keep the last) is refused naming the key and both lines, and so are a file
+that is not UTF-8 and a file whose top level is not a mapping.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from pathlib import Path
 
 SCHEMA = "config.schema.yaml"
 """The config schema, a resource of this package (the one source of truth; the Snakefile uses it too)."""
+SEED_MAX = 0xFFFF_FFFF_FFFF_FFFF
+"""The largest seed: torch.manual_seed takes [-2^63, 2^64 - 1], the schema's seeds are >= 0."""
 
 
 class ConfigError(ValueError):
@@ -43,18 +51,75 @@ def schema_defaults(block: str) -> dict:
     return {key: node["default"] for key, node in props.items() if "default" in node}
 
 
-def load_config(path: str | Path) -> dict:
-    """Read a YAML config file, check it and fill in defaults."""
+def load_yaml(path: str | Path):
+    """The YAML document in the file ``path``, read strictly: UTF-8, and no key twice in one
+    mapping. ConfigError in one line naming the file (and the key and lines) otherwise."""
     import yaml
 
     try:
-        with open(path) as fh:
-            config = yaml.safe_load(fh)
+        with open(path, "rb") as fh:
+            raw = fh.read()
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a directory, not a YAML file") from None
+    except OSError as err:
+        raise ConfigError(f"config file {path} cannot be read: {err.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (byte 0x{raw[err.start]:02x} on line {line}); save it as "
+            f"UTF-8, e.g. iconv -f latin1 -t utf-8 {path} > fixed.yaml"
+        ) from None
+    try:
+        return yaml.load(text, Loader=_strict_loader())  # noqa: S506 (a SafeLoader subclass)
+    except _DuplicateKey as err:
+        raise ConfigError(f"config file {path}: {err}") from None
     except yaml.YAMLError as err:
-        raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
-    return check_config(config or {})
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        what = " ".join(str(getattr(err, "problem", None) or err).split())
+        raise ConfigError(f"config file {path} is not valid YAML{where}: {what}") from None
+
+
+def load_config(path: str | Path) -> dict:
+    """Read a YAML config file (strictly: :func:`load_yaml`), check it and fill in defaults."""
+    config = load_yaml(path)
+    return check_config({} if config is None else config)
+
+
+class _DuplicateKey(Exception):
+    """A key given twice in one YAML mapping (raised while loading, reported with the file)."""
+
+
+@functools.cache
+def _strict_loader():
+    """yaml.SafeLoader that refuses a key given twice in one mapping (YAML keeps the last one
+    silently: a second ``grid:`` block would replace the first without a word)."""
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            if isinstance(node, yaml.MappingNode):
+                seen: dict = {}
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor` may be overridden
+                        continue
+                    key = self.construct_object(key_node, deep=True)
+                    try:
+                        first = seen.setdefault(key, key_node.start_mark.line + 1)
+                    except TypeError:  # an unhashable key: SafeLoader's own error follows
+                        continue
+                    if first != key_node.start_mark.line + 1:
+                        raise _DuplicateKey(
+                            f"key {key!r} is given twice (lines {first} and {key_node.start_mark.line + 1}); "
+                            "YAML would keep only the last one: merge the two or delete one"
+                        )
+            return super().construct_mapping(node, deep)
+
+    return StrictLoader
 
 
 def check_config(config: dict, schema: dict | None = None) -> dict:
@@ -62,14 +127,18 @@ def check_config(config: dict, schema: dict | None = None) -> dict:
     import jsonschema
 
     schema = schema or load_schema()
+    if not isinstance(config, dict):
+        raise ConfigError(f"config error at (top level): a {type(config).__name__} is not a config "
+                          "(expected a mapping with keys active_studies and studies)")
     config = _resolve_like(config)
     _check_finite(config, [], schema)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(e.absolute_path)))
     if errors:
         raise ConfigError(_describe(jsonschema.exceptions.best_match(errors)))
+    given = {name for name, study in config["studies"].items() if "head_dim" in (study.get("model") or {})}
     config = _with_defaults(copy.deepcopy(config), schema, schema)
-    _check_semantics(config)
+    _check_semantics(config, given)
     return config
 
 
@@ -130,7 +199,8 @@ def _describe(err) -> str:
         missing = [k for k in spec if k not in value]
         return f"config error at {key}: missing required key {', '.join(map(repr, missing))}"
     if rule in _BOUNDS:
-        return f"config error at {key}: {value!r} is out of range (allowed: {_allowed_range(err.schema)})"
+        kind = "an integer" if err.schema.get("type") == "integer" else "a number"
+        return f"config error at {key}: {value!r} is out of range (allowed: {_allowed_range(err.schema, kind)})"
     if rule == "minItems":
         return f"config error at {key}: the list is empty (give at least {spec} item{'s' * (spec > 1)})"
     if rule == "uniqueItems":
@@ -221,7 +291,7 @@ def default_lr_scaling(study: dict) -> str:
     return "sweep" if built_in and real and study["grid"].get("mode") != "adaptive" else "constant"
 
 
-def _check_semantics(config: dict) -> None:
+def _check_semantics(config: dict, head_dim_given: set = frozenset()) -> None:
     studies = config["studies"]
     for name in config["active_studies"]:
         if name not in studies:
@@ -260,9 +330,43 @@ def _check_semantics(config: dict) -> None:
                 "first guess of N*), not grid.sizes"
             )
         _check_code_keys(name, study)
+        _check_related_numbers(name, study, name in head_dim_given)
         study["data"].setdefault("name", study["data"]["source"])
         if study["data"]["source"] == "text_files" and not study["data"]["files"]:
             raise ConfigError(f"config error at studies.{name}.data.files: source text_files needs a list of files")
+
+
+def _check_related_numbers(name: str, study: dict, head_dim_given: bool = True) -> None:
+    """Numbers that are each in range but do not fit together: a wsd warmup and cooldown that
+    overlap, a head_dim (given, not the default 16 of a tiny study) wider than every model of the
+    grid, patches that do not tile the image, seeds of a learning-rate sweep past torch's largest."""
+    where = f"config error at studies.{name}"
+    training, model, grid = study["training"], study["model"], study["grid"]
+    if training["schedule"] == "wsd":
+        warmup, decay = training["warmup_fraction"], training["decay_fraction"]
+        if warmup + decay > 1:
+            raise ConfigError(
+                f"{where}.training: warmup_fraction {warmup:g} + decay_fraction {decay:g} = {warmup + decay:g} "
+                "exceeds 1: the warmup and the cooldown of schedule wsd would overlap (allowed: a sum <= 1)"
+            )
+    family = model.get("family", "gpt")
+    if head_dim_given and family in BUILT_IN_FAMILIES and "sizes" in grid and model["head_dim"] > max(grid["sizes"]):
+        raise ConfigError(
+            f"{where}.model.head_dim: {model['head_dim']} is wider than every model of grid.sizes (the widest "
+            f"is {max(grid['sizes'])}): each would get one head of its full width (allowed: 1 to {max(grid['sizes'])})"
+        )
+    if family == "vit" and "patch_size" in model:
+        from .sources import IMAGE_SOURCES
+
+        side = IMAGE_SOURCES.get(study["data"]["source"], {}).get("image_size")
+        if side and side % model["patch_size"]:
+            allowed = ", ".join(str(p) for p in range(1, side + 1) if side % p == 0)
+            raise ConfigError(f"{where}.model.patch_size: {model['patch_size']} does not tile the {side}x{side} "
+                              f"images of {study['data']['source']} (allowed values: {allowed})")
+    seeds = (study.get("lr_sweep") or {}).get("seeds") or 1
+    if study["seed"] + seeds - 1 > SEED_MAX:
+        raise ConfigError(f"{where}.seed: {study['seed']} + lr_sweep.seeds {seeds} - 1 passes torch's largest "
+                          f"seed (allowed: 0 to {SEED_MAX - seeds + 1})")
 
 
 def _check_code_keys(name: str, study: dict) -> None:
