@@ -23,13 +23,15 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])),
     PATH=os.pathsep.join([os.environ.get("PATH", ""), str(Path(workflow.basedir) / "workflow" / "bin")]),
 )
-from flops_fit.config import ConfigError, check_config  # noqa: E402
+from flops_fit.config import ConfigError, check_config, load_yaml  # noqa: E402
 
 
 configfile: "config/config.yaml"
 
 
 try:
+    for _path in workflow.configfiles:  # read strictly: a key given twice is refused, not dropped
+        load_yaml(_path)
     CONFIG = check_config(config)  # schema: src/flops_fit/config.schema.yaml
 except ConfigError as err:
     sys.exit(f"flops-fit: {err}")

@@ -55,7 +55,7 @@ def wait_until(predicate, proc=None, timeout: float = 300.0) -> None:
 @pytest.mark.parametrize(
     ("path", "value", "expected"),
     [
-        (["training", "lr"], math.nan, "studies.tiny.training.lr: nan is not allowed (allowed: a finite number > 0)"),
+        (["training", "lr"], math.nan, "studies.tiny.training.lr: nan is not allowed (allowed: a finite number > 0 and <= 10)"),
         (["grid", "budgets"], [1e9, math.inf], "studies.tiny.grid.budgets[1]: inf is not allowed"),
         (["training", "divergence_factor"], math.nan, "training.divergence_factor: nan is not allowed"),
         (["fit", "confidence"], math.nan, "fit.confidence: nan is not allowed (allowed: a finite number > 0 and < 1)"),
@@ -84,7 +84,7 @@ def test_snakemake_refuses_a_nan_learning_rate_before_any_job(workdir):
     proc = snakemake(workdir, "-n", "--cores", "1", check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert "config error at studies.tiny.training.lr: nan is not allowed (allowed: a finite number > 0)" in out
+    assert "config error at studies.tiny.training.lr: nan is not allowed (allowed: a finite number > 0 and <= 10)" in out
     assert "Traceback" not in out
 
 
@@ -105,7 +105,7 @@ def test_predict_refuses_bad_budgets_with_one_line(budget, capsys, tmp_path):
     err = capsys.readouterr().err
     assert err == (
         f"flops-fit predict: error: --budget {budget!r} is not a compute budget "
-        "(allowed: a finite number of FLOPs > 0, e.g. 1e21)\n"
+        "(allowed: a number of FLOPs >= 1e3 and <= 1e30, e.g. 1e21)\n"
     )
 
 

@@ -55,26 +55,65 @@ def count_type(command: str, option: str):
     return parse
 
 
+BUDGET_RANGE = (1e3, 1e30)
+"""Compute budgets a command takes: a thousand FLOPs (less trains nothing) to the config
+schema's largest, 1e30 (~1e5 x GPT-4). A budget outside it is a typo (1e-300, 1e300), not a plan."""
+
+
 def budget_type(command: str, option: str):
-    """argparse type of a compute budget: a finite number of FLOPs > 0, else one error line."""
+    """argparse type of a compute budget: a number of FLOPs in BUDGET_RANGE, else one error line."""
 
     def parse(value: str) -> float:
         try:
             flops = float(value)
         except ValueError:
             flops = math.nan
-        if not (math.isfinite(flops) and flops > 0):
-            allowed = "a finite number of FLOPs > 0, e.g. 1e21"
+        if not (math.isfinite(flops) and BUDGET_RANGE[0] <= flops <= BUDGET_RANGE[1]):
+            allowed = "a number of FLOPs >= 1e3 and <= 1e30, e.g. 1e21"
             raise BadArgument(command, f"{option} {value!r} is not a compute budget (allowed: {allowed})")
         return flops
 
     return parse
 
 
-def _read_spec(value: str) -> dict:
-    """A run spec given inline as JSON or as the path of a JSON file."""
-    text = value if value.lstrip().startswith("{") else Path(value).read_text()
-    return json.loads(text)
+def int_type(command: str, option: str, lo: int, hi: int):
+    """argparse type of an integer in [lo, hi] (a seed: torch's and numpy's range), else one error line."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if number is None or not lo <= number <= hi:
+            what = "is out of range" if number is not None else "is not an integer"
+            raise BadArgument(command, f"{option} {value!r} {what} (allowed: an integer >= {lo} and <= {hi})")
+        return number
+
+    return parse
+
+
+SEED_MAX = 0xFFFF_FFFF_FFFF_FFFF  # config.SEED_MAX (not imported here: the parser starts without the config)
+
+
+def _out_folder(option: str, path: str) -> None:
+    """Refuse an output folder that is an existing file, before any work is done."""
+    if path and Path(path).exists() and not Path(path).is_dir():
+        raise UserError(f"{option} {path} is a file; give a folder (it is created when missing)")
+
+
+def _read_spec(value: str, option: str = "--spec") -> dict:
+    """A run spec given inline as JSON or as the path of a JSON file (a regular file: a FIFO would block)."""
+    if value.lstrip().startswith(("{", "[")):
+        text = value
+    elif Path(value).is_file():
+        text = Path(value).read_text(encoding="utf-8", errors="replace")
+    else:
+        what = "a folder" if Path(value).is_dir() else "not a file" if Path(value).exists() else "missing"
+        raise UserError(f"{option} {value}: {what} (give a JSON file or inline JSON)")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise UserError(f"{option}: not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})") from None
 
 
 def cmd_plan(args) -> None:
@@ -112,8 +151,22 @@ def cmd_prepare_data(args) -> None:
 
 
 def cmd_train(args) -> None:
+    from .training.spec import SpecError, check_spec
+
     spec = _read_spec(args.spec)
-    start = _read_spec(args.start) if args.start else None  # the trunk marker (flops_fit.branches)
+    try:  # as data only: nothing it names is imported here
+        described = check_spec(spec)
+    except SpecError as err:
+        raise UserError(str(err)) from None
+    if args.check:
+        print(f"spec OK: {described}")
+        return
+    if not args.out:
+        raise UserError("give --out (the run JSON to write), or --check to check the spec only")
+    kept = bool(args.checkpoint_dir)  # the pipeline's side folder also keeps the finished JSON (finished.py)
+    if not kept:  # a folder beside the run JSON, removed at the end: a rerun of the same command resumes
+        args.checkpoint_dir = f"{args.out}.checkpoints"
+    start = _read_spec(args.start, "--start") if args.start else None  # the trunk marker (flops_fit.branches)
     trunk = spec.get("trunk") or {}
     origin = trunk.get("previous") if spec.get("kind") == "trunk" else trunk.get("id")
     if origin and start is None:  # a branch, or a trunk segment after the first
@@ -140,7 +193,7 @@ def cmd_train(args) -> None:
     except Preempted as err:  # SIGTERM: checkpointed; a resubmitted job resumes from it
         print(f"flops-fit train: preempted: {err}", file=sys.stderr, flush=True)
         sys.exit(EXIT_PREEMPTED)
-    if args.checkpoint_dir and os.environ.get("RANK", "0") == "0" and Path(args.out).is_file():
+    if kept and os.environ.get("RANK", "0") == "0" and Path(args.out).is_file():
         try:  # for a rerun of this job (Snakemake after kill -9, or remade data): see flops_fit.finished
             finished.keep(spec, args.data, args.out, args.checkpoint_dir)
         except OSError as err:
@@ -186,6 +239,7 @@ def cmd_fit(args) -> None:
     from .fitting import fit_files
     from .fitting.summary import summary
 
+    _out_folder("--out", args.out)  # before the fit, not after it
     result = fit_files(args.runs, args.curves, args.out, _fit_options(args))
     for line in result["warnings"]:
         print(f"warning: {line}", file=sys.stderr)
@@ -223,12 +277,26 @@ def cmd_predict(args) -> None:
     if not args.budget:
         raise BadArgument("predict", "give --budget (compute-optimal N*, D*, L*) or --params and --tokens (L(N, D))")
     table = predict(fit, args.budget)
+    _say_far_below(fit, args.budget)
     if args.json:
         from .presentation.predict_text import predictions_json
 
         print(json.dumps(predictions_json(table, fit), indent=2))
     else:
         print(format_predictions(table, fit))
+
+
+def _say_far_below(fit: dict, budgets) -> None:
+    """A warning on stderr for budgets far below the smallest studied one (far above, the table
+    says so itself): the law was fitted on none of that range."""
+    from .extrapolation import FAR
+
+    studied = [float(b) for b in fit.get("budgets") or [] if isinstance(b, int | float) and b > 0]
+    for budget in budgets if studied else ():
+        if budget * FAR < min(studied):
+            print(f"flops-fit predict: warning: --budget {budget:g} is {min(studied) / budget:.3g}x below the "
+                  f"smallest studied budget ({min(studied):g}): far outside the data, a rough guide",
+                  file=sys.stderr)  # fmt: skip
 
 
 def _predict_loss(fit: dict, args) -> None:
@@ -254,6 +322,7 @@ def cmd_compare(args) -> None:
     from .fitting.compare import compare, load_study
     from .presentation.compare_text import format_comparison
 
+    _out_folder("--out", args.out)
     base, var = load_study(_find_fit(args.baseline)), load_study(_find_fit(args.variant))
     if args.confidence is not None and not 0 < args.confidence < 1:
         raise UserError(f"--confidence {args.confidence!r} must lie strictly between 0 and 1 (e.g. 0.9)")
@@ -376,11 +445,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_prepare_data)
 
     p = sub.add_parser("train", help="train one run and write its loss JSON")
-    p.add_argument("--spec", required=True, help="run spec: inline JSON or a JSON file")
+    p.add_argument("--spec", required=True, help="run spec: inline JSON or a JSON file (a custom model's "
+                   "model.class, model.loss and data.custom.loader are imported and run: check with --check)")
+    p.add_argument("--check", action="store_true",
+                   help="only check the spec, as data (nothing imported, no torch), and name the code it would import")
     p.add_argument("--data", help="prepared data folder (train.bin, val.bin, meta.json)")
-    p.add_argument("--out", required=True, help="the run JSON to write")
-    p.add_argument("--checkpoint-dir", help="side folder for checkpoints (resume)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--out", help="the run JSON to write")
+    p.add_argument("--checkpoint-dir", help="side folder for checkpoints (resume; default: OUT.checkpoints)")
+    p.add_argument("--threads", type=int_type("train", "--threads", 1, 1024), default=1,
+                   help="torch threads (default 1)")
     p.add_argument("--start", help="the trunk marker JSON a cooldown branch or trunk segment starts from")
     p.set_defaults(func=cmd_train)
 
@@ -415,7 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--approaches", type=int, nargs="+", choices=APPROACH_IDS, help="Hoffmann et al. 2022, §3.1-3.3")
     p.add_argument("--bootstrap", type=int, help="bootstrap resamples, 0 for none")
     p.add_argument("--confidence", type=float, help="interval mass")
-    p.add_argument("--seed", type=int, help="bootstrap seed")
+    p.add_argument("--seed", type=int_type("fit", "--seed", 0, SEED_MAX), help="bootstrap seed")
     p.add_argument("--backtest-holdout", type=int, help="largest budgets held out")
     p.add_argument("--intervals", choices=["predictive", "bootstrap"],
                    help="predictive (calibrated by the study's own backtests) or bootstrap (run noise only)")
@@ -457,7 +530,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--approach", type=int, action="append", choices=APPROACH_IDS,
                    help="approach to compare (repeat; default: every approach both studies fitted)")
     p.add_argument("--confidence", type=float, help="interval mass (default: the baseline fit's)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the pairing of the two studies' replicates")
+    p.add_argument("--seed", type=int_type("compare", "--seed", 0, SEED_MAX), default=0,
+                   help="seed of the pairing of the two studies' replicates")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
     p.add_argument("--out", help="also write compare.json, comparison.{csv,md,tex,html}, multiplier.<fmt> here")
     p.add_argument("--formats", nargs="+", default=["pdf", "png"], choices=["pdf", "png", "svg"])

@@ -137,7 +137,12 @@ def study_status(results_dir: str | os.PathLike, study: str, plan_tsv: str | os.
     (a list of ``{run_id, budget, state, flops_planned, flops_spent, detail}``).
     """
     root = Path(results_dir) / study
+    if not root.is_dir():  # FileNotFoundError: the command line prints it as one line, exit 2
+        what = "a file" if root.exists() else "missing"
+        raise FileNotFoundError(f"{root} is {what}: give a study's results folder, e.g. results/shakespeare")
     plan_tsv = Path(plan_tsv) if plan_tsv else root / "plan.tsv"
+    if not plan_tsv.is_file():
+        raise FileNotFoundError(f"{root} has no {plan_tsv.name}: run snakemake (or flops-fit plan --out) first")
     plan = _read_plan(plan_tsv)
     runs_dir, ckpt_root = root / "runs", root / "checkpoints"
     logs_by_run = _logs_by_run(root / "logs")
