@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import glob
 import importlib.util
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +61,21 @@ def source_files(data: dict) -> list[Path]:
     files = sorted(path for path in matches if not path.is_dir())
     if not files:
         raise DataError(f"data.files {data['files']} match no file")
+    for path in files:  # never opened otherwise: reading a FIFO or a device would block or never end
+        if not path.is_file():
+            what = "a broken link" if not path.exists() else f"a {_kind(path)}, not a regular file"
+            raise DataError(f"data.files: {path} is {what}; list regular text files only")
     return files
+
+
+def _kind(path: Path) -> str:
+    """'FIFO', 'socket', 'device' or 'special file' (for a message about a non-regular file)."""
+    mode = path.stat().st_mode
+    for test, name in ((stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "device"),
+                       (stat.S_ISBLK, "device")):  # fmt: skip
+        if test(mode):
+            return name
+    return "special file"
 
 
 def read_document(path: Path) -> bytes:
@@ -75,6 +90,10 @@ def read_document(path: Path) -> bytes:
         ) from None
     except OSError as err:
         raise DataError(f"data.files: cannot read {path}: {err.strerror}") from None
+    if "\0" in text:  # valid UTF-8, yet no text: a binary file or a disk image of zeros
+        offset = len(text[: text.index("\0")].encode("utf-8"))
+        raise DataError(f"data.files: {path} holds NUL bytes (the first at offset {offset}): it is binary, "
+                        "not text; leave it out")  # fmt: skip
     return ("\n".join(line.rstrip() for line in text.splitlines()) + "\n").encode("utf-8")
 
 

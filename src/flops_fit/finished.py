@@ -16,6 +16,11 @@ the prepared data files' bytes, of the flops_fit sources and of the torch versio
 JSON is copied to the output byte for byte and no step is trained. A deleted run JSON therefore
 comes back as it was when nothing changed; delete ``results/<study>/checkpoints/<run_id>/`` to
 retrain such a run anyway.
+
+The key file also holds the sha256 of the kept JSON: a kept copy that was damaged since (a full
+disk, a bad copy, an edit) is reported, deleted with its key and the run trains again -- never
+copied back, where aggregate would set it aside as corrupt and the next invocation copy it back
+again, forever.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from .io import atomic_write_text
@@ -68,14 +74,44 @@ def run_key(spec: dict, data_dir) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def reuse(spec: dict, data_dir, out_json, checkpoint_dir) -> bool:
-    """Copy the kept JSON of this very run (same spec, same data) to ``out_json``; True if done."""
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def reuse(spec: dict, data_dir, out_json, checkpoint_dir, log=_warn) -> bool:
+    """Copy the kept JSON of this very run (same spec, same data) to ``out_json``; True if done.
+    A kept JSON that is damaged is reported through ``log`` and deleted with its key (False)."""
     folder = Path(checkpoint_dir)
     kept, key = folder / RUN_FILE, folder / KEY_FILE
-    if not (kept.is_file() and key.is_file()) or key.read_text().strip() != run_key(spec, data_dir):
+    if not (kept.is_file() and key.is_file()):
         return False
-    atomic_write_text(out_json, kept.read_text())
+    lines = key.read_text(errors="replace").split()
+    if not lines or lines[0] != run_key(spec, data_dir):
+        return False
+    blob = kept.read_bytes()
+    problem = _damage(blob, lines[1] if len(lines) > 1 else None, spec)
+    if problem:
+        log(f"{kept} is corrupt ({problem}); deleted with its key, the run trains again")
+        key.unlink(missing_ok=True)
+        kept.unlink(missing_ok=True)
+        return False
+    atomic_write_text(out_json, blob.decode("utf-8"))
     return True
+
+
+def _damage(blob: bytes, sha256: str | None, spec: dict) -> str | None:
+    """What is wrong with a kept run JSON, or None: its sha256 (when the key holds one) and its content."""
+    if sha256 is not None and hashlib.sha256(blob).hexdigest() != sha256:
+        return "its sha256 is not the one kept in its key"
+    try:
+        run = json.loads(blob.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        return f"not JSON: {type(err).__name__}"
+    if not isinstance(run, dict) or not {"status", "final"} <= set(run):
+        return "not a run JSON: no status and final"
+    if spec.get("run_id") is not None and run.get("run_id", spec["run_id"]) != spec["run_id"]:
+        return f"the JSON of run {run.get('run_id')!r}, not {spec['run_id']!r}"
+    return None
 
 
 def keep(spec: dict, data_dir, out_json, checkpoint_dir) -> None:
@@ -86,4 +122,5 @@ def keep(spec: dict, data_dir, out_json, checkpoint_dir) -> None:
     tmp = folder / f".{RUN_FILE}.tmp"
     shutil.copyfile(out_json, tmp)
     os.replace(tmp, folder / RUN_FILE)
-    atomic_write_text(folder / KEY_FILE, run_key(spec, data_dir) + "\n")
+    digest = hashlib.sha256((folder / RUN_FILE).read_bytes()).hexdigest()
+    atomic_write_text(folder / KEY_FILE, f"{run_key(spec, data_dir)}\n{digest}\n")

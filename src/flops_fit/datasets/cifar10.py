@@ -43,7 +43,14 @@ def read_split(
 
     root = Path(root)
     if download:  # torchvision downloads when missing and checks every file's md5
-        ds = CIFAR10(str(root), train=train, download=True)
+        try:
+            ds = CIFAR10(str(root), train=train, download=True)
+        except (OSError, RuntimeError) as err:  # URLError is an OSError; a bad checksum a RuntimeError
+            reason = " ".join(str(getattr(err, "reason", None) or err).split())
+            raise ValueError(
+                f"data.cifar10: could not download CIFAR-10 into {root} ({reason}); without a network, unpack "
+                f"{CIFAR10.url} into {root} (it holds cifar-10-batches-py) and set data.cifar10.download: false"
+            ) from None
         images = np.asarray(ds.data, dtype=np.uint8).transpose(0, 3, 1, 2)  # HWC -> CHW
         labels, classes = np.asarray(ds.targets, dtype=np.int64), list(ds.classes)
     else:
