@@ -118,7 +118,8 @@ def synthetic_study(seed: int) -> tuple[str, pd.DataFrame, dict]:
 
 def _observed(runs: pd.DataFrame, bootstrap: int) -> tuple[dict, dict]:
     """Each budget's vertex (N*, L*) and its own bootstrap standard error (log units)."""
-    full = fit_runs(runs, None, FitOptions(approaches=(2,), bootstrap=bootstrap, backtest_holdout=0))
+    full = fit_runs(runs, None, FitOptions(approaches=(2,), bootstrap=bootstrap, backtest_holdout=0,
+                                           keep_flagged=True))  # the yardstick: every run given
     z = 2 * NormalDist().inv_cdf(0.95)
     used = [b for b in full["approaches"]["approach2"]["budgets"] if b["included"]]
     se = {b["budget"]: (math.log(b["N_opt_hi"] / b["N_opt_lo"]) / z, math.log(b["L_opt_hi"] / b["L_opt_lo"]) / z)
@@ -137,9 +138,10 @@ def _within(pred, lo, hi, obs, se, typical) -> bool:
 
 
 def backtests(name: str, runs: pd.DataFrame, truth: dict | None, approaches, bootstrap: int,
-              reference: pd.DataFrame | None = None) -> list[dict]:
+              reference: pd.DataFrame | None = None, keep_flagged: bool = False) -> list[dict]:
     """Hold out the largest 1, then 2 budgets whose optimum is known (``truth``, or the vertices of
-    ``reference``'s budgets); one row per (holdout, budget, approach)."""
+    ``reference``'s budgets); one row per (holdout, budget, approach).  ``keep_flagged``: fit the
+    runs that quality control flags too (benchmarks/bench_quality.py compares)."""
     warnings.filterwarnings("ignore")
     target, se = (truth, {}) if truth is not None else _observed(runs if reference is None else reference, bootstrap)
     measured = _observed(runs, bootstrap)[0] if truth is not None else {}  # what a new IsoFLOP profile measures
@@ -149,7 +151,8 @@ def backtests(name: str, runs: pd.DataFrame, truth: dict | None, approaches, boo
         held = usable[-h:]
         train = runs[runs["budget"] < held[0] * 0.95]  # everything below the first held-out budget
         try:
-            res = fit_runs(train, None, FitOptions(approaches=approaches, bootstrap=bootstrap, backtest_holdout=0))
+            res = fit_runs(train, None, FitOptions(approaches=approaches, bootstrap=bootstrap, backtest_holdout=0,
+                                                   keep_flagged=keep_flagged))
         except ValueError as exc:
             rows.append({"study": name, "holdout": h, "error": str(exc)})
             continue

@@ -8,6 +8,7 @@ from flops_fit.fitting import FitError, FitOptions, approach2, fit_runs, predict
 from flops_fit.fitting.synthetic import CHINCHILLA, isoflop_study, law
 
 OPTS = FitOptions(approaches=(2,), bootstrap=0, backtest_holdout=0)
+KEPT = FitOptions(approaches=(2,), bootstrap=0, backtest_holdout=0, keep_flagged=True)  # Approach 2 alone judges
 
 
 def test_parabola_vertex_exact():
@@ -52,7 +53,7 @@ def test_budget_with_minimum_outside_is_excluded_from_the_fit():
     runs, _ = isoflop_study(CHINCHILLA, np.geomspace(1e18, 1e21, 4), sizes=7, noise=0.0)
     # one more budget whose sizes all lie 1.5-3.5 decades above its optimum: vertex outside
     bad, _ = isoflop_study(CHINCHILLA, [1e17], sizes=7, offset=2.5, noise=0.0)
-    res = fit_runs(pd.concat([bad, runs]), None, OPTS)
+    res = fit_runs(pd.concat([bad, runs]), None, KEPT)
     block = res["approaches"]["approach2"]
     assert len(block["excluded_budgets"]) == 1
     assert "sampled size" in block["excluded_budgets"][0]["reason"]
@@ -68,7 +69,7 @@ def test_fewer_than_two_usable_budgets_is_an_error():
         sel = runs["budget"] == c
         keep |= sel & (runs["params"] >= runs.loc[sel, "params"].max())  # one size only
     with pytest.raises(FitError, match="Approach 2 needs >= 2 usable budgets"):
-        fit_runs(runs[keep], None, OPTS)
+        fit_runs(runs[keep], None, KEPT)
 
 
 def test_per_budget_intervals_and_bootstrap_unit():
@@ -104,7 +105,7 @@ def test_failed_approach2_is_recorded_when_another_approach_fits():
     for c in runs["budget"].unique()[1:]:
         sel = runs["budget"] == c
         keep |= sel & (runs["params"] >= runs.loc[sel, "params"].max())
-    res = fit_runs(runs[keep], None, FitOptions(approaches=(2, 3), bootstrap=0, backtest_holdout=0))
+    res = fit_runs(runs[keep], None, FitOptions(approaches=(2, 3), bootstrap=0, backtest_holdout=0, keep_flagged=True))
     assert res["approaches"]["approach2"]["status"] == "failed"
     assert "Approach 2 needs >= 2 usable budgets" in res["approaches"]["approach2"]["reason"]
     assert res["approaches"]["approach3"]["status"] == "ok"

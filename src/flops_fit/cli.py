@@ -499,6 +499,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="warn (in fit.json) about runs that repeat their data more than this many epochs")
     p.add_argument("--effective-data", action="store_true", default=None,
                    help="fit on the effective data D' of repeated epochs (Muennighoff et al. 2023)")
+    p.add_argument("--keep-flagged", action="store_true", default=None,
+                   help="fit the runs and budgets that quality control flags (fit.json lists them either way)")
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("predict", help="compute-optimal N*, D*, L* for a budget")

@@ -10,7 +10,7 @@ import pandas as pd
 
 from flops_fit.approaches import approach_id, approach_key
 
-from . import approach1, approach2, approach3, backtest, bootstrap, diagnostics, powerlaw, predictive, vpnls
+from . import approach1, approach2, approach3, backtest, bootstrap, diagnostics, powerlaw, predictive, quality, vpnls
 from .allocation import evaluate
 from .fitjson import to_jsonable, write_fit
 from .options import FitOptions
@@ -264,6 +264,7 @@ def _fit_runs(runs_df, curves_df, options: FitOptions) -> dict:
     runs_df, curves_df = load_runs(runs_df, curves_df)
     table, excluded = prepare_runs(runs_df, options.params, options.flops)
     table, budget_warnings = assign_budgets(table)
+    table, qc = quality.apply(table, options.keep_flagged)  # flagged runs and budgets out (quality.py)
     budgets = sorted(table["budget"].unique().tolist())
     if len(budgets) < 2:
         raise FitError(
@@ -334,6 +335,7 @@ def _fit_runs(runs_df, curves_df, options: FitOptions) -> dict:
         "runs": {k: table[k].tolist() for k in ("run_id", "N", "D", "C", "L", "budget", "budget_id")},
         "excluded_runs": excluded,
         "budget_warnings": budget_warnings,
+        "quality": qc,
         "run_noise": noise,
         "approaches": approaches,
         "backtest": bt,

@@ -42,6 +42,8 @@ class FitOptions:
                       projection, Czech et al. 2026; fitting/vpnls.py).
     max_epochs        warn about runs that repeat their data more than this (Muennighoff et al. 2023).
     effective_data    fit on the effective data D' of repeated epochs (Muennighoff et al. 2023).
+    keep_flagged      keep the runs and budgets quality control flags (fitting/quality.py): listed in
+                      fit.json's ``quality`` block either way, excluded from the fit unless this is set.
     predict_budgets   budgets of predictions.csv; None: the studied ones, 10x and 100x the largest.
     approach3_starts  L-BFGS runs from this many best starts of Chinchilla's grid (None: all 4,500).
     """
@@ -58,6 +60,7 @@ class FitOptions:
     approach3_method: str = _default("approach3_method")
     max_epochs: float = _default("max_epochs")
     effective_data: bool = _default("effective_data")
+    keep_flagged: bool = _default("keep_flagged")
     predict_budgets: tuple[float, ...] | None = None
     approach3_starts: int | None = 64
 
@@ -93,6 +96,8 @@ class FitOptions:
             raise FitError(f"option huber_delta={self.huber_delta!r} must be > 0")
         if not (isinstance(self.max_epochs, int | float) and math.isfinite(self.max_epochs) and self.max_epochs > 0):
             raise FitError(f"option max_epochs={self.max_epochs!r} must be a number > 0")
+        if not isinstance(self.keep_flagged, bool):
+            raise FitError(f"option keep_flagged={self.keep_flagged!r} must be true or false")
         if self.predict_budgets is not None:
             c = [float(x) for x in self.predict_budgets]
             if not c or not all(math.isfinite(x) and x > 0 for x in c):

@@ -6,6 +6,8 @@ import math
 
 from flops_fit.approaches import approach_id, approach_of
 
+from . import quality
+
 
 def _iv(value, interval) -> str:
     lo, hi = (interval or [None, None])[:2]
@@ -67,6 +69,7 @@ def summary(result: dict) -> str:
         )
     for run in result.get("excluded_runs") or []:
         lines.append(f"  excluded run {run['run_id']}: {run['reason']}")
+    lines += [f"  quality control: {line}" for line in quality.messages(result.get("quality"))]
     for w in result.get("budget_warnings") or []:
         lines.append(f"  warning: {w}")
     for d in result.get("diagnostics") or []:

@@ -1,0 +1,131 @@
+"""Automatic run quality control (flops_fit.fitting.quality): real fits of synthetic studies with
+planted faults; what is flagged, why, and what the fit recovers without it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flops_fit.cli import _fit_options, build_parser
+from flops_fit.fitting import FitError, FitOptions, fit_runs
+from flops_fit.fitting.summary import summary
+from flops_fit.fitting.synthetic import CHINCHILLA, isoflop_study, law
+
+BUDGETS = np.geomspace(1e18, 1e21, 5)
+TRUE_A = law(**CHINCHILLA)["a"]
+
+
+def _opts(**kw) -> FitOptions:
+    return FitOptions(**{"approaches": (2,), "bootstrap": 0, "backtest_holdout": 0, **kw})
+
+
+def _study(seed: int = 1, noise: float = 0.005, **kw) -> pd.DataFrame:
+    return isoflop_study(CHINCHILLA, BUDGETS, sizes=7, noise=noise, seed=seed, **kw)[0]
+
+
+def _plant(runs: pd.DataFrame, budget_rank: int, size_rank: int, factor: float) -> tuple[pd.DataFrame, str]:
+    """``runs`` with one run's loss multiplied by ``factor``; (runs, its run_id)."""
+    runs = runs.copy()
+    c = sorted(runs["budget"].unique())[budget_rank]
+    i = runs.index[runs["budget"] == c][size_rank]
+    runs.loc[i, "loss"] *= factor
+    return runs, runs.loc[i, "run_id"]
+
+
+def test_planted_outlier_is_excluded_with_its_reason_and_the_exponent_recovers():
+    clean = fit_runs(_study(), None, _opts())
+    runs, bad = _plant(_study(), 4, 5, 0.9)  # 10% low, above the optimum: drags the largest vertex up
+    res = fit_runs(runs, None, _opts())
+    q = res["quality"]
+    assert [f["run_id"] for f in q["flagged_runs"]] == [bad]
+    flag = q["flagged_runs"][0]
+    assert flag["rule"] == "off_parabola" and flag["off"] == pytest.approx(-0.10, abs=0.02) and flag["z"] > 8
+    assert "off the parabola" in flag["reason"] and q["applied"] and q["n_excluded"] == 1
+    assert bad not in res["runs"]["run_id"] and res["n_used"] == len(runs) - 1
+    a = res["approaches"]["approach2"]["a"]
+    assert a == pytest.approx(clean["approaches"]["approach2"]["a"], abs=0.004)
+    assert a == pytest.approx(TRUE_A, abs=0.01)
+    kept = fit_runs(runs, None, _opts(keep_flagged=True))  # the outlier moves the exponent
+    assert abs(kept["approaches"]["approach2"]["a"] - a) > 0.01
+    assert kept["quality"]["flagged_runs"][0]["run_id"] == bad and not kept["quality"]["applied"]
+    assert bad in kept["runs"]["run_id"] and kept["quality"]["n_excluded"] == 0
+
+
+def test_one_outlier_does_not_mask_another_in_the_same_budget():
+    runs, first = _plant(_study(seed=2), 2, 1, 1.12)
+    runs, second = _plant(runs, 2, 4, 0.93)
+    res = fit_runs(runs, None, _opts())
+    assert sorted(f["run_id"] for f in res["quality"]["flagged_runs"]) == sorted([first, second])
+    assert res["quality"]["flagged_runs"][0]["run_id"] == first  # the worst goes first
+    assert not res["quality"]["flagged_budgets"]
+
+
+def test_budget_with_its_minimum_at_an_edge_is_excluded():
+    good = _study(seed=3)
+    edge = isoflop_study(CHINCHILLA, [3e17], sizes=7, span=0.5, offset=1.0, noise=0.005, seed=3)[0]
+    res = fit_runs(pd.concat([edge, good]), None, _opts())
+    [flag] = res["quality"]["flagged_budgets"]
+    assert flag["rule"] == "edge_minimum" and flag["budget"] == 3e17 and flag["n_runs"] == 7
+    assert "smallest" in flag["reason"] and "not bracketed" in flag["reason"]
+    assert sorted(flag["run_ids"]) == sorted(edge["run_id"])
+    assert res["budgets"] == pytest.approx(BUDGETS.tolist()) and res["n_used"] == len(good)
+    assert res["approaches"]["approach2"]["a"] == pytest.approx(TRUE_A, abs=0.01)
+    text = summary(res)
+    assert "quality control: budget C=3e+17 excluded (edge_minimum, 7 runs)" in text
+
+
+def test_budget_with_too_few_sizes_is_excluded():
+    good = _study(seed=4)
+    two = isoflop_study(CHINCHILLA, [3e17], sizes=2, span=0.3, noise=0.005, seed=4)[0]
+    res = fit_runs(pd.concat([two, good]), None, _opts())
+    [flag] = res["quality"]["flagged_budgets"]
+    assert flag["rule"] == "too_few_sizes" and flag["n_sizes"] == 2 and 3e17 not in res["budgets"]
+
+
+def test_minimum_at_the_largest_size_of_every_budget_is_refused():
+    """Issue 25: such a study was fitted (a = 0 [-0.18, 0.22]) with only off-centre warnings."""
+    runs = isoflop_study(CHINCHILLA, BUDGETS, sizes=5, span=0.5, offset=-1.0, noise=0.005, seed=5)[0]
+    with pytest.raises(FitError, match=r"quality control leaves 0 of 5 budgets .*largest sampled size.*keep-flagged"):
+        fit_runs(runs, None, _opts())
+    kept = fit_runs(runs, None, _opts(approaches=(3,), keep_flagged=True))
+    assert len(kept["quality"]["flagged_budgets"]) == 5 and kept["n_used"] == len(runs)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_clean_studies_lose_nothing(seed):
+    offset = [0.0, 0.25, -0.25][seed % 3]  # centred and off-centre (the optimum still inside)
+    runs = isoflop_study(CHINCHILLA, BUDGETS, sizes=7, span=0.8, offset=offset, noise=0.008, seed=seed)[0]
+    q = fit_runs(runs, None, _opts())["quality"]
+    assert q["flagged_runs"] == [] and q["flagged_budgets"] == [] and q["n_excluded"] == 0
+    assert 0.004 < q["noise"] < 0.012  # the pooled robust noise scale finds the planted 0.8%
+
+
+def test_noise_free_study_loses_nothing_to_the_parabolas_lack_of_fit():
+    runs = isoflop_study(CHINCHILLA, BUDGETS, sizes=9, span=1.2, noise=0.0)[0]
+    q = fit_runs(runs, None, _opts())["quality"]
+    assert q["noise"] < 0.003 and q["flagged_runs"] == []  # its lack of fit sets the noise scale
+
+
+def test_without_a_budget_column_only_runs_are_judged():
+    """Budgets inferred from C may be accidental (a grid of N x D): only rule 1 applies."""
+    runs, bad = _plant(_study(seed=6), 3, 2, 1.1)
+    edge = isoflop_study(CHINCHILLA, [3e17], sizes=7, span=0.5, offset=1.0, noise=0.005, seed=6)[0]
+    res = fit_runs(pd.concat([edge, runs]).drop(columns="budget"), None, _opts())
+    q = res["quality"]
+    assert [f["run_id"] for f in q["flagged_runs"]] == [bad] and q["flagged_budgets"] == []
+    assert any("no budget column" in note for note in q["notes"])
+
+
+def test_small_studies_skip_the_outlier_rule_with_a_note():
+    runs = isoflop_study(CHINCHILLA, BUDGETS[:3], sizes=4, noise=0.005, seed=7)[0]
+    q = fit_runs(runs, None, _opts())["quality"]
+    assert q["flagged_runs"] == [] and "off_parabola not checked" in q["notes"][0]
+
+
+def test_keep_flagged_is_checked_and_reaches_the_cli():
+    with pytest.raises(FitError, match="keep_flagged='yes'"):
+        FitOptions(keep_flagged="yes").check()
+    args = build_parser().parse_args(["fit", "runs.csv", "--out", "o", "--keep-flagged"])
+    assert _fit_options(args).keep_flagged is True
+    assert _fit_options(build_parser().parse_args(["fit", "runs.csv", "--out", "o"])).keep_flagged is False
