@@ -69,7 +69,7 @@ def test_fewer_than_two_usable_budgets_is_an_error():
         sel = runs["budget"] == c
         keep |= sel & (runs["params"] >= runs.loc[sel, "params"].max())  # one size only
     with pytest.raises(FitError, match="Approach 2 needs >= 2 usable budgets"):
-        fit_runs(runs[keep], None, KEPT)
+        fit_runs(runs[keep], None, OPTS)
 
 
 def test_per_budget_intervals_and_bootstrap_unit():
@@ -105,7 +105,7 @@ def test_failed_approach2_is_recorded_when_another_approach_fits():
     for c in runs["budget"].unique()[1:]:
         sel = runs["budget"] == c
         keep |= sel & (runs["params"] >= runs.loc[sel, "params"].max())
-    res = fit_runs(runs[keep], None, FitOptions(approaches=(2, 3), bootstrap=0, backtest_holdout=0, keep_flagged=True))
+    res = fit_runs(runs[keep], None, FitOptions(approaches=(2, 3), bootstrap=0, backtest_holdout=0))
     assert res["approaches"]["approach2"]["status"] == "failed"
     assert "Approach 2 needs >= 2 usable budgets" in res["approaches"]["approach2"]["reason"]
     assert res["approaches"]["approach3"]["status"] == "ok"

@@ -83,13 +83,31 @@ def test_budget_with_too_few_sizes_is_excluded():
     assert flag["rule"] == "too_few_sizes" and flag["n_sizes"] == 2 and 3e17 not in res["budgets"]
 
 
-def test_minimum_at_the_largest_size_of_every_budget_is_refused():
-    """Issue 25: such a study was fitted (a = 0 [-0.18, 0.22]) with only off-centre warnings."""
+def test_minimum_at_the_largest_size_of_every_budget_fails_approach2_with_the_reason():
+    """Issue 25: such a study was fitted (a = 0 [-0.18, 0.22]) with only off-centre warnings.  With
+    no budget left, Approach 2 fails naming them; Approach 3 still fits every run."""
     runs = isoflop_study(CHINCHILLA, BUDGETS, sizes=5, span=0.5, offset=-1.0, noise=0.005, seed=5)[0]
-    with pytest.raises(FitError, match=r"quality control leaves 0 of 5 budgets .*largest sampled size.*keep-flagged"):
+    with pytest.raises(FitError, match=r"Approach 2 needs >= 2 usable budgets; 0 of 5 .*edge_minimum.*largest"):
         fit_runs(runs, None, _opts())
-    kept = fit_runs(runs, None, _opts(approaches=(3,), keep_flagged=True))
-    assert len(kept["quality"]["flagged_budgets"]) == 5 and kept["n_used"] == len(runs)
+    res = fit_runs(runs, None, _opts(approaches=(2, 3)))
+    q = res["quality"]
+    assert q["budgets_kept"] and len(q["flagged_budgets"]) == 5 and res["n_used"] == len(runs)
+    a2 = res["approaches"]["approach2"]
+    assert a2["status"] == "failed" and len(a2["excluded_budgets"]) == 5 and "not bracketed" in a2["reason"]
+    assert res["approaches"]["approach3"]["status"] == "ok"
+    assert "excluded from Approach 2 (kept for Approaches 1 and 3" in summary(res)
+
+
+def test_two_budget_study_keeps_the_good_budget_for_approach3():
+    """A tiny study of 2 budgets, one with its minimum at an edge: no law from one profile, so the
+    edge budget stays for Approach 3 and Approach 2 fails naming it (before: the same outcome)."""
+    runs = isoflop_study(CHINCHILLA, [1e18], sizes=5, noise=0.005, seed=8)[0]
+    edge = isoflop_study(CHINCHILLA, [1e19], sizes=5, span=0.5, offset=1.0, noise=0.005, seed=8)[0]
+    res = fit_runs(pd.concat([runs, edge]), None, _opts(approaches=(2, 3)))
+    [flag] = res["quality"]["flagged_budgets"]
+    assert flag["budget"] == 1e19 and res["quality"]["budgets_kept"] and res["budgets"] == [1e18, 1e19]
+    assert res["approaches"]["approach2"]["excluded_budgets"][0]["reason"].startswith("quality control (edge_minimum)")
+    assert res["approaches"]["approach3"]["status"] == "ok" and res["n_used"] == 10
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -146,7 +146,11 @@ def cmd_plan(args) -> None:
 def cmd_prepare_data(args) -> None:
     from .data import prepare_dataset
 
-    meta = prepare_dataset(json.loads(args.data_config), args.out)
+    try:
+        data = json.loads(args.data_config)
+    except json.JSONDecodeError as err:
+        raise UserError(f"--data-config: not valid JSON ({err.msg} at column {err.colno})") from None
+    meta = prepare_dataset(data, args.out)
     print(json.dumps(meta, indent=2))
 
 

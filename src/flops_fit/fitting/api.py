@@ -273,7 +273,7 @@ def _fit_runs(runs_df, curves_df, options: FitOptions) -> dict:
         )
     curves = prepare_curves(curves_df, table, options.flops)
     rngs = bootstrap.rngs(options.seed)
-    details = approach2.minima(table, options.flops)
+    details = quality.mark(approach2.minima(table, options.flops), qc)  # budgets QC had to keep: not Approach 2's
     noise = bootstrap.run_noise(table, details)
 
     approaches, errors = {}, []

@@ -3,7 +3,11 @@
 ``fit_runs`` applies :func:`apply` after the runs table is read and grouped into budgets, before
 any approach is fitted.  Flagged runs and budgets are excluded from every approach and recorded in
 fit.json under ``quality`` (each flag: the rule, the numbers behind it, a message); with
-``keep_flagged`` they are recorded and kept.  The rules, in this order:
+``keep_flagged`` they are recorded and kept.  A study whose flagged budgets leave fewer than 2 has no
+law to fit without them: their runs stay for Approaches 1 and 3 and only Approach 2 (which needs each
+budget's measured minimum) leaves them out, so it fails naming them rather than drawing a law through
+unbracketed vertices (issue 25: a study with its lowest loss at the largest size of every budget was
+fitted as a = 0 [-0.18, 0.22]).  The rules, in this order:
 
 1. ``off_parabola`` (runs).  An IsoFLOP profile is smooth in log N (Hoffmann et al. 2022, §3.2), so a
    run far off the parabola through its budget's *other* runs is a failed or mislabelled run, not
@@ -44,8 +48,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-from .runs_table import FitError
 
 OUTLIER_SIGMA = 4.0  # standardised deleted residual beyond which a run is off its parabola
 OUTLIER_MIN_OFF = 0.01  # ... and at least this far off (relative), whatever the noise
@@ -219,8 +221,10 @@ def apply(table: pd.DataFrame, keep_flagged: bool = False) -> tuple[pd.DataFrame
     """(table to fit, fit.json's ``quality`` block).  ``table``: the runs grouped into budgets
     (columns run_id, N, L, budget, budget_id; ``budget_label`` when the budgets were planned).
     Unless ``keep_flagged``, flagged runs and budgets are dropped and ``budget_id`` renumbered
-    0, 1, ... by increasing C.  Raises FitError when quality control would leave fewer than 2 of
-    a study's >= 2 budgets (naming the flags, and ``keep_flagged``)."""
+    0, 1, ... by increasing C.  When dropping the flagged budgets would leave fewer than 2 of a
+    study's budgets (no law to fit), their runs stay for Approaches 1 and 3 (``budgets_kept``) and
+    :func:`mark` takes them out of Approach 2, which needs each budget's measured minimum and so
+    fails naming them, instead of fitting a law through unbracketed vertices."""
     table = table.reset_index(drop=True)
     run_flags, sigma, notes = _outliers(table)
     dropped = {f["run_id"] for f in run_flags}
@@ -231,17 +235,16 @@ def apply(table: pd.DataFrame, keep_flagged: bool = False) -> tuple[pd.DataFrame
         notes.append("too_few_sizes, edge_minimum not checked: budgets inferred from C (no budget column), "
                      "not planned IsoFLOP profiles")
     n_budgets = table["budget_id"].nunique()
-    left = n_budgets - len(budget_flags)
+    budgets_kept = bool(budget_flags) and not keep_flagged and n_budgets - len(budget_flags) < 2 <= n_budgets
+    if budgets_kept:
+        notes.append(
+            f"excluding the {len(budget_flags)} flagged budget(s) would leave {n_budgets - len(budget_flags)} of "
+            f"{n_budgets}: their runs are kept for Approaches 1 and 3; Approach 2, which needs each budget's "
+            "measured minimum, leaves them out. Sample sizes around each budget's optimum"
+        )
     excluded = 0
     if not keep_flagged:
-        if n_budgets >= 2 and left < 2:
-            reasons = "; ".join(f"C={f['budget']:.3g}: {f['reason']}" for f in budget_flags)
-            raise FitError(
-                f"quality control leaves {left} of {n_budgets} budgets ({reasons}); scaling laws need >= 2 "
-                "budgets: sample sizes around each budget's optimum, or keep the flagged runs (keep_flagged: true, "
-                "flops-fit fit --keep-flagged)"
-            )
-        gone = {f["budget"] for f in budget_flags}
+        gone = set() if budgets_kept else {f["budget"] for f in budget_flags}
         kept = rest[~rest["budget"].isin(gone)].copy()
         excluded = len(table) - len(kept)
         rank = {bid: i for i, bid in enumerate(sorted(kept["budget_id"].unique()))}
@@ -249,6 +252,7 @@ def apply(table: pd.DataFrame, keep_flagged: bool = False) -> tuple[pd.DataFrame
         table = kept.reset_index(drop=True)
     block = {
         "applied": not keep_flagged,
+        "budgets_kept": budgets_kept,
         "n_excluded": excluded,
         "noise": sigma,
         "flagged_runs": run_flags,
@@ -259,13 +263,24 @@ def apply(table: pd.DataFrame, keep_flagged: bool = False) -> tuple[pd.DataFrame
     return table, block
 
 
+def mark(details: list[dict], block: dict) -> list[dict]:
+    """Approach 2's per-budget details (:func:`flops_fit.fitting.approach2.minima`) with the flagged
+    budgets that :func:`apply` had to keep (``budgets_kept``) marked as excluded, with the reason."""
+    if not block.get("budgets_kept"):
+        return details
+    reasons = {f["budget"]: f"quality control ({f['rule']}): {f['reason']}" for f in block["flagged_budgets"]}
+    return [dict(d, included=False, reason=reasons[d["budget"]], warnings=[]) if d["budget"] in reasons else d
+            for d in details]
+
+
 def messages(block: dict | None) -> list[str]:
     """One line per flag, for fit.log and ``flops-fit fit`` (excluded, or kept by request)."""
     if not block:
         return []
     verb = "excluded" if block.get("applied") else "flagged (kept: keep_flagged)"
-    lines = [f"budget C={f['budget']:.3g} {verb} ({f['rule']}, {f['n_runs']} runs): {f['reason']}"
-             for f in block.get("flagged_budgets") or []]
+    kept = "excluded from Approach 2 (kept for Approaches 1 and 3: < 2 budgets would be left)"
+    lines = [f"budget C={f['budget']:.3g} {kept if block.get('budgets_kept') else verb} ({f['rule']}, "
+             f"{f['n_runs']} runs): {f['reason']}" for f in block.get("flagged_budgets") or []]
     lines += [f"run {f['run_id']} at C={f['budget']:.3g}, N={f['N']:.3g} {verb} ({f['rule']}): {f['reason']}"
               for f in block.get("flagged_runs") or []]
     return lines
