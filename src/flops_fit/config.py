@@ -56,6 +56,8 @@ def load_yaml(path: str | Path):
     mapping. ConfigError in one line naming the file (and the key and lines) otherwise."""
     import yaml
 
+    if Path(path).exists() and not Path(path).is_file() and not Path(path).is_dir():  # a FIFO would block
+        raise ConfigError(f"config file {path} is not a regular file (a FIFO, socket or device)")
     try:
         with open(path, "rb") as fh:
             raw = fh.read()
@@ -107,16 +109,17 @@ def _strict_loader():
                 for key_node, _ in node.value:
                     if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor` may be overridden
                         continue
-                    key = self.construct_object(key_node, deep=True)
+                    key, line = self.construct_object(key_node, deep=True), key_node.start_mark.line + 1
                     try:
-                        first = seen.setdefault(key, key_node.start_mark.line + 1)
+                        first = seen.get(key)
                     except TypeError:  # an unhashable key: SafeLoader's own error follows
                         continue
-                    if first != key_node.start_mark.line + 1:
+                    if first is not None:
                         raise _DuplicateKey(
-                            f"key {key!r} is given twice (lines {first} and {key_node.start_mark.line + 1}); "
+                            f"key {key!r} is given twice (lines {first} and {line}); "
                             "YAML would keep only the last one: merge the two or delete one"
                         )
+                    seen[key] = line
             return super().construct_mapping(node, deep)
 
     return StrictLoader
@@ -181,8 +184,23 @@ def _key(path) -> str:
     return out or "(top level)"
 
 
-def _describe(err) -> str:
-    key, value, rule = _key(err.absolute_path), err.instance, err.validator
+def check_block(block: str, value, key: str) -> dict:
+    """``value`` checked as the schema's ``$defs.<block>`` (a study's ``data``, ``training``, ...),
+    with its defaults filled in: for a block that reaches a command on its own (``flops-fit
+    prepare-data --data-config``). ConfigError naming ``key`` and the path inside it."""
+    import jsonschema
+
+    schema = load_schema()
+    node = {"$defs": schema["$defs"], **schema["$defs"][block]}
+    _check_finite(value, [key], {"properties": {key: node}, "$defs": schema["$defs"]})
+    errors = list(jsonschema.Draft202012Validator(node).iter_errors(value))
+    if errors:
+        raise ConfigError(_describe(jsonschema.exceptions.best_match(errors), [key]))
+    return _with_defaults(copy.deepcopy(value), node, node)
+
+
+def _describe(err, prefix: list = ()) -> str:
+    key, value, rule = _key([*prefix, *err.absolute_path]), err.instance, err.validator
     spec = err.validator_value
     if rule == "additionalProperties":
         allowed = ", ".join(sorted(err.schema.get("properties", {}))) or "none"

@@ -111,6 +111,13 @@ def split_documents(docs: list[bytes], val_fraction: float) -> tuple[bytes, byte
 
 def prepare_dataset(data: dict, out_dir: str | Path) -> dict:
     """Tokenize and split the corpus of ``data`` (a study's ``data`` config) into ``out_dir``."""
+    from .config import ConfigError, check_block
+
+    try:  # the pipeline's block is checked already; one given by hand (prepare-data --data-config) is not
+        data = check_block("data", data, "data")
+    except ConfigError as err:
+        raise DataError(str(err)) from None
+    data.setdefault("name", data["source"])
     if data["source"] in ("huggingface", "cifar10"):  # flops_fit.datasets: BPE text, images
         module = importlib.import_module(f"flops_fit.datasets.{data['source']}")
         try:
