@@ -12,7 +12,8 @@ rolling-origin backtest, and a hold-out backtest:
 One module per job: :mod:`.runs_table` (reading, conventions, budgets), :mod:`.options`
 (FitOptions, defaults from the config schema), :mod:`.api` (the fit), :mod:`.powerlaw` (laws in
 C), :mod:`.bootstrap`, :mod:`.predictive` (calibrated intervals), :mod:`.backtest`,
-:mod:`.diagnostics` (design faults), :mod:`.allocation` (N*, D*, L* at C), :mod:`.predict`
+:mod:`.quality` (flagged runs and budgets), :mod:`.diagnostics` (design faults),
+:mod:`.allocation` (N*, D*, L* at C), :mod:`.predict`
 (predictions.csv rows), :mod:`flops_fit.extrapolation` (the one place deciding "beyond the data"),
 :mod:`.fitjson` (fit.json I/O), :mod:`.summary` (fit.log).  Conventions (N total or
 non-embedding; C = 6ND or counted FLOPs) are explicit options recorded next to every number
@@ -34,6 +35,9 @@ fit.json (schema_version 1; fields are only ever added)::
     predict_budgets budgets of predictions.csv
     runs            {run_id, N, D, C, L, budget, budget_id} lists: the usable runs
     excluded_runs   [{run_id, reason}]: status != ok, non-finite values, duplicate rows
+    quality         automatic run quality control (fitting/quality.py): {applied, budgets_kept,
+                    n_excluded, noise, flagged_runs [{rule, run_id, budget, N, L, off, z, reason}],
+                    flagged_budgets [{rule, budget, n_runs, n_sizes, run_ids, reason, ...}], rules, notes}
     run_noise       relative noise of one run's loss (pooled parabola residuals)
     diagnostics     [{code, message, value}]: design faults (fitting/diagnostics.py)
     approaches      {"approach1"|"approach2"|"approach3": block}; every block has
