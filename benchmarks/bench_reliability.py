@@ -12,6 +12,11 @@ Snakefile), each printing one result line:
   run only (mock backend) and runs.csv is whole again;
 * a full disk under the checkpoint folder (a 16 KiB tmpfs when this runs as root and may mount,
   else an injected ENOSPC): every failed save is logged, the run finishes with identical losses.
+
+Before them, the reliability set of issue 25 (the named cases of tests/test_reliability.py: bad
+and valid configs, YAML files, command lines, data files, damaged resume state), each run as the
+tests run it, one line per group: cases, outcomes as expected, outcomes of more than one line,
+tracebacks (any exception other than the expected one-line error) and the time taken.
 """
 
 from __future__ import annotations
@@ -207,12 +212,67 @@ def disk_full(tmp: Path, spec: dict, data: Path) -> None:
             subprocess.run(["umount", str(mount)], check=False)
 
 
+def named_cases(tmp: Path) -> None:
+    """The reliability set: every named case of tests/test_reliability.py, counted by outcome."""
+    sys.path.insert(0, str(ROOT / "src"))
+    import test_reliability as rel
+
+    def config(case, _):
+        return case[2] in (out := rel.config_outcome(case[1])), out
+
+    def yaml_file(case, where):
+        return case[2] in (out := rel.yaml_outcome(case[1], where / "config.yaml")), out
+
+    def cli(case, where):
+        here = os.getcwd()
+        os.chdir(where)
+        try:
+            return case[2] in (out := rel.cli_outcome(case[1](where))), out
+        finally:
+            os.chdir(here)
+
+    def data(case, where):
+        out = rel.data_outcome(case[1], where)
+        path = {"a socket": "sock", "a FIFO": "fifo", "a broken link": "link.txt", "a folder": "corpus",
+                "NUL bytes only": "zeros.txt"}.get(case[0])  # fmt: skip
+        return case[2].format(where / path if path else "") in out, out
+
+    def finished(case, where):
+        rel.test_reliability_finished_json(*case, where)  # asserts the message and that nothing is copied back
+        return True, "checked"
+
+    groups = [("configs", rel.CONFIG_CASES, config), ("YAML files", rel.YAML_CASES, yaml_file),
+              ("command lines", rel.CLI_CASES, cli), ("data files", rel.DATA_CASES, data),
+              ("finished.json", rel.FINISHED_CASES, finished)]  # fmt: skip
+    total = 0
+    for label, cases, run in groups:
+        t, expected, multi, tracebacks = time.perf_counter(), 0, 0, []
+        for i, case in enumerate(cases):
+            where = tmp / f"case-{label[:4]}-{i}"
+            where.mkdir()
+            try:
+                ok, out = run(case, where)
+            except AssertionError:
+                ok, out = False, ""
+            except Exception as err:  # noqa: BLE001 (a traceback: what the set exists to catch)
+                tracebacks.append(f"{case[0]}: {type(err).__name__}")
+                continue
+            expected += ok
+            multi += "\n" in out
+        total += len(cases)
+        print(f"reliability set, {label}: {len(cases)} cases, {expected} as expected, {multi} of more than one "
+              f"line, {len(tracebacks)} tracebacks{' (' + '; '.join(tracebacks) + ')' if tracebacks else ''}; "
+              f"{time.perf_counter() - t:.2f} s")  # fmt: skip
+    print(f"reliability set: {total} named cases")
+
+
 def main() -> None:
     import torch
 
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory(prefix="bench-reliability-") as name:
         tmp = Path(name)
+        named_cases(tmp)
         spec, data = planned_spec(tmp)
         kill_and_resume(tmp, spec, data)
         kill_snakemake(tmp)

@@ -31,15 +31,23 @@ class ConfigError(ValueError):
 
 
 def load_schema(path: str | Path | None = None) -> dict:
-    """The config schema (or the schema at ``path``) as a dict."""
+    """The config schema (or the schema at ``path``) as a dict (a fresh copy: callers may change it)."""
     import yaml  # here, not at the top: a training job imports ConfigError, never a YAML file
 
     if path is None:
-        from importlib.resources import files
-
-        return yaml.safe_load(files("flops_fit").joinpath(SCHEMA).read_text())
+        return copy.deepcopy(_package_schema())
     with open(path) as fh:
         return yaml.safe_load(fh)
+
+
+@functools.cache
+def _package_schema() -> dict:
+    """The package's schema, parsed once per process (it is read for every config checked)."""
+    from importlib.resources import files
+
+    import yaml
+
+    return yaml.safe_load(files("flops_fit").joinpath(SCHEMA).read_text())
 
 
 @functools.cache
