@@ -113,6 +113,7 @@ def _fit_approach2(table, options, rng, details) -> dict:
     else:
         samples, vertices = _no_samples(powerlaw.PARAM_NAMES), np.full((0, len(details), 3), np.nan)
         counts = {}
+    noise = counts.pop("noise", None)  # the noise the bootstrap drew and its source (bootstrap.study_noise)
     lo, hi = bootstrap.percentile_interval(vertices, options.confidence)
     budgets = []
     for j, det in enumerate(details):
@@ -130,13 +131,15 @@ def _fit_approach2(table, options, rng, details) -> dict:
             f"parabola opened downward ({counts['budget_drops']} vertices lost); those replicates were fitted "
             "without it"
         )
+    if noise and noise["warning"]:
+        warnings.append(f"bootstrap: {noise['warning']}")
     block = _block(
         "ok",
         options,
         params,
         _samples_dict(samples),
         powerlaw.PARAM_NAMES,
-        unit="design fixed: every budget and size kept; residual bootstrap of the parabolas (pooled residuals)",
+        unit=noise["unit"] if noise else "design fixed: every budget and size kept (no bootstrap)",
         method="parabola of loss vs log10 N per budget; laws in C through the vertices",
         loss_form=powerlaw.loss_form(params),
         excluded_budgets=excluded,
@@ -145,6 +148,8 @@ def _fit_approach2(table, options, rng, details) -> dict:
     )
     if counts:
         block["bootstrap"]["losses"] = counts
+    if noise:
+        block["bootstrap"]["noise"] = {k: v for k, v in noise.items() if k != "unit"}
     return block
 
 

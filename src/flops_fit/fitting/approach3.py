@@ -255,7 +255,9 @@ def optimal_counted(params: dict, budgets, kappa_n, kappa, span: float = 3.0, po
     N*(C / min kappa), then bisection on the sign of
     ``f'(u) = -alpha A N^-alpha + beta B D^-beta (1 + dlog kappa / du)`` between the grid
     neighbours of the best grid point.  With a constant kappa this is ``optimal(params, C / kappa)``
-    (Hoffmann et al. 2022, eq. 4).  Raises ValueError if a budget's optimum is at the grid's edge.
+    (Hoffmann et al. 2022, eq. 4).  A budget whose optimum lies at the grid's edge (kappa(N) changes
+    too fast with N, or a degenerate law: a refit of the rolling backtest, a bootstrap replicate) gets
+    NaN there, which every caller counts as "no prediction", never a fatal error.
     """
     knots, log_k = _kappa_knots(kappa_n, kappa)
     slopes = np.diff(log_k) / np.diff(knots)
@@ -282,21 +284,22 @@ def optimal_counted(params: dict, budgets, kappa_n, kappa, span: float = 3.0, po
     frac = np.linspace(0.0, 1.0, points)[None, :]
     u_lo, u_hi = np.log(lo_n)[:, None] - span * np.log(10), np.log(hi_n)[:, None] + span * np.log(10)
     grid = u_lo + frac * (u_hi - u_lo)  # budgets x points
-    i = np.argmin(f(grid), axis=1)
-    if np.any((i == 0) | (i == points - 1)):
-        bad = c[(i == 0) | (i == points - 1)][0]
-        raise ValueError(f"optimal_counted: the optimum at C={bad:.3g} lies beyond {span} decades of N*; "
-                         "kappa(N) changes too fast with N")
+    with np.errstate(over="ignore", invalid="ignore"):
+        values = f(grid)
+    i = np.argmin(np.where(np.isfinite(values), values, np.inf), axis=1)
+    lost = (i == 0) | (i == points - 1) | ~np.isfinite(values[np.arange(len(c)), i])
+    i = np.clip(i, 1, points - 2)
     rows = np.arange(len(c))
     lo, hi = grid[rows, i - 1][:, None], grid[rows, i + 1][:, None]
-    for _ in range(80):  # 80 halvings take the bracket (two grid steps) below float precision
-        mid = 0.5 * (lo + hi)
-        up = df(mid) > 0
-        lo, hi = np.where(up, lo, mid), np.where(up, mid, hi)
-    u = 0.5 * (lo + hi)
-    n = np.exp(u[:, 0])
-    d = np.exp(log_d(u)[:, 0])
-    return n.reshape(shape), d.reshape(shape), loss(params, n, d).reshape(shape)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(80):  # 80 halvings take the bracket (two grid steps) below float precision
+            mid = 0.5 * (lo + hi)
+            up = df(mid) > 0
+            lo, hi = np.where(up, lo, mid), np.where(up, mid, hi)
+        u = np.where(lost[:, None], np.nan, 0.5 * (lo + hi))
+        n = np.exp(u[:, 0])
+        d = np.exp(log_d(u)[:, 0])
+        return n.reshape(shape), d.reshape(shape), loss(params, n, d).reshape(shape)
 
 
 def loss(params: dict, n, d) -> np.ndarray:

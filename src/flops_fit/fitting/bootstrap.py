@@ -28,6 +28,9 @@ import numpy as np
 from . import approach3, powerlaw, vpnls
 
 SUBSAMPLE_ROWS = 4096
+BLOCK_ELEMENTS = 1 << 18  # replicates x runs values per temporary of Approach 2's bootstrap (2 MB)
+LAW_ELEMENTS = 1 << 21  # replicates x gamma grid x budgets values per block of the laws' refits (16 MB)
+PRIOR_RUN_NOISE = 0.005  # relative noise of one run's loss assumed when a study cannot measure it
 
 
 def rngs(seed: int) -> dict[int, np.random.Generator]:
@@ -83,27 +86,80 @@ def approach3_samples(theta_hat, log_n, log_d, log_l, delta, resamples, rng, met
 def _standardised_residuals(x: np.ndarray, loss: np.ndarray) -> np.ndarray:
     """Relative residuals of one budget's parabola (L / fitted - 1; run noise is relative, so budgets
     of different loss share it), leverage-corrected (r / sqrt(1 - h)), so that their spread estimates
-    the noise of one run (Davison & Hinkley 1997, Algorithm 6.1)."""
+    the noise of one run (Davison & Hinkley 1997, Algorithm 6.1).  Runs of leverage 1 (the only run
+    of its size beside a repeated size among 3) have a residual of 0 by construction: left out."""
     design = np.vander(x, 3)
     coef, *_ = np.linalg.lstsq(design, loss, rcond=None)
     hat = np.einsum("ij,ji->i", design, np.linalg.pinv(design))
     fitted = design @ coef
+    free = hat < 1 - 1e-9
     with np.errstate(invalid="ignore", divide="ignore"):
-        r = (loss / fitted - 1) / np.sqrt(np.clip(1 - hat, 1e-12, None))
+        r = (loss[free] / fitted[free] - 1) / np.sqrt(1 - hat[free])
     return np.where(np.isfinite(r), r, 0.0)
 
 
+def _residual_budgets(details: list[dict]) -> list[int]:
+    """Indices of the used budgets whose parabola leaves residual degrees of freedom (more runs than
+    its 3 coefficients): only their residuals measure the noise (a 3-run parabola fits exactly)."""
+    return [j for j, det in enumerate(details) if det["included"] and det["n_runs"] > 3]
+
+
+def study_noise(groups: dict, details: list[dict]) -> dict:
+    """The noise Approach 2's bootstrap draws, and where it comes from (fit.json
+    ``approaches.approach2.bootstrap.noise``).
+
+    * ``residual``: the pooled, leverage-corrected relative residuals of every used budget with
+      residual degrees of freedom, resampled (Davison & Hinkley 1997, Algorithm 6.1);
+    * ``parametric``: when no budget has any (3 sizes each, one run per size), normal draws of sd
+      ``PRIOR_RUN_NOISE``: three points fix a parabola, leave nothing to resample, and resampling
+      zeros gave intervals of zero width.  The width is then an assumption, said in a warning.
+    """
+    with_dof = _residual_budgets(details)
+    if with_dof:
+        res = [_standardised_residuals(np.log10(groups[details[j]["budget_id"]]["N"].to_numpy()),
+                                       groups[details[j]["budget_id"]]["L"].to_numpy()) for j in with_dof]
+        pooled = np.concatenate(res)
+        pooled = pooled - pooled.mean()
+        dof = int(sum(details[j]["n_runs"] - 3 for j in with_dof))
+        return {
+            "method": "residual",
+            "sd": float(np.std(pooled)),
+            "budgets": len(with_dof),
+            "dof": dof,
+            "residuals": pooled,
+            "unit": "design fixed: every budget and size kept; residual bootstrap of the parabolas (relative "
+            f"residuals pooled over the {len(with_dof)} budget(s) with more than 3 runs, {dof} residual dof)",
+            "warning": None,
+        }
+    return {
+        "method": "parametric",
+        "sd": PRIOR_RUN_NOISE,
+        "budgets": 0,
+        "dof": 0,
+        "residuals": None,
+        "unit": "design fixed: every budget and size kept; parametric bootstrap of the parabolas, each loss "
+        f"times 1 + {PRIOR_RUN_NOISE:g} z (an assumed run noise: no budget has more than 3 runs)",
+        "warning": (
+            f"no budget has more runs than a parabola's 3 coefficients, so the runs' noise cannot be measured; "
+            f"the intervals assume a run noise of {PRIOR_RUN_NOISE:.1%} of the loss (sample >= 4 sizes per "
+            "budget, or repeat a size, to measure it)"
+        ),
+    }
+
+
 def approach2_samples(table, details: list[dict], flops: str, resamples: int, rng) -> tuple[dict, np.ndarray, dict]:
-    """Residual bootstrap of Approach 2 with the design fixed.
+    """Residual (or parametric) bootstrap of Approach 2 with the design fixed.
 
     Every replicate keeps every budget the point fit used and every size of it: the loss of each
-    run is its budget's fitted parabola times one plus a residual drawn from the pooled, leverage-corrected
-    relative residuals of all used budgets (one noise level for the study, so a budget of 3 sizes, whose
-    own residuals are 0, still gets noise).  Each budget's parabola is refitted (a linear map of
-    the replicate's losses: all replicates at once) and the laws refitted through the vertices.
-    A replicate whose parabola of some budget opens downward has no vertex there; the law of that
-    replicate is fitted without it and the losses are counted (``budget_drops``), never silent.
-    Returns (law samples, vertex samples (resamples x budgets x 3, NaN for unused budgets), counts).
+    run is its budget's fitted parabola times one plus a noise draw (:func:`study_noise`: a residual
+    pooled over the budgets that have residuals, so a budget of 3 sizes, whose own residuals are 0,
+    still gets noise; or a normal draw of an assumed noise when none has).  Each budget's parabola
+    is refitted (a linear map of the replicate's losses), in blocks of replicates so that no
+    temporary holds more than ``BLOCK_ELEMENTS`` values, and the laws refitted through the
+    vertices.  A replicate whose parabola of some budget opens downward has no vertex there; the law
+    of that replicate is fitted without it and the losses are counted (``budget_drops``), never
+    silent.  Returns (law samples, vertex samples (resamples x budgets x 3, NaN for unused budgets),
+    counts, with ``noise``: the noise drawn and its source).
     """
     groups = dict(tuple(table.groupby("budget_id", sort=True)))
     used = [j for j, det in enumerate(details) if det["included"]]
@@ -113,54 +169,67 @@ def approach2_samples(table, details: list[dict], flops: str, resamples: int, rn
     if not used:
         counts["failed"] = resamples
         return {k: np.full(resamples, np.nan) for k in powerlaw.PARAM_NAMES}, vertices, counts
-    pooled = np.concatenate(
-        [_standardised_residuals(np.log10(groups[details[j]["budget_id"]]["N"].to_numpy()),
-                                 groups[details[j]["budget_id"]]["L"].to_numpy()) for j in used]
-    )
-    pooled = pooled - pooled.mean()
+    noise = study_noise(groups, details)
+    pooled = noise.pop("residuals")
     dropped = np.zeros(resamples, dtype=bool)
     for j in used:
         grp = groups[details[j]["budget_id"]]
         x, loss = np.log10(grp["N"].to_numpy()), grp["L"].to_numpy()
         design = np.vander(x, 3)
         fitted = design @ np.linalg.lstsq(design, loss, rcond=None)[0]
-        y = fitted[None, :] * (1 + rng.choice(pooled, size=(resamples, len(x))))
-        c2, c1, c0 = (y @ np.linalg.pinv(design).T).T
+        solve = np.linalg.pinv(design).T  # runs x 3: a replicate's losses -> its coefficients
+        step = max(1, BLOCK_ELEMENTS // len(x))
+        coef = np.empty((resamples, 3))
+        for r0 in range(0, resamples, step):
+            shape = (min(step, resamples - r0), len(x))
+            draw = rng.choice(pooled, size=shape) if pooled is not None else noise["sd"] * rng.standard_normal(shape)
+            coef[r0 : r0 + shape[0]] = (fitted[None, :] * (1 + draw)) @ solve
+        c2, c1, c0 = coef.T
         up = c2 > 0
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             xs = np.where(up, -c1 / (2 * c2), np.nan)
             lstar = np.where(up, c0 - c1 * c1 / (4 * c2), np.nan)
         counts["budget_drops"] += int((~up).sum())
         counts["vertex_outside_sizes"] += int((up & ((xs <= x.min()) | (xs >= x.max()))).sum())
         dropped |= ~up
         c = float(details[j]["budget"])
-        if flops == "6ND":
-            dstar = c / (6.0 * 10**xs)
-        else:
-            sizes = np.unique(x)
-            logd = np.log10(grp["D"].to_numpy())
-            mean_logd = np.array([logd[x == s].mean() for s in sizes])
-            slope = np.polyfit(sizes, mean_logd, 1)[0]
-            # inside the sizes: interpolate; a replicate's vertex beyond them: extend the end slope
-            dstar = 10 ** (np.interp(xs, sizes, mean_logd) + slope * (xs - np.clip(xs, sizes[0], sizes[-1])))
-        vertices[:, j] = np.stack([10**xs, dstar, lstar], axis=1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if flops == "6ND":
+                dstar = c / (6.0 * 10**xs)
+            else:
+                sizes = np.unique(x)
+                logd = np.log10(grp["D"].to_numpy())
+                mean_logd = np.array([logd[x == s].mean() for s in sizes])
+                slope = np.polyfit(sizes, mean_logd, 1)[0]
+                # inside the sizes: interpolate; a replicate's vertex beyond them: extend the end slope
+                dstar = 10 ** (np.interp(xs, sizes, mean_logd) + slope * (xs - np.clip(xs, sizes[0], sizes[-1])))
+            vertices[:, j] = np.stack([10**xs, dstar, lstar], axis=1)
     counts["replicates_with_drops"] = int(dropped.sum())
-    c = np.array([det["budget"] for det in details], dtype=float)
-    laws = powerlaw.fit_many(c[None, :], vertices[:, :, 0], vertices[:, :, 1], vertices[:, :, 2])
-    laws = {k: np.asarray(v, dtype=float) for k, v in laws.items()}
+    laws = laws_of_vertices(np.array([det["budget"] for det in details], dtype=float), vertices)
     counts["failed"] = int((~np.isfinite(laws["a"])).sum())
+    counts["noise"] = noise
     return laws, vertices, counts
+
+
+def laws_of_vertices(c: np.ndarray, vertices: np.ndarray) -> dict[str, np.ndarray]:
+    """``powerlaw.fit_many`` of every replicate's vertices (replicates x budgets x (N, D, L)), in
+    blocks of replicates: the loss law's grid search holds replicates x gamma grid x budgets values
+    at once (1,000 replicates of 280 budgets: 0.9 GB a temporary), a block at most ``LAW_ELEMENTS``.
+    Rows are independent, so the samples equal those of one call."""
+    rows = max(1, LAW_ELEMENTS // (len(powerlaw.GAMMA_GRID) * max(1, len(c))))
+    out: dict[str, list] = {k: [] for k in powerlaw.PARAM_NAMES}
+    for r0 in range(0, len(vertices), rows):
+        v = vertices[r0 : r0 + rows]
+        laws = powerlaw.fit_many(c[None, :], v[:, :, 0], v[:, :, 1], v[:, :, 2])
+        for k in powerlaw.PARAM_NAMES:
+            out[k].append(np.asarray(laws[k], dtype=float))
+    return {k: np.concatenate(v) if v else np.array([]) for k, v in out.items()}
 
 
 def run_noise(table, details: list[dict]) -> float:
     """Relative noise of one run's final loss: pooled leverage-corrected residual sd of the used
-    IsoFLOP parabolas over the mean loss (NaN when no budget has > 3 sizes)."""
-    res = []
-    for det in details:
-        if not det["included"] or det["n_sizes"] <= 3:
-            continue
-        grp = table[table["budget_id"] == det["budget_id"]]
-        res.append(_standardised_residuals(np.log10(grp["N"].to_numpy()), grp["L"].to_numpy()))
-    if not res:
+    IsoFLOP parabolas with residual degrees of freedom (NaN when no budget has more than 3 runs)."""
+    with_dof = _residual_budgets(details)
+    if not with_dof:
         return float("nan")
-    return float(np.std(np.concatenate(res)))
+    return float(study_noise(dict(tuple(table.groupby("budget_id", sort=True))), details)["sd"])

@@ -78,6 +78,7 @@ def _depth_jumps(runs, table) -> list[dict]:
     if "n_layer" not in runs.columns or "run_id" not in runs.columns:
         return []
     depth = runs.assign(run_id=runs["run_id"].astype(str)).set_index("run_id")["n_layer"]
+    depth = depth[~depth.index.duplicated()]  # identical duplicated rows (excluded from the fit) share a run_id
     out = []
     for _, grp in table.groupby("budget_id"):
         layers = depth.reindex(grp["run_id"]).dropna().unique()

@@ -16,6 +16,7 @@ non-finite loss, an exact duplicate row) are excluded and listed with the reason
 
 from __future__ import annotations
 
+import csv
 import math
 from pathlib import Path
 
@@ -28,6 +29,7 @@ REQUIRED_RUN_COLUMNS = ("params", "tokens", "loss")
 NUMERIC_RUN_COLUMNS = ("params", "params_non_embedding", "tokens", "flops", "loss", "budget")
 PARAMS_COLUMN = {"total": "params", "non_embedding": "params_non_embedding"}
 FLOPS_CONVENTIONS = ("6ND", "counted")
+UNIT_COLUMNS = ("unit", "modality")  # what D counts (runs.csv's ``unit``: tokens, images or samples)
 BUDGET_TOLERANCE = 0.05  # runs whose C agree within 5% share a budget
 SPREAD_TOLERANCE = 0.10  # a run more than 10% from its budget's C is warned about
 
@@ -43,9 +45,61 @@ def _read_table(src, what: str) -> pd.DataFrame:
     if not path.is_file():
         raise FitError(f"{what} file {str(path)!r} does not exist")
     try:
-        return pd.read_csv(path)
+        table = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise FitError(f"{what} file {str(path)!r} is not a readable CSV: {exc}") from None
+    _check_complete_rows(path, what)
+    return table
+
+
+def _check_complete_rows(path: Path, what: str) -> None:
+    """FitError naming the file and line of a row with fewer fields than the header, or of a last
+    row cut after a comma: pandas pads a short row with NaN, so a runs.csv cut mid-row (an
+    interrupted copy or write) would be read as complete, its last run silently lost or half-read."""
+    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, [])
+        last, last_line = None, 0
+        for row in reader:
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise FitError(
+                    f"{what} file {str(path)!r} line {reader.line_num}: {len(row)} field(s), the header has "
+                    f"{len(header)}: the file is cut or malformed there (an interrupted copy or write?); "
+                    "restore the row or remove it"
+                )
+            last, last_line = row, reader.line_num
+    if last is not None and last[-1] == "" and not _ends_with_newline(path):
+        raise FitError(
+            f"{what} file {str(path)!r} line {last_line}: the last row ends in an empty field without a "
+            "newline: the file is cut mid-row (an interrupted copy or write?); restore the row or remove it"
+        )
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(0, 2)
+        if fh.tell() == 0:
+            return True
+        fh.seek(-1, 2)
+        return fh.read(1) in (b"\n", b"\r")
+
+
+def _one_unit(runs: pd.DataFrame) -> None:
+    """FitError when the rows count different kinds of data (tokens and images, ...) in D: one
+    study's law relates N to one kind of data; fitting both as one study gives a law of neither."""
+    for col in UNIT_COLUMNS:
+        if col not in runs.columns:
+            continue
+        kinds = runs[col].dropna().astype(str).str.strip()
+        counts = kinds[kinds != ""].value_counts()
+        if len(counts) > 1:
+            found = ", ".join(f"{k!r} ({n} runs)" for k, n in counts.items())
+            raise FitError(
+                f"runs table: column {col!r} mixes kinds of data ({found}); a scaling law relates N to one kind "
+                f"of data: fit each kind separately (keep the rows of one {col})"
+            )
 
 
 def _numeric(df: pd.DataFrame, columns, what: str) -> None:
@@ -77,6 +131,7 @@ def load_runs(runs_csv, curves_csv=None) -> tuple[pd.DataFrame, pd.DataFrame | N
             f"(optional: params_non_embedding, flops, budget, status, run_id); has {list(runs.columns)}"
         )
     _numeric(runs, NUMERIC_RUN_COLUMNS, "runs table")
+    _one_unit(runs)
     curves = None
     if curves_csv is not None:
         curves = _read_table(curves_csv, "curves table")

@@ -9,12 +9,24 @@ from flops_fit.approaches import approach_id, approach_of
 from . import quality
 
 
+def _n(value, spec: str = ".4g") -> str:
+    """``value`` formatted, or "n/a" when fit.json holds null (a NaN) or no number there: a summary
+    of a degenerate fit (a backtest whose refit failed, a loss that rises with N) still prints."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return "n/a"
+    return format(value, spec)
+
+
+def _pct(value):
+    return 100 * value if _n(value) != "n/a" else None
+
+
 def _iv(value, interval) -> str:
     lo, hi = (interval or [None, None])[:2]
-    if value is None or not math.isfinite(value):
+    if _n(value) == "n/a":
         return "n/a"
-    if lo is None or hi is None:
-        return f"{value:.4g}"
+    if _n(lo) == "n/a" or _n(hi) == "n/a":
+        return _n(value)
     return f"{value:.4g} [{lo:.4g}, {hi:.4g}]"
 
 
@@ -37,34 +49,36 @@ def summary(result: dict) -> str:
         if approach_id(key) == 3:
             p = block["params"]
             alpha, beta = _iv(p["alpha"], iv.get("alpha")), _iv(p["beta"], iv.get("beta"))
-            text += f"; E = {p['E']:.4g}, alpha = {alpha}, beta = {beta}"
+            text += f"; E = {_n(p['E'])}, alpha = {alpha}, beta = {beta}"
         lines.append(text)
         if block.get("indicative"):
             lines.append(f"    {block['indicative']}")
         for b in block.get("excluded_budgets") or []:
-            lines.append(f"    excluded budget C={b['budget']:.3g}: {b['reason']}")
+            lines.append(f"    excluded budget C={_n(b['budget'], '.3g')}: {b['reason']}")
         for w in block.get("warnings") or []:
             lines.append(f"    warning: {w}")
         cal = block.get("predictive")
         if cal:
             lines.append(
-                f"    predictive intervals: sigma_v(N*) {cal['sigma_v_N']:.3f}, lambda {cal['lambda_N']:.2f}, "
-                f"N* offset {cal.get('offset_N', 0.0):+.3f} +- {cal.get('offset_sd_N', 0.0):.3f} (natural log), drift "
-                f"{cal.get('drift_N', 0.0):+.3f} +- {cal.get('drift_sd_N', 0.0):.3f} and scatter {cal['tau_N']:.3f} "
-                f"per decade from {cal['n_errors']} backtest errors; L* offset "
-                f"{100 * cal.get('offset_L', 0.0):+.2f}%, drift {100 * cal.get('drift_L', 0.0):+.2f}% per decade"
+                f"    predictive intervals: sigma_v(N*) {_n(cal.get('sigma_v_N'), '.3f')}, lambda "
+                f"{_n(cal.get('lambda_N'), '.2f')}, N* offset {_n(cal.get('offset_N', 0.0), '+.3f')} +- "
+                f"{_n(cal.get('offset_sd_N', 0.0), '.3f')} (natural log), drift {_n(cal.get('drift_N', 0.0), '+.3f')} +- "
+                f"{_n(cal.get('drift_sd_N', 0.0), '.3f')} and scatter {_n(cal.get('tau_N'), '.3f')} per decade from "
+                f"{cal.get('n_errors')} backtest errors; L* offset {_n(_pct(cal.get('offset_L', 0.0)), '+.2f')}%, "
+                f"drift {_n(_pct(cal.get('drift_L', 0.0)), '+.2f')}% per decade"
             )
     rule = result.get("learning_rate_rule")
     if rule:
         checks = [c for c in rule.get("check") or [] if c.get("checked")]
         verdict = "; ".join(
-            f"held-out N={c['params']:.3g}: rule x{c['ratio']:.2f} of the best, penalty {c['loss_penalty_pct']:.2f}% "
+            f"held-out N={_n(c['params'], '.3g')}: rule x{_n(c['ratio'], '.2f')} of the best, penalty "
+            f"{_n(c['loss_penalty_pct'], '.2f')}% "
             + ("PASS" if c["passed"] else "FAIL")
             for c in checks
         )
         lines.append(
-            f"  learning-rate rule (lr sweep): lr(N) = {rule['lr_ref']:.3g} (N / {rule['n_ref']:.3g})"
-            f"^{rule['exponent']:.3f}"
+            f"  learning-rate rule (lr sweep): lr(N) = {_n(rule['lr_ref'], '.3g')} (N / {_n(rule['n_ref'], '.3g')})"
+            f"^{_n(rule['exponent'], '.3f')}"
             + (f"; {verdict}" if verdict else "")
         )
     for run in result.get("excluded_runs") or []:
@@ -79,7 +93,7 @@ def summary(result: dict) -> str:
         name = approach_of(key).name
         for row in entry.get("held_out") or []:
             lines.append(
-                f"  backtest {name} at C={row['budget']:.3g} (held out): L* {row['L_error_pct']:+.2f}%, "
-                f"N* x{row['N_ratio']:.3f}"
+                f"  backtest {name} at C={_n(row['budget'], '.3g')} (held out): L* {_n(row['L_error_pct'], '+.2f')}%, "
+                f"N* x{_n(row['N_ratio'], '.3f')}"
             )
     return "\n".join(lines)
