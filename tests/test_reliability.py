@@ -454,13 +454,17 @@ CONFIG_CASES = [  # (name, config, expected part of the outcome)
     ("head_dim 1024 wider than the model", _config(["model", "head_dim"], 1024),
      "studies.tiny.model.head_dim: 1024 is wider than every model of grid.sizes (the widest is 12)"),
     ("head_dim 12 (the widest, one head)", _config(["model", "head_dim"], 12), "ok: 9 runs"),
+    ("aspect_ratio 1e-300 (a depth past float)", _config(["model", "aspect_ratio"], 1e-300),
+     "model.aspect_ratio: 1e-300 " + R + "a number >= 1 and <= 16384)"),
     ("mlp_ratio 0", _config(["model", "mlp_ratio"], 0), "model.mlp_ratio: 0 " + R),
+    ("mlp_ratio 0.1 (an empty MLP)", _config(["model", "mlp_ratio"], 0.1), "model.mlp_ratio: 0.1 " + R),
     ("mlp_ratio 1e300", _config(["model", "mlp_ratio"], 1e300), "model.mlp_ratio: 1e+300 " + R),
     ("vit patch_size 0", vit_config(patch_size=0), "model.patch_size: 0 " + R),
     ("vit patch_size 1000", vit_config(patch_size=1000), "model.patch_size: 1000 " + R),
     ("vit patch_size 5 does not tile 32", vit_config(patch_size=5),
      "studies.tiny.model.patch_size: 5 does not tile the 32x32 images of cifar10 (allowed values: 1, 2, 4, 8, 16, 32)"),
     ("vit patch_size 8", vit_config(patch_size=8), "ok: 2 runs"),
+    ("vit patch_size 32 (one patch)", vit_config(patch_size=32), "ok: 2 runs"),
     # grids and budgets
     ("budget 1e300", _config(["grid", "budgets"], [1e300]),
      "grid.budgets[0]: 1e+300 " + R + "a number >= 1000 and <= 1e+30)"),
@@ -794,6 +798,12 @@ CLI_CASES = [
     ("spec custom class named", with_spec(**{"model.family": "custom", "model.class": "mylab:MLP"}),
      "exit 0: spec OK: run C2.5e9-d4: custom model, 1280 steps of 4, backend torch, seed 0; imports and runs "
      "model.class mylab:MLP: read that code before training"),
+    ("spec custom loss null (the default)", with_spec(**{"model.family": "custom", "model.class": "mylab:MLP",
+                                                          "model.loss": None}),
+     "imports and runs model.class mylab:MLP:"),
+    ("spec custom loss named", with_spec(**{"model.family": "custom", "model.class": "mylab:MLP",
+                                            "model.loss": "mylab:loss"}),
+     "imports and runs model.class mylab:MLP, model.loss mylab:loss: read that code"),
     ("spec custom loader named", with_spec(**{"model.family": "custom", "model.class": "mylab:MLP",
                                               "data": {"source": "custom", "custom": {"loader": "mylab:load"}}}),
      "imports and runs model.class mylab:MLP, data.custom.loader mylab:load"),
@@ -1031,3 +1041,10 @@ def test_corrupt_finished_json_retrains_once_then_is_reused(tmp_path):
     again = subprocess.run([str(BIN / "flops-fit"), *argv], capture_output=True, text=True, check=True)
     assert "reusing" in again.stdout and "corrupt" not in again.stderr + run.stderr
     assert out.read_bytes() == (ckpt / "finished.json").read_bytes()
+
+
+def test_config_knows_the_image_sources_sides():
+    from flops_fit.config import IMAGE_SIDES
+    from flops_fit.sources import IMAGE_SOURCES
+
+    assert IMAGE_SIDES == {name: source["image_size"] for name, source in IMAGE_SOURCES.items()}

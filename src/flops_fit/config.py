@@ -305,6 +305,9 @@ def _with_defaults(value, node: dict, root: dict):
 
 
 BUILT_IN_FAMILIES = ("gpt", "vit")
+IMAGE_SIDES = {"cifar10": 32}
+"""Image side in pixels of each image source: ``flops_fit.sources.IMAGE_SOURCES``' image_size
+(which imports this module: a test keeps the two equal)."""
 
 
 def default_lr_scaling(study: dict) -> str:
@@ -382,9 +385,7 @@ def _check_related_numbers(name: str, study: dict, head_dim_given: bool = True) 
             f"is {max(grid['sizes'])}): each would get one head of its full width (allowed: 1 to {max(grid['sizes'])})"
         )
     if family == "vit" and "patch_size" in model:
-        from .sources import IMAGE_SOURCES
-
-        side = IMAGE_SOURCES.get(study["data"]["source"], {}).get("image_size")
+        side = IMAGE_SIDES.get(study["data"]["source"])
         if side and side % model["patch_size"]:
             allowed = ", ".join(str(p) for p in range(1, side + 1) if side % p == 0)
             raise ConfigError(f"{where}.model.patch_size: {model['patch_size']} does not tile the {side}x{side} "

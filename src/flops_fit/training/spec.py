@@ -155,6 +155,8 @@ def check_spec(spec) -> str:
             value = _get(spec, path)
         except (KeyError, SpecError):
             continue
+        if value is None:  # (a custom model's spec holds model.loss null: the default loss)
+            continue
         if not isinstance(value, str) or not _IMPORT_PATH.match(value):
             raise SpecError(f"spec key {'.'.join(path)}: {value!r} is not an import path (package.module:name)")
         if used[path[0]] and backend == "torch":  # the mock backend draws losses, it imports nothing
