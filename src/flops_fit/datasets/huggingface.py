@@ -37,12 +37,14 @@ def load_splits(hf: dict, val_fraction: float):
 
     kwargs = {k: hf[k] for k in ("name", "data_files", "cache_dir", "revision") if hf.get(k) is not None}
     path = hf.get("path", DEFAULT_PATH)
+    _check_regular(hf.get("data_files"))
     try:
         ds = datasets.load_dataset(path, **kwargs)
     except Exception as err:  # noqa: BLE001 -- one clear line for any loading failure
         offline = os.environ.get("HF_DATASETS_OFFLINE") or os.environ.get("HF_HUB_OFFLINE")
         hint = " (HF offline mode is on: give local data_files or a cache_dir that holds it)" if offline else ""
-        raise ValueError(f"data.huggingface: datasets.load_dataset({path!r}, {kwargs}) failed: {err}{hint}") from None
+        why = " ".join(str(err).split())
+        raise ValueError(f"data.huggingface: datasets.load_dataset({path!r}, {kwargs}) failed: {why}{hint}") from None
     train_name, val_name = hf.get("train_split", "train"), hf.get("val_split", "validation")
     if train_name not in ds:
         raise ValueError(f"data.huggingface: no split {train_name!r} (splits: {', '.join(ds)})")
@@ -54,6 +56,21 @@ def load_splits(hf: dict, val_fraction: float):
     step = max(2, round(1 / val_fraction))
     index = np.arange(len(train))
     return train.select(index[index % step != step - 1]), train.select(index[index % step == step - 1])
+
+
+def _check_regular(data_files) -> None:
+    """Refuse local data_files (str, list, or split -> str/list; globs allowed) that match a FIFO, a
+    socket or a device: reading one would block or never end."""
+    import glob
+
+    if isinstance(data_files, dict):
+        data_files = list(data_files.values())
+    patterns = [data_files] if isinstance(data_files, str) else data_files or []
+    for pattern in (p for entry in patterns for p in ([entry] if isinstance(entry, str) else entry or [])):
+        for match in glob.glob(str(pattern), recursive=True) if isinstance(pattern, str) else []:
+            if os.path.exists(match) and not (os.path.isfile(match) or os.path.isdir(match)):
+                raise ValueError(f"data.huggingface.data_files: {match} is not a regular file (a FIFO, socket "
+                                 "or device); list regular files only")  # fmt: skip
 
 
 def _texts(split, field: str, limit: int | None = None):
