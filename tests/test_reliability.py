@@ -762,10 +762,10 @@ CLI_CASES = [
                                                     str(tmp / "r.json"), "--start", str(tmp / "m.json")],
      "/m.json: missing (give a JSON file or inline JSON)"),
     ("spec seed 2^70", with_spec(seed=2**70),
-     "spec key seed: 1180591620717411303424 is out of range (allowed: an integer >= -9223372036854775808 and "
-     "<= 18446744073709551615)"),
+     "spec key seed: 1180591620717411303424 is out of range (allowed: an integer >= 0 and <= 18446744073709551615)"),
     ("spec seed -2^63 - 1", with_spec(seed=-(2**63) - 1), "spec key seed: -9223372036854775809 is out of range"),
-    ("spec seed -1 (torch takes it)", with_spec(seed=-1), "exit 0: spec OK: run C2.5e9-d4"),
+    ("spec seed -1 (torch takes it, the samplers' numpy not)", with_spec(seed=-1), "spec key seed: -1 is out of range"),
+    ("spec seed 0", with_spec(seed=0), "exit 0: spec OK: run C2.5e9-d4"),
     ("spec seed 2^64 - 1 (largest)", with_spec(seed=SEED_MAX), "exit 0: spec OK"),
     ("spec seed text", with_spec(seed="0"), "spec key seed: '0' is out of range (allowed: an integer"),
     ("spec seed true", with_spec(seed=True), "spec key seed: True is out of range"),
@@ -1053,3 +1053,14 @@ def test_config_knows_the_image_sources_sides():
     from flops_fit.sources import IMAGE_SOURCES
 
     assert IMAGE_SIDES == {name: source["image_size"] for name, source in IMAGE_SOURCES.items()}
+
+
+def test_the_largest_seed_trains(tmp_path):
+    """2^64 - 1, the largest seed the config and a spec allow, is one that torch and numpy take."""
+    from test_train import make_data, make_spec
+
+    from flops_fit.train import train_run
+
+    spec = make_spec(steps=4, seed=SEED_MAX)
+    run = train_run(spec, make_data(tmp_path / "data"), tmp_path / "run.json", tmp_path / "ckpt", log=lambda _: None)
+    assert run["status"] == "ok" and run["spec"]["seed"] == SEED_MAX

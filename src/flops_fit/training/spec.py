@@ -9,7 +9,7 @@ would import code, so a user can read them before training. ``flops-fit train`` 
 check first, so ``--spec '{}'`` or a seed that torch cannot take ends in one line naming the key
 instead of a traceback from deep inside the job.
 
-The ranges are the trainer's: a seed is what ``torch.manual_seed`` accepts ([-2^63, 2^64 - 1]),
+The ranges are the trainer's: a seed is what both ``torch.manual_seed`` and numpy accept ([0, 2^64 - 1]),
 the optimiser's numbers are finite and where AdamW can use them, the evaluation points and
 batches those the config schema allows.
 """
@@ -19,8 +19,9 @@ from __future__ import annotations
 import math
 import re
 
-SEED_RANGE = (-0x8000_0000_0000_0000, 0xFFFF_FFFF_FFFF_FFFF)
-"""torch.manual_seed's range."""
+SEED_RANGE = (0, 0xFFFF_FFFF_FFFF_FFFF)
+"""The trainer's seeds: torch.manual_seed takes [-2^63, 2^64 - 1], the data samplers' numpy
+generators (``default_rng([seed, epoch])``) no negative one."""
 CODE_KEYS = (("model", "class"), ("model", "loss"), ("data", "custom", "loader"))
 """Keys whose value is an import path (``package.module:name``) that training imports and runs."""
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_.]*$")
