@@ -1064,3 +1064,16 @@ def test_the_largest_seed_trains(tmp_path):
     spec = make_spec(steps=4, seed=SEED_MAX)
     run = train_run(spec, make_data(tmp_path / "data"), tmp_path / "run.json", tmp_path / "ckpt", log=lambda _: None)
     assert run["status"] == "ok" and run["spec"]["seed"] == SEED_MAX
+
+
+def test_train_without_checkpoint_dir_trains_and_leaves_no_folder(tmp_path, capsys):
+    """`flops-fit train` without --checkpoint-dir (a traceback before): checkpoints go to
+    RUN.json.checkpoints beside the run JSON, removed when the run is written."""
+    from test_train import make_data, make_spec
+
+    out = tmp_path / "run.json"
+    argv = ["train", "--spec", spec_file(tmp_path, make_spec(steps=4)), "--data", str(make_data(tmp_path / "data")),
+            "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    assert json.loads(out.read_text())["status"] == "ok"
+    assert not (tmp_path / "run.json.checkpoints").exists()
