@@ -381,7 +381,7 @@ def cmd_tables(args) -> None:
     try:
         make_tables(args.fit, args.predictions, args.out, runs_csv=args.runs, macro_prefix=args.macro_prefix)
     except ValueError as err:
-        raise UserError(f"--macro-prefix: {err}") from None
+        raise UserError(str(err)) from None  # a bad --macro-prefix, or a corrupt fit.json or predictions.csv
 
 
 def cmd_headline(args) -> None:

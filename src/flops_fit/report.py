@@ -102,7 +102,9 @@ def headline_html(fit_json, predictions_csv, targets, study: str = "", runs_csv=
     if runs_csv is not None:
         import pandas as pd
 
-        view.set_unit(runs_csv if isinstance(runs_csv, pd.DataFrame) else pd.read_csv(runs_csv))
+        from flops_fit.fitting.runs_table import read_runs_table
+
+        view.set_unit(runs_csv if isinstance(runs_csv, pd.DataFrame) else read_runs_table(runs_csv))
     preds = view.predictions
     studied = view.studied_budgets
     level = view.interval_level or "no"

@@ -203,15 +203,17 @@ def refit(theta0, log_n, log_d, log_l, delta=1e-3) -> np.ndarray:
 def params_from_theta(theta) -> dict:
     """Named parameters (E, A, B, alpha, beta) and the allocation exponents a, b and G."""
     a_, b_, e_, alpha, beta = (float(x) for x in theta)
-    # a degenerate refit (a bootstrap replicate of a tiny study) may run off to log A = 700+:
-    # inf, then NaN allocation, counted as a failed replicate -- never an OverflowError
+    # a degenerate refit (a bootstrap replicate of a tiny study) may run off to log A = 700+ or
+    # log B = -800 (B = 0): inf or 0, then NaN allocation, counted as a failed replicate -- never an
+    # OverflowError or ZeroDivisionError; G is computed in log space for the same reason
     A, B, E = (math.exp(x) if x < 700 else math.inf for x in (a_, b_, e_))
     s = alpha + beta
-    if s <= 0 or alpha <= 0 or beta <= 0 or not math.isfinite(A * B):
+    if s <= 0 or alpha <= 0 or beta <= 0 or not (math.isfinite(A * B) and math.isfinite(a_ - b_)):
         a = b = G = math.nan
     else:
         a, b = beta / s, alpha / s
-        G = (alpha * A / (beta * B)) ** (1.0 / s)
+        log_g = (math.log(alpha) + a_ - math.log(beta) - b_) / s
+        G = math.exp(log_g) if -700 < log_g < 700 else math.nan
     return {"E": E, "A": A, "B": B, "alpha": alpha, "beta": beta, "a": a, "b": b, "G": G}
 
 

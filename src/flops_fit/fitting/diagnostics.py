@@ -150,6 +150,16 @@ def _longer_run_wins_early(runs, table, curves) -> list[dict]:
     return out[:5]
 
 
+def _vertex_bias(log10_n, alpha: float, beta: float, n_opt: float) -> float:
+    """``approach2.vertex_bias``, NaN where it cannot be measured: exponents far from the sampled
+    sizes' scale (a fit of a study whose loss hardly depends on N) overflow the IsoFLOP curve."""
+    try:
+        with np.errstate(all="ignore"):
+            return float(approach2.vertex_bias(log10_n, alpha, beta, float(np.log10(n_opt))))
+    except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+        return float("nan")
+
+
 def _asymmetry_bias(table, result) -> list[dict]:
     a2, a3 = (result["approaches"].get(approach_key(k)) or {} for k in (2, 3))
     if a2.get("status") != "ok" or a3.get("status") != "ok":
@@ -158,10 +168,10 @@ def _asymmetry_bias(table, result) -> list[dict]:
     if not (alpha > 0 and beta > 0):
         return []
     biases = [
-        approach2.vertex_bias(np.log10(table.loc[table["budget_id"] == det["budget_id"], "N"]), alpha, beta,
-                              float(np.log10(det["N_opt"])))
+        _vertex_bias(np.log10(table.loc[table["budget_id"] == det["budget_id"], "N"]), alpha, beta, det["N_opt"])
         for det in a2.get("budgets") or [] if det.get("included")
     ]
+    biases = [b for b in biases if np.isfinite(b)]
     if not biases:
         return []
     ratio = float(10 ** np.median(biases))

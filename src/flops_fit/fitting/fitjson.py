@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from flops_fit.approaches import APPROACH_KEYS
+
 from ..io import atomic_write_text
 from .predict import predict
 from .runs_table import FitError
@@ -44,13 +46,102 @@ def write_fit(result: dict, out_dir) -> None:
 
 
 def read_fit(path_or_dir) -> dict:
-    """Read a fit.json (or the fit.json inside a folder)."""
+    """Read a fit.json (or the fit.json inside a folder), checked (:func:`check_fit`): an empty,
+    corrupt (truncated, not JSON, not UTF-8) or foreign file is a FitError of one line naming it."""
     path = Path(path_or_dir)
     if path.is_dir():
         path = path / "fit.json"
     if not path.is_file():
         raise FitError(f"no fit.json at {str(path)!r}")
-    return json.loads(path.read_text())
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError) as exc:
+        raise FitError(f"{path}: cannot be read as a fit.json ({type(exc).__name__}: {exc}); rerun the fit") from None
+    if not text.strip():
+        raise FitError(f"{path}: the file is empty, not a fit.json (an interrupted copy?); rerun the fit")
+    try:
+        fit = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise FitError(
+            f"{path}: not valid JSON ({_one_line(exc)}): a corrupt or truncated fit.json; rerun the fit"
+        ) from None
+    check_fit(fit, str(path))
+    return fit
+
+
+READS_SCHEMA = 1  # the schema_version fit_runs writes (api.SCHEMA_VERSION; fields are only ever added)
+REQUIRED_KEYS = ("schema_version", "convention", "options", "budgets", "approaches")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300]
+
+
+def _is_number(x, none_ok: bool = True) -> bool:
+    return (x is None and none_ok) or (isinstance(x, int | float) and not isinstance(x, bool))
+
+
+def check_fit(fit, where: str = "fit.json") -> None:
+    """FitError (one line naming ``where``) unless ``fit`` has the layout flops-fit writes
+    (``flops_fit.fitting``'s docstring): the keys and types that predictions, tables and figures read,
+    then a prediction at its largest budget as a last check.  A file of another program or version
+    is refused here, not deep inside a table with a KeyError."""
+
+    def bad(what: str):
+        return FitError(f"{where}: not a flops-fit fit.json ({what}); give the fit.json that `flops-fit fit` or "
+                        "the pipeline wrote, or rerun the fit")
+
+    if not isinstance(fit, dict):
+        raise bad(f"it holds a JSON {type(fit).__name__}, not an object")
+    missing = [k for k in REQUIRED_KEYS if k not in fit]
+    if missing:
+        raise bad(f"it lacks {', '.join(missing)}")
+    if fit["schema_version"] != READS_SCHEMA:
+        raise bad(f"schema_version {fit['schema_version']!r}; this version reads {READS_SCHEMA}")
+    conv, opts = fit["convention"], fit["options"]
+    if not (isinstance(conv, dict) and all(isinstance(conv.get(k), str) for k in ("params", "flops"))):
+        raise bad("convention must hold the texts params and flops")
+    if not (isinstance(opts, dict) and _is_number(opts.get("confidence"), False) and 0 < opts["confidence"] < 1):
+        raise bad("options.confidence must be a number between 0 and 1")
+    budgets = fit["budgets"]
+    if not (isinstance(budgets, list) and budgets and all(_is_number(c, False) and math.isfinite(c) and c > 0
+                                                          for c in budgets)):
+        raise bad("budgets must be a non-empty list of FLOP values > 0")
+    if not isinstance(fit["approaches"], dict):
+        raise bad("approaches must be an object")
+    for key, block in fit["approaches"].items():
+        _check_block(key, block, bad)
+    try:
+        predict(fit, [max(budgets)])
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, ArithmeticError) as exc:
+        raise bad(f"its numbers give no prediction: {type(exc).__name__}: {_one_line(exc)}") from None
+
+
+def _check_block(key, block, bad) -> None:
+    if key not in APPROACH_KEYS:
+        raise bad(f"approaches holds {key!r}; allowed: {', '.join(APPROACH_KEYS)}")
+    if not isinstance(block, dict) or block.get("status") not in ("ok", "skipped", "failed"):
+        raise bad(f"approaches.{key}.status must be ok, skipped or failed")
+    if block["status"] != "ok":
+        return
+    params = block.get("params")
+    if not (isinstance(params, dict) and params and all(isinstance(k, str) and _is_number(v)
+                                                        for k, v in params.items())):
+        raise bad(f"approaches.{key}.params must map names to numbers")
+    for name in ("intervals",):
+        ivs = block.get(name) or {}
+        if not (isinstance(ivs, dict) and all(isinstance(v, list) and len(v) == 2 and all(map(_is_number, v))
+                                              for v in ivs.values())):
+            raise bad(f"approaches.{key}.intervals must map names to [low, high]")
+    boot = block.get("bootstrap")
+    samples = boot.get("samples") if isinstance(boot, dict) else None
+    if not (isinstance(samples, dict) and all(isinstance(v, list) and all(map(_is_number, v))
+                                              for v in samples.values())):
+        raise bad(f"approaches.{key}.bootstrap.samples must map names to lists of numbers")
+    for name in ("predictive", "budgets", "flops_per_6ND_by_size"):
+        value = block.get(name)
+        if value is not None and not isinstance(value, dict | list):
+            raise bad(f"approaches.{key}.{name} must be an object or a list")
 
 
 def find_fit(path, hint: str) -> Path:

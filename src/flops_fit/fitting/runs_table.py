@@ -114,6 +114,14 @@ def _numeric(df: pd.DataFrame, columns, what: str) -> None:
         df[col] = values.astype(float)
 
 
+def read_runs_table(path) -> pd.DataFrame:
+    """A runs.csv for the tables and the report: read and checked as the fit reads it (a missing,
+    cut or non-numeric file is a FitError naming it), without the fit's required columns."""
+    runs = _read_table(path, "runs table")
+    _numeric(runs, NUMERIC_RUN_COLUMNS, f"runs table {str(path)!r}")
+    return runs
+
+
 def load_runs(runs_csv, curves_csv=None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Read ``runs.csv`` (and optionally ``curves.csv``) and check columns and types.
 

@@ -62,7 +62,8 @@ def summary(result: dict) -> str:
             lines.append(
                 f"    predictive intervals: sigma_v(N*) {_n(cal.get('sigma_v_N'), '.3f')}, lambda "
                 f"{_n(cal.get('lambda_N'), '.2f')}, N* offset {_n(cal.get('offset_N', 0.0), '+.3f')} +- "
-                f"{_n(cal.get('offset_sd_N', 0.0), '.3f')} (natural log), drift {_n(cal.get('drift_N', 0.0), '+.3f')} +- "
+                f"{_n(cal.get('offset_sd_N', 0.0), '.3f')} (natural log), drift "
+                f"{_n(cal.get('drift_N', 0.0), '+.3f')} +- "
                 f"{_n(cal.get('drift_sd_N', 0.0), '.3f')} and scatter {_n(cal.get('tau_N'), '.3f')} per decade from "
                 f"{cal.get('n_errors')} backtest errors; L* offset {_n(_pct(cal.get('offset_L', 0.0)), '+.2f')}%, "
                 f"drift {_n(_pct(cal.get('drift_L', 0.0)), '+.2f')}% per decade"

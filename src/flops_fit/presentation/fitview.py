@@ -9,7 +9,6 @@ Approach 3's L(N, D) and its frontier) at points in order to draw it.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -105,8 +104,11 @@ class FitView:
 
     @classmethod
     def load(cls, fit_json, predictions_csv=None) -> FitView:
-        """From the files, or (in a notebook) from the fit dict and the predictions DataFrame."""
-        fit = fit_json if isinstance(fit_json, dict) else json.loads(Path(fit_json).read_text())
+        """From the files, or (in a notebook) from the fit dict and the predictions DataFrame.  A
+        corrupt, empty or foreign file is a FitError naming it (``fitting.fitjson.read_fit``)."""
+        from flops_fit.fitting.fitjson import read_fit
+
+        fit = fit_json if isinstance(fit_json, dict) else read_fit(fit_json)
         preds = None
         if predictions_csv is not None and not isinstance(predictions_csv, str | os.PathLike):
             preds = normalise_predictions(predictions_csv)  # a DataFrame
@@ -311,6 +313,18 @@ class FitView:
         return ""
 
 
+def _read_predictions(path):
+    """predictions.csv as a DataFrame; FitError naming it when it is empty or not a CSV."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        from flops_fit.fitting.runs_table import FitError
+
+        raise FitError(f"{path}: not a readable predictions.csv ({type(exc).__name__}: {exc}); rerun the fit") from None
+
+
 def normalise_predictions(path_or_buffer):
     """predictions.csv (a path, buffer or DataFrame) as one row per (approach, budget), in its own
     column names: ``approach`` as its fit.json key ("approach1".."approach3"), ``budget``,
@@ -319,7 +333,10 @@ def normalise_predictions(path_or_buffer):
     import numpy as np
     import pandas as pd
 
-    frame = path_or_buffer.copy() if isinstance(path_or_buffer, pd.DataFrame) else pd.read_csv(path_or_buffer)
+    if isinstance(path_or_buffer, pd.DataFrame):
+        frame = path_or_buffer.copy()
+    else:
+        frame = _read_predictions(path_or_buffer)
     for q in ("N_opt", "D_opt", "L_opt", "tokens_per_param"):
         for suffix in ("", "_lo", "_hi"):
             if q + suffix not in frame.columns:
@@ -328,5 +345,14 @@ def normalise_predictions(path_or_buffer):
         frame["extrapolated"] = ~frame["in_sample"].astype(str).str.lower().isin(("true", "1", "1.0"))
     elif "extrapolated" not in frame.columns:
         frame["extrapolated"] = False
-    frame["approach"] = frame["approach"].map(approach_key)
+    try:
+        frame["approach"] = frame["approach"].map(approach_key)
+        frame["budget"] = frame["budget"].astype(float)
+    except (KeyError, ValueError, TypeError) as exc:
+        from flops_fit.fitting.runs_table import FitError
+
+        where = path_or_buffer if isinstance(path_or_buffer, str | os.PathLike) else "predictions table"
+        raise FitError(
+            f"{where}: not a flops-fit predictions.csv ({type(exc).__name__}: {exc}); rerun the fit"
+        ) from None
     return frame.sort_values(["approach", "budget"]).reset_index(drop=True)

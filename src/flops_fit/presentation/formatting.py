@@ -8,6 +8,8 @@ so a number reads the same in a figure, a table and the text of a paper.
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 
 EXPONENTS = ("alpha", "beta", "a", "b", "gamma")
 """Parameters shown with 3 decimals (the exponents of the scaling laws)."""
@@ -82,8 +84,39 @@ def interval_text(iv, fmt) -> str:
 # ----------------------------------------------------------------------------- LaTeX
 
 
+def one_line(text) -> str:
+    """``text`` on one line: every run of whitespace (newlines, tabs, Unicode line separators) one
+    space, other control characters dropped.  Strings from a fit.json, a CSV or a config are data;
+    a line break in one would end a LaTeX comment or a Markdown table row and let the rest act as code."""
+    kept = "".join(ch for ch in str(text) if ch.isspace() or unicodedata.category(ch)[0] != "C")
+    return " ".join(kept.split())
+
+
+def tex_comment(text) -> str:
+    """Text for a LaTeX ``%`` comment: one line (:func:`one_line`), so nothing after it is typeset."""
+    return one_line(text)
+
+
+_MD_SPECIAL = set("\\`[]<>|&")
+
+
+def md_escape(text) -> str:
+    """Text for a Markdown table cell or note: one line, and every character that Markdown reads
+    as markup (HTML tags, links, images, code, table pipes) backslash-escaped (CommonMark), so a
+    ``<script>`` or a link in a fit.json shows as text.  :func:`md_unescape` undoes it."""
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in one_line(text))
+
+
+def md_unescape(text: str) -> str:
+    """The text :func:`md_escape` escaped (for the HTML page made from the Markdown, which escapes
+    for HTML itself)."""
+    return re.sub(r"\\([\\`\[\]<>|&])", r"\1", text)
+
+
 def tex_escape(text: str) -> str:
-    """Escape the characters LaTeX treats specially in running text."""
+    """Escape the characters LaTeX treats specially in running text; on one line (:func:`one_line`:
+    a blank line would end a table cell's paragraph)."""
+    text = one_line(text)
     repl = {
         "\\": r"\textbackslash{}",
         "&": r"\&",

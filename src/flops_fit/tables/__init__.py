@@ -44,14 +44,16 @@ def make_tables(fit_json, predictions_csv, out_dir, runs_csv=None, macro_prefix:
     name) starts every macro of numbers.tex, so several studies' files can be ``\\input`` together.
     """
     if macro_prefix and not MACRO_RE.match(macro_prefix):
-        raise ValueError(f"macro prefix {macro_prefix!r} must be letters only (a LaTeX macro name)")
+        raise ValueError(f"--macro-prefix {macro_prefix!r} must be letters only (a LaTeX macro name)")
     import pandas as pd
 
     view = FitView.load(fit_json, predictions_csv)
     if isinstance(runs_csv, pd.DataFrame):
         runs = runs_csv
     else:
-        runs = pd.read_csv(runs_csv) if runs_csv and os.path.isfile(runs_csv) else None
+        from flops_fit.fitting.runs_table import read_runs_table
+
+        runs = read_runs_table(runs_csv) if runs_csv and os.path.isfile(runs_csv) else None
     view.set_unit(runs)
     studied_max = float(runs["budget"].max()) if runs is not None and "budget" in runs and len(runs) else None
     out_dir = Path(out_dir)

@@ -14,6 +14,7 @@ from flops_fit.presentation.formatting import (
     fmt_ratio,
     human,
     interval_text,
+    md_escape,
     sci,
     tex_escape,
     tex_estimate,
@@ -85,8 +86,8 @@ def render_allocations(frame, view: FitView) -> dict[str, str]:
     header = ["Budget (FLOPs)", "Approach", "N*", iv_head, "D*", iv_head, "L*", iv_head, "D*/N*", iv_head]
     md = md_table(header, rows_md, ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r"])
     md += (
-        f"\nN*: optimal parameters ({view.n_kind}); D*: optimal {view.unit}; L*: their loss ({view.loss_unit});"
-        f" D*/N*: {view.unit} per parameter."
+        f"\nN*: optimal parameters ({view.n_kind}); D*: optimal {md_escape(view.unit)}; L*: their loss "
+        f"({md_escape(view.loss_unit)}); D*/N*: {md_escape(view.unit)} per parameter."
         + (" † beyond the largest studied budget (extrapolated)." if frame["extrapolated"].any() else "")
         + "\n"
     )

@@ -8,11 +8,12 @@ of the variant over the baseline, the L* difference and both allocations, with i
 from __future__ import annotations
 
 import math
+import re
 
 from flops_fit.approaches import approach_of
 from flops_fit.presentation.compare_text import fmt_dloss, fmt_multiplier
 from flops_fit.presentation.fitview import Interval
-from flops_fit.presentation.formatting import human, sci, tex_escape, tex_estimate, tex_flops
+from flops_fit.presentation.formatting import human, md_escape, sci, tex_escape, tex_estimate, tex_flops
 from flops_fit.tables.render import html_from_md, md_table, tex_table
 
 
@@ -47,7 +48,9 @@ def comparison_tables(result: dict) -> dict[str, str]:
     """Markdown, LaTeX and HTML of the comparison table."""
     base, var = result["baseline"]["name"], result["variant"]["name"]
     rows = _rows(result)
-    header = ["C (FLOPs)", "Approach", "M", "dL*", f"N* {base}", f"N* {var}", f"D* {base}", f"D* {var}"]
+    names = md_escape(base), md_escape(var)
+    header = ["C (FLOPs)", "Approach", "M", "dL*", f"N* {names[0]}", f"N* {names[1]}", f"D* {names[0]}",
+              f"D* {names[1]}"]
     md_rows = [
         [sci(r["budget"], 3), approach_of(r["approach"]).short,
          _text(_iv(r, "multiplier"), fmt_multiplier), _text(_iv(r, "dL"), fmt_dloss),
@@ -56,7 +59,7 @@ def comparison_tables(result: dict) -> dict[str, str]:
         for r in rows
     ]
     notes = _notes(result)
-    md = md_table(header, md_rows, ["r", "l"] + ["r"] * 6) + "\n" + "\n\n".join(notes) + "\n"
+    md = md_table(header, md_rows, ["r", "l"] + ["r"] * 6) + "\n" + "\n\n".join(map(md_escape, notes)) + "\n"
     # LaTeX: two lines per budget and approach (baseline, then variant), so the table fits a page
     groups = [
         [[tex_flops(r["budget"]), approach_of(r["approach"]).short,
@@ -70,7 +73,7 @@ def comparison_tables(result: dict) -> dict[str, str]:
         groups,
         "rlrrlrr",
         caption=f"Compute multiplier $M$ of the variant ({tex_escape(var)}) over the baseline ({tex_escape(base)})",
-        label=f"tab:compare-{base}-{var}".replace("_", "-"),
+        label=re.sub(r"[^A-Za-z0-9:-]+", "-", f"tab:compare-{base}-{var}"),  # names are data: no braces
         wide=True,
         notes=[tex_escape(n) for n in notes],
     ).replace("\\small\n", "\\small\n\\setlength{\\tabcolsep}{3pt}\n", 1)

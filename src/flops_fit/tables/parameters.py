@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flops_fit.approaches import APPROACH_KEYS, approach_of
 from flops_fit.presentation.fitview import FitView, Interval
-from flops_fit.presentation.formatting import fmt_param, interval_text, sci, tex_escape, tex_param
+from flops_fit.presentation.formatting import fmt_param, interval_text, md_escape, sci, tex_escape, tex_param
 from flops_fit.tables.render import md_table, tex_table
 
 PARAM_TEX = {
@@ -87,7 +87,7 @@ def render_parameters(frame, view: FitView) -> dict[str, str]:
             rows_md.append(
                 [
                     approach_of(name).name,
-                    PARAM_MD.get(r.parameter, r.parameter),
+                    PARAM_MD.get(r.parameter) or md_escape(r.parameter),
                     f(r.value),
                     interval_text(iv, f),
                 ]
@@ -121,7 +121,7 @@ def render_parameters(frame, view: FitView) -> dict[str, str]:
     notes += [f"Design: {d.get('message')}" for d in view.fit.get("diagnostics") or [] if d.get("message")]
     notes = list(dict.fromkeys(notes))  # each once, in order
     if notes:
-        md += "\nNotes:\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
+        md += "\nNotes:\n\n" + "\n".join(f"- {md_escape(n)}" for n in notes) + "\n"
     caption = (
         "Fitted scaling-law parameters per approach"
         + (f" with {tex_escape(conf)} bootstrap intervals ({view.bootstrap} resamples). " if conf else ". ")

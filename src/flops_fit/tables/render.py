@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flops_fit.presentation.formatting import md_unescape
+
 LONG_TABLE_ROWS = 40
 """Tables with more rows than this become a ``longtable`` (breaks across pages)."""
 
@@ -75,6 +77,28 @@ def tex_table(
     return "\n".join(lines) + "\n"
 
 
+def _cells(line: str) -> list[str]:
+    """The cells of a Markdown table row, split at its unescaped pipes (``md_escape`` writes a pipe
+    of a cell's text as ``\\|``)."""
+    cells, cell, i = [], "", 0
+    body = line.strip()
+    body = body[1:] if body.startswith("|") else body
+    while i < len(body):
+        if body[i] == "\\" and i + 1 < len(body):
+            cell += body[i : i + 2]
+            i += 2
+            continue
+        if body[i] == "|":
+            cells.append(cell)
+            cell = ""
+        else:
+            cell += body[i]
+        i += 1
+    if cell.strip():
+        cells.append(cell)
+    return cells
+
+
 _HTML_STYLE = (
     "body{font-family:system-ui,sans-serif;margin:1rem;color:#222}"
     "table{border-collapse:collapse;font-size:.9rem}"
@@ -92,7 +116,7 @@ def html_from_md(md: str, title: str) -> str:
     out = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
            f"<style>{_HTML_STYLE}</style></head><body>", "<table>"]  # fmt: skip
     rows = [ln for ln in md.splitlines() if ln.startswith("|")]
-    cells = [[c.strip() for c in ln.strip().strip("|").split("|")] for ln in rows]
+    cells = [[md_unescape(c.strip()) for c in _cells(ln)] for ln in rows]
     seps = cells[1] if len(cells) > 1 else []
     align = ["right" if a.endswith(":") and not a.startswith(":") else "left" for a in seps]
     for i, row in enumerate(cells):
@@ -110,13 +134,13 @@ def html_from_md(md: str, title: str) -> str:
         if ln.startswith("|") or not ln.strip():
             continue
         if ln.startswith("- "):
-            out.append(("" if in_list else "<ul>") + f"<li>{html.escape(ln[2:])}</li>")
+            out.append(("" if in_list else "<ul>") + f"<li>{html.escape(md_unescape(ln[2:]))}</li>")
             in_list = True
             continue
         if in_list:
             out.append("</ul>")
             in_list = False
-        out.append(f"<p>{html.escape(ln)}</p>")
+        out.append(f"<p>{html.escape(md_unescape(ln))}</p>")
     if in_list:
         out.append("</ul>")
     out.append("</body></html>")

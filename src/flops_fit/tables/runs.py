@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from flops_fit.presentation.fitview import FitView
-from flops_fit.presentation.formatting import fmt_loss, human, sci, tex_escape, tex_flops, tex_num
+from flops_fit.presentation.formatting import fmt_loss, human, md_escape, sci, tex_escape, tex_flops, tex_num
 from flops_fit.tables.render import md_table, tex_table
 
 SHOWN_COLUMNS = (  # the columns of runs.csv (flops_fit.runs.RUN_COLUMNS) this table shows
@@ -72,16 +72,18 @@ def render_runs(frame, view: FitView) -> dict[str, str]:
                 out.append(esc(str(v)) if v == v else "--")
         return out
 
-    rows_md = [cells(r, fmt, str) for _, r in frame.iterrows()]
+    rows_md = [cells(r, fmt, md_escape) for _, r in frame.iterrows()]
     rows_tex = [cells(r, tex_fmt, tex_escape) for _, r in frame.iterrows()]
     align = ["l" if c in ("run_id", "status") else "r" for c in cols]
     md = md_table([heads[c] for c in cols], rows_md, align)
     md += (
-        f"\nN: total parameters; D: {view.unit} seen; Loss: final validation loss ({view.loss_unit});"
+        f"\nN: total parameters; D: {md_escape(view.unit)} seen; Loss: final validation loss "
+        f"({md_escape(view.loss_unit)});"
         " Size: the grid's size knob (e.g. the width); Layers, Width: depth and d_model.\n"
     )
     if excluded:
-        md += "\nExcluded from the fits: " + "; ".join(f"{k} ({v})" for k, v in sorted(excluded.items())) + "\n"
+        md += "\nExcluded from the fits: " + "; ".join(md_escape(f"{k} ({v})") for k, v in sorted(excluded.items()))
+        md += "\n"
     caption = (
         f"All {len(frame)} training runs. $N$: total parameters; $D$: {tex_escape(view.unit)} seen; "
         f"loss: final validation loss ({tex_escape(view.loss_unit)}); size: the grid's size knob; budgets and "
