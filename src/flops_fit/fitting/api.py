@@ -220,7 +220,7 @@ def fit_point(train, train_curves, options: FitOptions) -> dict:
             if k == 1:
                 out[k] = approach1.fit(train_curves)[0]
             elif k == 2:
-                out[k] = approach2.fit(train, options.flops)[0]
+                out[k] = approach2.laws(quality.approach2_minima(train, options.flops, options.keep_flagged))
             else:
                 if len(train) < 6:
                     raise FitError(f"Approach 3 needs >= 6 runs; {len(train)} left")
@@ -269,7 +269,7 @@ def _fit_runs(runs_df, curves_df, options: FitOptions) -> dict:
     runs_df, curves_df = load_runs(runs_df, curves_df)
     table, excluded = prepare_runs(runs_df, options.params, options.flops)
     table, budget_warnings = assign_budgets(table)
-    table, qc = quality.apply(table, options.keep_flagged)  # flagged runs and budgets out (quality.py)
+    table, qc = quality.apply(table, options.keep_flagged)  # runs off their parabola out (quality.py)
     budgets = sorted(table["budget"].unique().tolist())
     if len(budgets) < 2:
         raise FitError(
@@ -278,7 +278,7 @@ def _fit_runs(runs_df, curves_df, options: FitOptions) -> dict:
         )
     curves = prepare_curves(curves_df, table, options.flops)
     rngs = bootstrap.rngs(options.seed)
-    details = quality.mark(approach2.minima(table, options.flops), qc)  # budgets QC had to keep: not Approach 2's
+    details = quality.approach2_minima(table, options.flops, options.keep_flagged)  # flagged budgets out
     noise = bootstrap.run_noise(table, details)
 
     approaches, errors = {}, []
@@ -306,7 +306,7 @@ def _fit_runs(runs_df, curves_df, options: FitOptions) -> dict:
 
     observed = backtest.observed(table, details)
     refit = _cached(partial(fit_point, options=options))
-    errs = predictive.rolling_errors(table, curves, refit, _predict_point, observed)
+    errs = quality.measured_only(predictive.rolling_errors(table, curves, refit, _predict_point, observed), qc)
     a2 = approaches.get(approach_key(2), {})
     vertex = predictive.vertex_noise(a2.get("budgets") or [], options.confidence) if a2.get("status") == "ok" else None
     for key, block in approaches.items():
