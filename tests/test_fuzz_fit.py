@@ -514,3 +514,48 @@ def test_pipeline_fit_success_writes_the_summary_to_the_log(tmp_path):
     code, log = _run_fit_script(tmp_path, tmp_path / "runs.csv", {"bootstrap": 10, "approaches": [2]})
     assert code == 0 and log.startswith("fitted 15 of 15 runs at 3 budgets")
     assert (tmp_path / "fit" / "fit.json").is_file()
+
+
+# --------------------------------------------------------------------------------- random damage
+
+QUICK = settings(max_examples=40, deadline=None, derandomize=True, database=None,
+                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+damage = st.tuples(st.sampled_from(["cut", "delete", "insert", "replace"]), st.floats(0, 1), st.integers(1, 40),
+                   st.binary(min_size=1, max_size=8))
+
+
+def damaged(data: bytes, how) -> bytes:
+    kind, where, size, junk = how
+    i = int(where * len(data))
+    if kind == "cut":
+        return data[:i]
+    if kind == "delete":
+        return data[:i] + data[i + size:]
+    if kind == "insert":
+        return data[:i] + junk + data[i:]
+    return data[:i] + junk + data[i + len(junk):]
+
+
+@QUICK
+@given(how=damage)
+def test_damaged_runs_csv_fits_or_is_refused_in_one_line(how, tmp_path):
+    runs, _ = make_study(budgets=3, sizes=4, curves=False)
+    path = tmp_path / "runs.csv"
+    path.write_bytes(damaged(runs.to_csv(index=False).encode(), how))
+    try:
+        fit_runs(*load_runs(path), FitOptions(approaches=(2,), bootstrap=0))
+    except FitError as exc:
+        one_line(exc)
+
+
+@QUICK
+@given(how=damage)
+def test_damaged_fit_json_reads_or_is_refused_in_one_line(how, fitted, tmp_path):
+    path = tmp_path / "fit.json"
+    path.write_bytes(damaged((fitted / "fit" / "fit.json").read_bytes(), how))
+    try:
+        fit = read_fit(path)
+    except FitError as exc:
+        assert str(path) in one_line(exc)
+        return
+    format_predictions(predict(fit, [1e21]), fit)

@@ -7,7 +7,7 @@ import math
 from flops_fit import extrapolation
 from flops_fit.approaches import approach_id, approach_of
 from flops_fit.presentation.fitview import FitView, Interval, normalise_predictions
-from flops_fit.presentation.formatting import fmt_loss, fmt_ratio, human, interval_text, sci
+from flops_fit.presentation.formatting import fmt_loss, fmt_ratio, human, interval_text, one_line, sci
 
 QUANTITIES = (("N_opt", "N*", human), ("D_opt", "D*", human), ("L_opt", "L*", fmt_loss),
               ("tokens_per_param", "D*/N*", fmt_ratio))
@@ -52,7 +52,7 @@ def format_predictions(table, fit=None) -> str:
             tag = " (indicative)" if approach.key in indicative else ""
             lines.append(f"  {approach.name}{tag}: " + ", ".join(parts) + _backtest(r))
     for key in sorted(indicative & set(frame["approach"].map(lambda a: approach_of(a).key))):
-        lines.append(f"# {approach_of(key).name}: {fit['approaches'][key]['indicative']}")
+        lines.append(f"# {approach_of(key).name}: {one_line(fit['approaches'][key]['indicative'])}")
     return "\n".join(lines)
 
 
