@@ -5,7 +5,8 @@
 
 1. Flags: per experiment of tests/data/public_isoflops.csv, how many of the collector's flagged points
    quality control (flops_fit.fitting.quality, applied by fit_runs) flags too, by the collector's reason,
-   and how many of the collector's clean points it flags (false positives).
+   and how many of the collector's clean points it flags (false positives).  A point counts as flagged
+   when it is off its budget's parabola (out of every approach) or in a flagged budget (out of Approach 2).
 2. Coverage: bench_calibration.py's rolling-origin backtests (the largest 1, then 2 budgets held out,
    judged against the vertices of the collector's cleaned runs) of the collector's cleaned runs ("qc") and
    of every point ("all"), fitted with quality control and with its flags kept (``keep_flagged``: the fit

@@ -8,7 +8,6 @@ from flops_fit.fitting import FitError, FitOptions, approach2, fit_runs, predict
 from flops_fit.fitting.synthetic import CHINCHILLA, isoflop_study, law
 
 OPTS = FitOptions(approaches=(2,), bootstrap=0, backtest_holdout=0)
-KEPT = FitOptions(approaches=(2,), bootstrap=0, backtest_holdout=0, keep_flagged=True)  # Approach 2 alone judges
 
 
 def test_parabola_vertex_exact():
@@ -53,7 +52,7 @@ def test_budget_with_minimum_outside_is_excluded_from_the_fit():
     runs, _ = isoflop_study(CHINCHILLA, np.geomspace(1e18, 1e21, 4), sizes=7, noise=0.0)
     # one more budget whose sizes all lie 1.5-3.5 decades above its optimum: vertex outside
     bad, _ = isoflop_study(CHINCHILLA, [1e17], sizes=7, offset=2.5, noise=0.0)
-    res = fit_runs(pd.concat([bad, runs]), None, KEPT)
+    res = fit_runs(pd.concat([bad, runs]), None, OPTS)
     block = res["approaches"]["approach2"]
     assert len(block["excluded_budgets"]) == 1
     assert "sampled size" in block["excluded_budgets"][0]["reason"]

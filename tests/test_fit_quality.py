@@ -9,6 +9,8 @@ import pytest
 
 from flops_fit.cli import _fit_options, build_parser
 from flops_fit.fitting import FitError, FitOptions, fit_runs
+from flops_fit.fitting.api import fit_point
+from flops_fit.fitting.runs_table import assign_budgets, prepare_runs
 from flops_fit.fitting.summary import summary
 from flops_fit.fitting.synthetic import CHINCHILLA, isoflop_study, law
 
@@ -61,53 +63,61 @@ def test_one_outlier_does_not_mask_another_in_the_same_budget():
     assert not res["quality"]["flagged_budgets"]
 
 
-def test_budget_with_its_minimum_at_an_edge_is_excluded():
+def test_budget_with_its_minimum_at_an_edge_leaves_approach2_only():
     good = _study(seed=3)
-    edge = isoflop_study(CHINCHILLA, [3e17], sizes=7, span=0.5, offset=1.0, noise=0.005, seed=3)[0]
-    res = fit_runs(pd.concat([edge, good]), None, _opts())
+    # sizes from 0.05 below to 0.95 decades above its optimum: the lowest loss at the smallest size, the
+    # parabola's vertex just inside (Approach 2 alone keeps it, with an off-centre warning)
+    edge = isoflop_study(CHINCHILLA, [3e17], sizes=7, span=0.5, offset=0.45, noise=0.005, seed=9)[0]
+    runs = pd.concat([edge, good])
+    res = fit_runs(runs, None, _opts(approaches=(2, 3)))
     [flag] = res["quality"]["flagged_budgets"]
     assert flag["rule"] == "edge_minimum" and flag["budget"] == 3e17 and flag["n_runs"] == 7
     assert "smallest" in flag["reason"] and "not bracketed" in flag["reason"]
     assert sorted(flag["run_ids"]) == sorted(edge["run_id"])
-    assert res["budgets"] == pytest.approx(BUDGETS.tolist()) and res["n_used"] == len(good)
-    assert res["approaches"]["approach2"]["a"] == pytest.approx(TRUE_A, abs=0.01)
-    text = summary(res)
-    assert "quality control: budget C=3e+17 excluded (edge_minimum, 7 runs)" in text
+    a2 = res["approaches"]["approach2"]
+    [excluded] = a2["excluded_budgets"]
+    assert excluded["budget"] == 3e17 and excluded["reason"].startswith("quality control (edge_minimum)")
+    assert a2["a"] == pytest.approx(TRUE_A, abs=0.01)
+    assert res["n_used"] == len(runs) and res["approaches"]["approach3"]["n_runs"] == len(runs)  # its runs stay
+    assert "quality control: budget C=3e+17 excluded from Approach 2 (edge_minimum, 7 runs)" in summary(res)
+    kept = fit_runs(runs, None, _opts(keep_flagged=True))  # Approach 2's own rule keeps it (vertex inside)
+    assert kept["approaches"]["approach2"]["excluded_budgets"] == []
+    assert any("off-centre" in w for w in kept["approaches"]["approach2"]["warnings"])
 
 
-def test_budget_with_too_few_sizes_is_excluded():
+def test_budget_with_too_few_sizes_is_flagged():
     good = _study(seed=4)
     two = isoflop_study(CHINCHILLA, [3e17], sizes=2, span=0.3, noise=0.005, seed=4)[0]
     res = fit_runs(pd.concat([two, good]), None, _opts())
     [flag] = res["quality"]["flagged_budgets"]
-    assert flag["rule"] == "too_few_sizes" and flag["n_sizes"] == 2 and 3e17 not in res["budgets"]
+    assert flag["rule"] == "too_few_sizes" and flag["n_sizes"] == 2
+    assert res["approaches"]["approach2"]["excluded_budgets"][0]["reason"].startswith("quality control (too_few")
 
 
 def test_minimum_at_the_largest_size_of_every_budget_fails_approach2_with_the_reason():
-    """Issue 25: such a study was fitted (a = 0 [-0.18, 0.22]) with only off-centre warnings.  With
-    no budget left, Approach 2 fails naming them; Approach 3 still fits every run."""
+    """Issue 25: such a study was fitted (a = 0 [-0.18, 0.22]) with only off-centre warnings.
+    Approach 2 now fails naming the budgets; Approach 3 still fits every run."""
     runs = isoflop_study(CHINCHILLA, BUDGETS, sizes=5, span=0.5, offset=-1.0, noise=0.005, seed=5)[0]
     with pytest.raises(FitError, match=r"Approach 2 needs >= 2 usable budgets; 0 of 5 .*edge_minimum.*largest"):
         fit_runs(runs, None, _opts())
     res = fit_runs(runs, None, _opts(approaches=(2, 3)))
-    q = res["quality"]
-    assert q["budgets_kept"] and len(q["flagged_budgets"]) == 5 and res["n_used"] == len(runs)
+    assert len(res["quality"]["flagged_budgets"]) == 5 and res["n_used"] == len(runs)
     a2 = res["approaches"]["approach2"]
     assert a2["status"] == "failed" and len(a2["excluded_budgets"]) == 5 and "not bracketed" in a2["reason"]
     assert res["approaches"]["approach3"]["status"] == "ok"
-    assert "excluded from Approach 2 (kept for Approaches 1 and 3" in summary(res)
 
 
-def test_two_budget_study_keeps_the_good_budget_for_approach3():
-    """A tiny study of 2 budgets, one with its minimum at an edge: no law from one profile, so the
-    edge budget stays for Approach 3 and Approach 2 fails naming it (before: the same outcome)."""
-    runs = isoflop_study(CHINCHILLA, [1e18], sizes=5, noise=0.005, seed=8)[0]
-    edge = isoflop_study(CHINCHILLA, [1e19], sizes=5, span=0.5, offset=1.0, noise=0.005, seed=8)[0]
-    res = fit_runs(pd.concat([runs, edge]), None, _opts(approaches=(2, 3)))
-    [flag] = res["quality"]["flagged_budgets"]
-    assert flag["budget"] == 1e19 and res["quality"]["budgets_kept"] and res["budgets"] == [1e18, 1e19]
-    assert res["approaches"]["approach2"]["excluded_budgets"][0]["reason"].startswith("quality control (edge_minimum)")
-    assert res["approaches"]["approach3"]["status"] == "ok" and res["n_used"] == 10
+def test_backtest_refits_leave_the_flagged_budget_out_too():
+    """The backtests' refits of Approach 2 (api.fit_point) judge each budget by the same rules."""
+    good = _study(seed=9)
+    edge = isoflop_study(CHINCHILLA, [3e17], sizes=7, span=0.5, offset=0.45, noise=0.005, seed=9)[0]
+
+    def a(runs, **kw):
+        table = assign_budgets(prepare_runs(runs, "total", "6ND")[0])[0]
+        return fit_point(table, None, _opts(**kw))[2]["a"]
+
+    assert a(pd.concat([edge, good])) == pytest.approx(a(good), rel=1e-9)
+    assert abs(a(pd.concat([edge, good]), keep_flagged=True) - a(good)) > 1e-3
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -147,3 +157,16 @@ def test_keep_flagged_is_checked_and_reaches_the_cli():
     args = build_parser().parse_args(["fit", "runs.csv", "--out", "o", "--keep-flagged"])
     assert _fit_options(args).keep_flagged is True
     assert _fit_options(build_parser().parse_args(["fit", "runs.csv", "--out", "o"])).keep_flagged is False
+
+
+def test_a_flagged_budget_is_no_yardstick_for_the_rolling_backtest():
+    """The rolling backtest that calibrates the predictive intervals has no measured optimum at a
+    flagged budget (its best run would stand in): its errors there are left out."""
+    top = isoflop_study(CHINCHILLA, [3e21], sizes=7, span=0.5, offset=0.45, noise=0.005, seed=9)[0]
+    runs = pd.concat([_study(seed=10), top])
+    res = fit_runs(runs, None, _opts())
+    assert res["quality"]["flagged_budgets"][0]["budget"] == 3e21
+    targets = {r["budget"] for r in res["rolling_backtest"]}
+    assert 3e21 not in targets and BUDGETS[-1] in targets
+    kept = fit_runs(runs, None, _opts(keep_flagged=True))
+    assert 3e21 in {r["budget"] for r in kept["rolling_backtest"]}

@@ -35,9 +35,10 @@ fit.json (schema_version 1; fields are only ever added)::
     predict_budgets budgets of predictions.csv
     runs            {run_id, N, D, C, L, budget, budget_id} lists: the usable runs
     excluded_runs   [{run_id, reason}]: status != ok, non-finite values, duplicate rows
-    quality         automatic run quality control (fitting/quality.py): {applied, budgets_kept,
-                    n_excluded, noise, flagged_runs [{rule, run_id, budget, N, L, off, z, reason}],
-                    flagged_budgets [{rule, budget, n_runs, n_sizes, run_ids, reason, ...}], rules, notes}
+    quality         automatic run quality control (fitting/quality.py): {applied, n_excluded, noise,
+                    flagged_runs [{rule, run_id, budget, N, L, off, z, reason}] (out of every approach),
+                    flagged_budgets [{rule, budget, n_runs, n_sizes, run_ids, reason, ...}] (out of
+                    Approach 2: its excluded_budgets), rules, notes}
     run_noise       relative noise of one run's loss (pooled parabola residuals)
     diagnostics     [{code, message, value}]: design faults (fitting/diagnostics.py)
     approaches      {"approach1"|"approach2"|"approach3": block}; every block has

@@ -1,13 +1,18 @@
 """Automatic run quality control: the runs and budgets a careful collector drops by hand, found by rule.
 
 ``fit_runs`` applies :func:`apply` after the runs table is read and grouped into budgets, before
-any approach is fitted.  Flagged runs and budgets are excluded from every approach and recorded in
-fit.json under ``quality`` (each flag: the rule, the numbers behind it, a message); with
-``keep_flagged`` they are recorded and kept.  A study whose flagged budgets leave fewer than 2 has no
-law to fit without them: their runs stay for Approaches 1 and 3 and only Approach 2 (which needs each
-budget's measured minimum) leaves them out, so it fails naming them rather than drawing a law through
-unbracketed vertices (issue 25: a study with its lowest loss at the largest size of every budget was
-fitted as a = 0 [-0.18, 0.22]).  The rules, in this order:
+any approach is fitted; every flag is recorded in fit.json under ``quality`` (the rule, the numbers
+behind it, a message) and printed in fit.log.  What a flag excludes follows what it says is wrong:
+
+* a run off its budget's parabola (rule 1) is a bad measurement: it leaves every approach;
+* a budget whose optimum is not measured (rules 2 and 3) leaves Approach 2, which rests on each
+  budget's vertex (:func:`approach2_minima`, for the fit and every backtest refit alike), while its
+  runs stay for Approaches 1 and 3: they are good measurements of L(N, D) away from the optimum,
+  which is where a surface fit learns its exponents.  A study with its lowest loss at an edge of
+  every budget therefore fails Approach 2 naming them (issue 25: it was fitted as a = 0 with only
+  off-centre warnings).
+
+With ``keep_flagged`` every flag is recorded and nothing is excluded.  The rules, in this order:
 
 1. ``off_parabola`` (runs).  An IsoFLOP profile is smooth in log N (Hoffmann et al. 2022, §3.2), so a
    run far off the parabola through its budget's *other* runs is a failed or mislabelled run, not
@@ -19,7 +24,9 @@ fitted as a = 0 [-0.18, 0.22]).  The rules, in this order:
    ``OUTLIER_MIN_OFF`` (relative) off that parabola: the second condition keeps a study whose
    noise is near zero (synthetic, or a digitised figure's many identical points) from losing runs
    to the parabola's own lack of fit.  The worst run is removed first and its budget refitted
-   before the next is judged, so one outlier does not mask (or frame) another.  Only budgets with
+   before the next is judged, so one outlier does not mask another; a removed run that the
+   parabola through its budget's kept runs then explains is restored, so one does not frame
+   another (an outlier next to the edge bends the leave-one-out parabola at the edge run).  Only budgets with
    ``OUTLIER_MIN_RUNS`` runs at ``OUTLIER_MIN_SIZES`` sizes are judged (fewer leave no redundancy to
    tell which run is off).  Besiroglu et al. 2024 (Chinchilla: a replication attempt) show that a
    handful of such points moves Chinchilla's fitted law; Open-Athena's collector of public IsoFLOP
@@ -49,6 +56,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from . import approach2
+
 OUTLIER_SIGMA = 4.0  # standardised deleted residual beyond which a run is off its parabola
 OUTLIER_MIN_OFF = 0.01  # ... and at least this far off (relative), whatever the noise
 OUTLIER_MIN_RUNS = 5  # budgets judged for outliers: at least this many runs
@@ -72,14 +81,13 @@ def _deleted_residuals(log10_n: np.ndarray, log_l: np.ndarray) -> tuple[np.ndarr
     ln L_i less the parabola fitted without run i (e_i / (1 - h_i)); ``standardised[i]`` is
     e_i / sqrt(1 - h_i), the same residual divided by its own standard error in noise units.  NaN
     where the run alone pins the parabola (h_i = 1)."""
-    x = log10_n - log10_n.mean()
-    design = np.vander(x, 3)
-    hat = design @ np.linalg.pinv(design)
-    h = np.clip(np.diag(hat), 0.0, 1.0)
-    e = log_l - hat @ log_l
+    design = np.vander(log10_n - log10_n.mean(), 3)
+    inverse = np.linalg.pinv(design.T @ design)  # 3 x 3: no n x n hat matrix for large budgets
+    h = np.clip(np.einsum("ij,jk,ik->i", design, inverse, design), 0.0, 1.0)
+    e = log_l - design @ (inverse @ (design.T @ log_l))
     free = 1.0 - h > 1e-9
-    std = np.full(len(x), np.nan)
-    deleted = np.full(len(x), np.nan)
+    std = np.full(len(log10_n), np.nan)
+    deleted = np.full(len(log10_n), np.nan)
     std[free] = e[free] / np.sqrt(1.0 - h[free])
     deleted[free] = e[free] / (1.0 - h[free])
     return std, deleted
@@ -220,11 +228,8 @@ def _budget_flags(table: pd.DataFrame) -> list[dict]:
 def apply(table: pd.DataFrame, keep_flagged: bool = False) -> tuple[pd.DataFrame, dict]:
     """(table to fit, fit.json's ``quality`` block).  ``table``: the runs grouped into budgets
     (columns run_id, N, L, budget, budget_id; ``budget_label`` when the budgets were planned).
-    Unless ``keep_flagged``, flagged runs and budgets are dropped and ``budget_id`` renumbered
-    0, 1, ... by increasing C.  When dropping the flagged budgets would leave fewer than 2 of a
-    study's budgets (no law to fit), their runs stay for Approaches 1 and 3 (``budgets_kept``) and
-    :func:`mark` takes them out of Approach 2, which needs each budget's measured minimum and so
-    fails naming them, instead of fitting a law through unbracketed vertices."""
+    Unless ``keep_flagged``, the runs off their parabola are dropped (every approach).  Flagged
+    budgets stay in the table: :func:`approach2_minima` takes them out of Approach 2."""
     table = table.reset_index(drop=True)
     run_flags, sigma, notes = _outliers(table)
     dropped = {f["run_id"] for f in run_flags}
@@ -234,26 +239,11 @@ def apply(table: pd.DataFrame, keep_flagged: bool = False) -> tuple[pd.DataFrame
     if not planned:
         notes.append("too_few_sizes, edge_minimum not checked: budgets inferred from C (no budget column), "
                      "not planned IsoFLOP profiles")
-    n_budgets = table["budget_id"].nunique()
-    budgets_kept = bool(budget_flags) and not keep_flagged and n_budgets - len(budget_flags) < 2 <= n_budgets
-    if budgets_kept:
-        notes.append(
-            f"excluding the {len(budget_flags)} flagged budget(s) would leave {n_budgets - len(budget_flags)} of "
-            f"{n_budgets}: their runs are kept for Approaches 1 and 3; Approach 2, which needs each budget's "
-            "measured minimum, leaves them out. Sample sizes around each budget's optimum"
-        )
-    excluded = 0
     if not keep_flagged:
-        gone = set() if budgets_kept else {f["budget"] for f in budget_flags}
-        kept = rest[~rest["budget"].isin(gone)].copy()
-        excluded = len(table) - len(kept)
-        rank = {bid: i for i, bid in enumerate(sorted(kept["budget_id"].unique()))}
-        kept["budget_id"] = kept["budget_id"].map(rank).astype(int)
-        table = kept.reset_index(drop=True)
+        table = rest.reset_index(drop=True)
     block = {
         "applied": not keep_flagged,
-        "budgets_kept": budgets_kept,
-        "n_excluded": excluded,
+        "n_excluded": 0 if keep_flagged else len(run_flags),
         "noise": sigma,
         "flagged_runs": run_flags,
         "flagged_budgets": budget_flags,
@@ -263,14 +253,26 @@ def apply(table: pd.DataFrame, keep_flagged: bool = False) -> tuple[pd.DataFrame
     return table, block
 
 
-def mark(details: list[dict], block: dict) -> list[dict]:
-    """Approach 2's per-budget details (:func:`flops_fit.fitting.approach2.minima`) with the flagged
-    budgets that :func:`apply` had to keep (``budgets_kept``) marked as excluded, with the reason."""
-    if not block.get("budgets_kept"):
+def approach2_minima(table: pd.DataFrame, flops: str, keep_flagged: bool = False) -> list[dict]:
+    """:func:`flops_fit.fitting.approach2.minima` with the budgets rules 2 and 3 flag marked as
+    excluded, with the reason (unless ``keep_flagged``).  Used for the fit and for every backtest
+    refit alike (a budget's flags depend on its own runs only)."""
+    details = approach2.minima(table, flops)
+    if keep_flagged or "budget_label" not in table.columns:
         return details
-    reasons = {f["budget"]: f"quality control ({f['rule']}): {f['reason']}" for f in block["flagged_budgets"]}
+    reasons = {f["budget"]: f"quality control ({f['rule']}): {f['reason']}" for f in _budget_flags(table)}
     return [dict(d, included=False, reason=reasons[d["budget"]], warnings=[]) if d["budget"] in reasons else d
             for d in details]
+
+
+def measured_only(errors: list[dict], block: dict) -> list[dict]:
+    """Rolling-backtest errors (:func:`flops_fit.fitting.predictive.rolling_errors`) without those
+    at a flagged budget: its optimum is not measured (its best run stands in for it there), so it
+    is no yardstick for the predictive intervals' calibration."""
+    if not block.get("applied"):
+        return errors
+    gone = {f["budget"] for f in block.get("flagged_budgets") or []}
+    return [e for e in errors if e["budget"] not in gone]
 
 
 def messages(block: dict | None) -> list[str]:
@@ -278,9 +280,9 @@ def messages(block: dict | None) -> list[str]:
     if not block:
         return []
     verb = "excluded" if block.get("applied") else "flagged (kept: keep_flagged)"
-    kept = "excluded from Approach 2 (kept for Approaches 1 and 3: < 2 budgets would be left)"
-    lines = [f"budget C={f['budget']:.3g} {kept if block.get('budgets_kept') else verb} ({f['rule']}, "
-             f"{f['n_runs']} runs): {f['reason']}" for f in block.get("flagged_budgets") or []]
+    where = "excluded from Approach 2" if block.get("applied") else verb
+    lines = [f"budget C={f['budget']:.3g} {where} ({f['rule']}, {f['n_runs']} runs): {f['reason']}"
+             for f in block.get("flagged_budgets") or []]
     lines += [f"run {f['run_id']} at C={f['budget']:.3g}, N={f['N']:.3g} {verb} ({f['rule']}): {f['reason']}"
               for f in block.get("flagged_runs") or []]
     return lines
