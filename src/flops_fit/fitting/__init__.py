@@ -53,7 +53,9 @@ fit.json (schema_version 1; fields are only ever added)::
                     status "skipped" with a "not enough curve points" note
       approach2     same params; budgets [{budget, budget_id, n_runs, n_sizes, N_min, N_max,
                     parabola {c2, c1, c0} of L vs log10 N, N_opt, D_opt, L_opt (+ _lo/_hi),
-                    included, reason, warnings, runs {run_id, N, D, L}}]
+                    included, reason, warnings, runs {run_id, N, D, L}}]; bootstrap.noise
+                    {method "residual" | "parametric", sd, budgets, dof, warning}: what the
+                    bootstrap drew (parametric, an assumed sd, when no budget has > 3 runs)
       approach3     params E, A, B, alpha, beta, a, b, G; theta; objective; flops_per_6ND (median)
                     and flops_per_6ND_by_size {N, kappa}
     backtest        {status, holdout, held_out_budgets, approaches {key: {status, params,
