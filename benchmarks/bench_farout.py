@@ -15,7 +15,8 @@ Studies (tests/data/README.md has their provenance):
   5.9e21-1.9e22), Gadre et al. 2024 (C4 validation loss; the 6.9B run and the over-trained 1.4B runs
   held out, as in the paper).
 * Synthetic IsoFLOP studies whose true law is not of any fitted form (an exponent that bends with
-  scale; an interaction of N and D), the true optimum known at 2-100x.
+  scale; an interaction of N and D), the true optimum known at 2-100x, and the true loss of five runs
+  +-0.6 decades around it.
 
 Printed per distance bucket (held-out compute / largest fitted budget) and approach, for N* and for L*
 (or L(N, D)): n, coverage of the 90% interval, signed median error, median |error|, median half-width,
@@ -107,7 +108,25 @@ def synthetic_study(seed: int) -> dict:
             rows.append({"params": n, "tokens": c / (6 * n), "budget": c,
                          "loss": loss(n, c / (6 * n)) * (1 + noise * rng.standard_normal())})
     targets = {float(budgets[-1] * k): _optimum(loss, budgets[-1] * k) for k in (2, 5, 10, 30, 100)}
-    return {"name": f"synthetic/{family}#{seed}", "runs": pd.DataFrame(rows), "targets": targets, "in_prior": False}
+    held = []  # runs a new IsoFLOP profile at each target would train, +-0.6 decades around the optimum
+    for c, (n_opt, _) in targets.items():
+        for x in np.linspace(-0.6, 0.6, 5):
+            n = n_opt * 10**x
+            held.append({"params": n, "tokens": c / (6 * n), "budget": c, "loss": loss(n, c / (6 * n))})
+    return {"name": f"synthetic/{family}#{seed}", "runs": pd.DataFrame(rows), "targets": targets,
+            "held": pd.DataFrame(held), "in_prior": False}
+
+
+ABLATE = set()  # parts of the fit removed before predicting (--ablate): what each contributes
+
+
+def _ablated(res: dict) -> dict:
+    a3 = res["approaches"].get("approach3", {})
+    if "forms" in ABLATE:
+        res["approaches"].get("approach2", {}).pop("law_forms", None)
+    if "runs" in ABLATE and "predictive_runs" in a3:
+        a3["predictive_runs"] = a3.get("predictive")
+    return res
 
 
 def _options(approaches, bootstrap: int) -> FitOptions:
@@ -123,6 +142,7 @@ def _row(study, kind, approach, quantity, distance, pred, lo, hi, obs, in_prior)
 
 
 def _optimum_rows(name, res, targets: dict, c_max: float, in_prior: bool) -> list[dict]:
+    res = _ablated(res)
     rows = []
     for r in predict(res, sorted(targets)).itertuples():
         n_obs, l_obs = targets[r.budget]
@@ -136,6 +156,7 @@ def _optimum_rows(name, res, targets: dict, c_max: float, in_prior: bool) -> lis
 def _run_rows(name, res, held: pd.DataFrame, c_max: float, in_prior: bool) -> list[dict]:
     if res["approaches"].get("approach3", {}).get("status") != "ok" or held.empty:
         return []
+    res = _ablated(res)
     t = predict_loss(res, held["params"].to_numpy(), held["tokens"].to_numpy())
     return [_row(name, "run", 3, "L(N,D)", 6 * n * d / c_max, p, lo, hi, obs, in_prior)
             for n, d, p, lo, hi, obs in zip(held["params"], held["tokens"], t["L"], t["L_lo"], t["L_hi"],
@@ -175,7 +196,9 @@ def synthetic_job(args) -> list[dict]:
     warnings.filterwarnings("ignore")
     study = synthetic_study(seed)
     res = fit_runs(study["runs"], None, _options((2, 3), bootstrap))
-    return _optimum_rows(study["name"], res, study["targets"], max(res["budgets"]), False)
+    c_max = max(res["budgets"])
+    return (_optimum_rows(study["name"], res, study["targets"], c_max, False)
+            + _run_rows(study["name"], res, study["held"], c_max, False))
 
 
 def bucket(distance: float) -> str:
@@ -209,7 +232,10 @@ def main() -> None:
     ap.add_argument("--processes", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="holdout 6 only and 10 synthetic draws")
     ap.add_argument("--csv", help="write every prediction's row here")
+    ap.add_argument("--ablate", nargs="*", default=[], choices=["forms", "runs"],
+                    help="without Approach 2's L* law forms' spread / with L*'s calibration for runs' L(N, D)")
     args = ap.parse_args()
+    ABLATE.update(args.ablate)
     holdouts = (6,) if args.quick else (2, 4, 6)
     draws = 10 if args.quick else args.draws
     t0 = time.perf_counter()

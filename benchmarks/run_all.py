@@ -17,6 +17,7 @@ BENCHES = {
     "fit": "bench_fit.py",
     "fit_scale": "bench_fit_scale.py",
     "calibration": "bench_calibration.py",
+    "farout": "bench_farout.py",
     "quality": "bench_quality.py",
     "train": "bench_train.py",
     "startup": "bench_startup.py",

@@ -10,7 +10,20 @@ import pandas as pd
 
 from flops_fit.approaches import approach_id, approach_key
 
-from . import approach1, approach2, approach3, backtest, bootstrap, diagnostics, powerlaw, predictive, quality, vpnls
+from . import (
+    approach1,
+    approach2,
+    approach3,
+    backtest,
+    bootstrap,
+    diagnostics,
+    forms,
+    powerlaw,
+    predictive,
+    quality,
+    vpnls,
+)
+from . import reach as study_reach
 from .allocation import evaluate
 from .fitjson import to_jsonable, write_fit
 from .options import FitOptions
@@ -232,6 +245,15 @@ def fit_point(train, train_curves, options: FitOptions) -> dict:
     return out
 
 
+def _run_calibration(table, refit, params: dict, budgets, noise: float) -> dict:
+    """The predictive calibration of Approach 3's L(N, D) for single runs (:func:`predictive.rolling_run_errors`):
+    in-sample errors are the surface's residuals on every run, floored by one run's noise."""
+    residuals = np.log(table["L"].to_numpy() / approach3.loss(params, table["N"].to_numpy(), table["D"].to_numpy()))
+    errors = predictive.rolling_run_errors(table, refit, approach3.loss)
+    floor = {"L": noise if np.isfinite(noise) else DEFAULT_RUN_NOISE}
+    return predictive.calibrate(errors, 3, budgets, [{"r_L": float(r)} for r in residuals], floor, quantities=("L",))
+
+
 def _cached(refit):
     """``refit`` remembered by the training budgets: the backtest's fold is one of the rolling ones."""
     memo = {}
@@ -315,6 +337,14 @@ def _fit_runs(runs_df, curves_df, options: FitOptions) -> dict:
             n_fit, _, l_fit = evaluate(k, block["params"], np.array(budgets), block)
             in_sample = predictive.in_sample_errors(budgets, [observed[b] for b in sorted(observed)], n_fit, l_fit)
             block["predictive"] = predictive.calibrate(errs, k, budgets, in_sample, vertex)
+    if a2.get("status") == "ok":
+        used = [b for b in a2["budgets"] if b["included"]]
+        a2["law_forms"] = forms.fit_law_forms([b["budget"] for b in used], [b["L_opt"] for b in used])
+    a3 = approaches.get(approach_key(3), {})
+    if a3.get("status") == "ok":
+        a3["predictive_runs"] = _run_calibration(table, refit, a3["params"], budgets, noise)
+        a3["forms"] = forms.fit(table, [a3["theta"][k] for k in ("a", "b", "e", "alpha", "beta")], options.huber_delta)
+        a3["forms_disagreement"] = forms.disagreement(a3["forms"], max(budgets))
     bt = backtest.run(
         table, curves, options.backtest_holdout, refit, _predict_point, observed, errs, options.confidence
     )
@@ -347,6 +377,8 @@ def _fit_runs(runs_df, curves_df, options: FitOptions) -> dict:
         "rolling_backtest": errs,
         "references": REFERENCES,
     }
+    usable = [d["budget"] for d in details if d["included"]]
+    result["reach"] = study_reach.assess(budgets, usable, max((e["u"] for e in errs), default=0.0))
     result["diagnostics"] = diagnostics.check(runs_df, table, curves_df, result)
     return to_jsonable(result)
 

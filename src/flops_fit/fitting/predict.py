@@ -10,7 +10,7 @@ import pandas as pd
 from flops_fit import extrapolation
 from flops_fit.approaches import approach_id, approach_key
 
-from . import approach3, bootstrap, predictive
+from . import approach3, bootstrap, forms, predictive
 from .allocation import evaluate
 
 
@@ -47,8 +47,9 @@ def predict(result: dict, budgets) -> pd.DataFrame:
         cal = block.get("predictive")
         n_law, l_law = n, loss
         if method == "predictive" and cal:
+            spread = _form_spread(k, block, c, float(studied.max()))
             n, n_lo, n_hi = predictive.prediction(n, *boot["N"], c, cal, "N", conf)
-            loss, l_lo, l_hi = predictive.prediction(loss, *boot["L"], c, cal, "L", conf)
+            loss, l_lo, l_hi = predictive.prediction(loss, *boot["L"], c, cal, "L", conf, spread)
             d = d * n_law / n
         else:
             (n_lo, n_hi), (l_lo, l_hi) = boot["N"], boot["L"]
@@ -83,6 +84,14 @@ def predict(result: dict, budgets) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).sort_values(["budget", "approach"], ignore_index=True)
 
 
+def _form_spread(approach: int, block: dict, c, c_max: float) -> np.ndarray:
+    """Model uncertainty of Approach 2's L* at budgets ``c``: the spread of the L* law's forms through its
+    budgets' optima (:mod:`.forms`).  Approach 3 takes none (see :mod:`.forms` for why)."""
+    if approach == 2:
+        return forms.spread_law(block.get("law_forms"), c, c_max)
+    return np.zeros(np.shape(c))
+
+
 def _one_budget_out(result: dict, key: str) -> tuple[float, float]:
     """(L* error %, N* ratio) of the approach predicting the largest budget from the others: the
     backtest's prediction (drift included) when it held out one budget, else the rolling backtest's
@@ -103,10 +112,12 @@ def _one_budget_out(result: dict, key: str) -> tuple[float, float]:
 def predict_loss(result: dict, params, tokens) -> pd.DataFrame:
     """The loss a run of ``params`` parameters trained on ``tokens`` tokens should reach: Approach 3's
     surface L(N, D) = E + A/N^alpha + B/D^beta (Hoffmann et al. 2022, eq. 2) with an interval built like
-    L*'s (:mod:`.predictive`): the surface's L moved by the offset and drift its rolling backtest measured
-    ``u`` decades beyond the studied compute (u from the run's own C = 6 N D, times the counted-FLOPs
-    factor of its size when the fit counted FLOPs), its scatter, and one run's noise (a single run is
-    what is predicted, not a vertex).  The bootstrap interval of L(N, D) is the floor.
+    L*'s (:mod:`.predictive`) from the surface's own rolling backtest on single runs (fit.json's
+    ``predictive_runs``: every run of the larger budgets, on and off their optimum, predicted from the
+    smaller ones): the surface's L moved by the offset and drift measured ``u`` decades beyond the
+    studied compute (u from the run's own C = 6 N D, times the counted-FLOPs factor of its size when the
+    fit counted FLOPs), the runs' scatter, one run's noise as its floor.  The bootstrap interval of
+    L(N, D) is the floor of the interval.
 
     Rows per (N, D) pair (the two broadcast): params, tokens, compute, approach, L, L_lo, L_hi,
     L_surface (the surface's own value), tokens_per_param, extrapolation, beyond_data.  Only the
@@ -131,11 +142,9 @@ def predict_loss(result: dict, params, tokens) -> pd.DataFrame:
     if samples and len(next(iter(samples.values()))):
         with np.errstate(all="ignore"):
             boot_lo, boot_hi = bootstrap.percentile_interval(approach3.loss(samples, n[None, :], d[None, :]), conf)
-    cal = block.get("predictive")
+    cal = block.get("predictive_runs")
     lo, hi, point = boot_lo, boot_hi, loss
     if result.get("options", {}).get("intervals") == "predictive" and cal:
-        noise = result.get("run_noise")
-        cal = dict(cal, sigma_v_L=math.hypot(cal["sigma_v_L"], noise if noise and math.isfinite(noise) else 0.0))
         point, lo, hi = predictive.prediction(loss, boot_lo, boot_hi, compute, cal, "L", conf)
     studied = np.asarray(result["budgets"], dtype=float)
     return pd.DataFrame({

@@ -134,6 +134,31 @@ def rolling_errors(table, curves, fit_point, predict_point, observed: dict) -> l
     return out
 
 
+def rolling_run_errors(table, refit, surface) -> list[dict]:
+    """The surface's errors on every run of the larger budgets, at every origin: what the loss of a
+    given (N, D) beyond the data is calibrated by (:func:`flops_fit.fitting.predict.predict_loss`).
+
+    ``refit(train_table, None) -> {approach: params | Exception}`` (the rolling backtest's cached
+    refits); ``surface(params, N, D) -> L``.  One record per (origin, held-out run), in the format of
+    :func:`rolling_errors` with ``r_L`` the run's log error (approach 3; no ``r_N``)."""
+    ids = sorted(int(b) for b in table["budget_id"].unique())
+    c_of = {int(b): float(g["budget"].iloc[0]) for b, g in table.groupby("budget_id")}
+    out = []
+    for m in origins(ids):
+        params = refit(table[table["budget_id"] <= ids[m]], None).get(3)
+        if params is None or isinstance(params, Exception):
+            continue
+        held = table[table["budget_id"] > ids[m]]
+        with np.errstate(all="ignore"):
+            pred = surface(params, held["N"].to_numpy(), held["D"].to_numpy())
+        for bid, l_pred, l_obs in zip(held["budget_id"], pred, held["L"], strict=True):
+            if np.isfinite(l_pred) and l_pred > 0:
+                out.append({"approach": 3, "origin": c_of[ids[m]], "budget": c_of[int(bid)],
+                            "u": math.log10(c_of[int(bid)] / c_of[ids[m]]),
+                            "train_budgets": [c_of[b] for b in ids[: m + 1]], "r_L": math.log(l_obs / l_pred)})
+    return out
+
+
 def leverage(budgets, studied) -> np.ndarray:
     """``1/m + (x - xbar)^2 / Sxx`` of x = log10 C among the studied budgets' log10 C."""
     x0 = np.log10(np.asarray(studied, dtype=float))
@@ -202,7 +227,8 @@ def _law_parameters(approach: int, quantity: str, n_studied: int) -> int:
     return 3 if _saturating(approach, quantity, n_studied) else 2
 
 
-def calibrate(errors: list[dict], approach: int, budgets, in_sample: list[dict], vertex: dict | None = None) -> dict:
+def calibrate(errors: list[dict], approach: int, budgets, in_sample: list[dict], vertex: dict | None = None,
+              quantities=("N", "L")) -> dict:
     """sigma_v, lambda, the offset a and drift b (posterior means, sds, covariance), tau and the dof of one approach
     (see the module docstring).
 
@@ -218,7 +244,7 @@ def calibrate(errors: list[dict], approach: int, budgets, in_sample: list[dict],
     out = {"budgets": studied, "c_max": studied[-1], "n_in_sample": m, "n_errors": len(every), "prior_dof": PRIOR_DOF,
            "prior_tau": prior, "prior_drift": prior_drift, "prior_offset": prior_offset}
     out["drift_u_max"] = max((e["u"] for e in every), default=0.0)
-    for q in ("N", "L"):
+    for q in quantities:
         rows = [e for e, same in zip(every, _same_form(every, approach, q, len(studied)), strict=True) if same]
         n = len(rows)
         u = np.array([e["u"] for e in rows])
@@ -265,11 +291,12 @@ def _shift(u: np.ndarray, cal: dict, quantity: str) -> np.ndarray:
     return np.exp(a + cal.get(f"drift_{quantity}", 0.0) * np.minimum(u, cal.get("drift_u_max", 0.0)))
 
 
-def prediction(point, boot_lo, boot_hi, budgets, cal: dict, quantity: str, confidence: float):
+def prediction(point, boot_lo, boot_hi, budgets, cal: dict, quantity: str, confidence: float, form_sd=0.0):
     """(prediction, lo, hi) of N* or L* at ``budgets`` from the law's ``point``: the point moved by
     the study's offset and drift (:func:`_shift`) and the predictive interval around it (see the module
     docstring).  The bootstrap bounds, moved with the point, enter only as a floor: the interval
-    is never narrower than they are."""
+    is never narrower than they are.  ``form_sd``: the spread of other forms' extrapolations
+    (:mod:`.forms`), added to the variance as model uncertainty."""
     u = distance(budgets, cal)
     shift = _shift(u, cal, quantity)
     point = np.asarray(point, dtype=float) * shift
@@ -278,7 +305,7 @@ def prediction(point, boot_lo, boot_hi, budgets, cal: dict, quantity: str, confi
     offset_var = np.where(u > 0, cal.get(f"offset_sd_{quantity}", 0.0) ** 2
                           + 2 * cal.get(f"offset_drift_cov_{quantity}", 0.0) * u, 0.0)  # var(a) + 2 cov(a, b) u
     s = np.sqrt((cal[f"lambda_{quantity}"] * cal[f"sigma_v_{quantity}"]) ** 2 * (1 + h) + drift_var * u**2
-                + offset_var)
+                + offset_var + np.square(form_sd))
     t = stats.t.ppf(0.5 + confidence / 2, cal.get(f"dof_{quantity}", cal.get("dof", 1.0)))
     lo, hi = point * np.exp(-t * s), point * np.exp(t * s)
     with np.errstate(invalid="ignore"):

@@ -39,6 +39,9 @@ def summary(result: dict) -> str:
         f"({min(result['budgets']):.3g} to {max(result['budgets']):.3g} FLOPs); N = {conv['params']} parameters, "
         f"C = {conv['flops']}; {conf:.0%} intervals"
     ]
+    reach = result.get("reach") or {}
+    if reach.get("limited"):
+        lines.append(f"  warning: {reach['message']}")
     for key, block in result["approaches"].items():
         name = approach_of(key).name
         if block.get("status") != "ok":
@@ -57,6 +60,10 @@ def summary(result: dict) -> str:
             lines.append(f"    excluded budget C={_n(b['budget'], '.3g')}: {b['reason']}")
         for w in block.get("warnings") or []:
             lines.append(f"    warning: {w}")
+        for form, at in (block.get("forms_disagreement") or {}).items():
+            lines.append(f"    form {form} against this surface: " + ", ".join(
+                f"L* {_n(v.get('L_pct'), '+.1f')}%, N* x{_n(v.get('N_ratio'), '.2f')} at {k}" for k, v in at.items())
+                + " the largest budget (how much the answer there rests on the form; fitting/forms.py)")
         cal = block.get("predictive")
         if cal:
             lines.append(

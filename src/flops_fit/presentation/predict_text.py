@@ -6,6 +6,7 @@ import math
 
 from flops_fit import extrapolation
 from flops_fit.approaches import approach_id, approach_of
+from flops_fit.fitting import reach
 from flops_fit.presentation.fitview import FitView, Interval, normalise_predictions
 from flops_fit.presentation.formatting import fmt_loss, fmt_ratio, human, interval_text, one_line, sci
 
@@ -38,8 +39,14 @@ def format_predictions(table, fit=None) -> str:
         method = str(fit.get("intervals_method") or "bootstrap").split(":")[0]
         lines.append(f"# {view.convention}" + (f"; [{conf} {method} interval]" if conf else ""))
     indicative = {k for k, v in ((fit or {}).get("approaches") or {}).items() if v.get("indicative")}
+    study_reach = (fit or {}).get("reach")
+    if study_reach and study_reach.get("limited"):
+        lines.append(f"# {study_reach['message']}")
     for budget, grp in frame.groupby("budget", sort=True):
         lines.append(f"C = {sci(budget, 3)} FLOPs{_how_far(grp)}")
+        note = reach.beyond_tested(_num(grp["extrapolation"].iloc[0]), study_reach) if "extrapolation" in grp else ""
+        if note:
+            lines.append(f"  ({note})")
         for r in grp.itertuples():
             parts = []
             for q, label, fmt in QUANTITIES:
