@@ -170,8 +170,13 @@ def test_format_predictions(study):
     text = format_predictions(predict(fit, [1e21]), fit)
     lines = text.splitlines()
     assert lines[0].startswith("# N = total parameters, C = 6ND; [90% ")
+    # 4 usable budgets: the study says how far its own backtest reached and which budgets to add
+    assert lines[1].startswith("# the study has 4 usable budget(s) spanning") and "add budgets at" in lines[1]
+    lines = lines[:1] + lines[2:]
     # 1e21 is 333x the largest studied budget (3e18): said plainly, with each approach's backtest
     assert lines[1] == "C = 1e21 FLOPs (333x the largest studied budget: far beyond the data, a rough guide)"
+    assert lines[2].startswith("  (333x is beyond the ") and "backtest checked" in lines[2]
+    lines = lines[:2] + lines[3:]
     assert len(lines) == 6 and [ln.split(":")[0] for ln in lines[2:5]] == [
         "  Approach 1 (indicative)", "  Approach 2", "  Approach 3"
     ]
@@ -182,7 +187,7 @@ def test_format_predictions(study):
     assert "D*/N* = {} [{}, {}];".format(*ratio) in lines[4]  # with its interval, like N*, D*, L*
     assert lines[4].endswith(f"; backtest: L* {row['backtest_L_error_pct']:+.1f}%, N* x{row['backtest_N_ratio']:.2f}")
     inside = format_predictions(predict(fit, [1e18]), fit).splitlines()
-    assert inside[1] == "C = 1e18 FLOPs"
+    assert inside[2] == "C = 1e18 FLOPs" and not inside[3].startswith("  (")
 
 
 def test_no_intervals_without_bootstrap(tmp_path_factory, tmp_path):

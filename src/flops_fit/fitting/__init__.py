@@ -55,14 +55,20 @@ fit.json (schema_version 1; fields are only ever added)::
                     parabola {c2, c1, c0} of L vs log10 N, N_opt, D_opt, L_opt (+ _lo/_hi),
                     included, reason, warnings, runs {run_id, N, D, L}}]; bootstrap.noise
                     {method "residual" | "parametric", sd, budgets, dof, warning}: what the
-                    bootstrap drew (parametric, an assumed sd, when no budget has > 3 runs)
+                    bootstrap drew (parametric, an assumed sd, when no budget has > 3 runs);
+                    law_forms {saturating | power | curved: {coefficients, equation}}: the L* law's
+                    forms through the optima, whose spread widens L*'s interval beyond the data (forms.py)
       approach3     params E, A, B, alpha, beta, a, b, G; theta; objective; flops_per_6ND (median)
-                    and flops_per_6ND_by_size {N, kappa}
+                    and flops_per_6ND_by_size {N, kappa}; predictive_runs (the calibration of L(N, D)
+                    for single runs: predict_loss); forms {chinchilla | no_floor | kaplan: {theta,
+                    equation}} and forms_disagreement {form: {"10x", "100x": {L_pct, N_ratio}}}
     backtest        {status, holdout, held_out_budgets, approaches {key: {status, params,
                     held_out [{budget, N_pred, N_pred_lo, N_pred_hi, N_obs, N_ratio, L_pred,
                     L_pred_lo, L_pred_hi, L_obs, L_error_pct, observed_from}]}}}
     rolling_backtest every origin's predictions of every larger budget [{approach, origin, budget,
                     u, N_pred, N_obs, L_pred, L_obs, r_N, r_L, train_budgets}]
+    reach           what the study cannot know (fitting/reach.py): {span_decades, usable_budgets,
+                    tested_factor (how far its own backtest checked), limited, suggested_budgets, message}
     learning_rate_rule  (studies with an lr sweep) the fitted rule the grid trained with: the
                     study's lr/rule.json (formula, lr_ref, n_ref, exponent, held-out check)
 
