@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from flops_fit.fitting import FitError, FitOptions, fit_runs, load_runs, predict, read_fit, write_fit
@@ -37,6 +37,7 @@ FUZZ = settings(
     deadline=None,  # one example fits three approaches (~0.5 s); the whole file is bounded instead
     derandomize=True,
     database=None,
+    phases=[Phase.explicit, Phase.generate],  # a failure is reported as drawn: shrinking a fit takes minutes
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
@@ -246,6 +247,20 @@ REGRESSIONS = [
                                      noise=0.08, shape="flat", duplicates=1, curves=False, seed=3933),
      dict(params="non_embedding", flops="counted", bootstrap=3, backtest_holdout=1, intervals="bootstrap",
           approach3_starts=8), _summary_prints),
+    # Approach 3's G = (alpha A / (beta B))^(1/(alpha+beta)) with B = exp(-800) = 0: ZeroDivisionError
+    # from a rolling-backtest refit (issue 25's "ZeroDivisionError in Approach 3")
+    ("approach3-zero-division", dict(budgets=7, sizes=7, span=1.0065, offset=0.7633, alpha=0.5913, beta=0.7256,
+                                     noise=0.03, duplicates=3, diverged=("status", "status", "inf"), run_ids=False,
+                                     budget_column=False, seed=594),
+     dict(params="non_embedding", flops="counted", approaches=(3, 1), bootstrap=20, confidence=0.5,
+          backtest_holdout=3, intervals="bootstrap", seed=282951, approach3_starts=4), _summary_prints),
+    # a degenerate Approach-3 surface NaN at some runs reached the single-run calibration's NNLS
+    ("run-calibration-nan-residual", dict(budgets=5, sizes=10, span=1.1645, alpha=0.6186, beta=0.1021, noise=0.08,
+                                          shape="flat", diverged=("inf", "nan", "inf"), duplicates=2,
+                                          budget_column=False, curves=False, seed=3606),
+     dict(params="non_embedding", flops="counted", approaches=(3,), bootstrap=0, confidence=0.677,
+          backtest_holdout=3, intervals="bootstrap", huber_delta=0.01, seed=1606, approach3_starts=4),
+     _summary_prints),
     # small studies with diverged runs (the report's 7 of 60): Approach 3's bootstrap outside its guard
     ("small-diverged-default-options", dict(budgets=3, sizes=4, noise=0.03, diverged=("nan", "inf", "status"),
                                             curves=False), dict(bootstrap=100, approach3_starts=8), _fitted),
