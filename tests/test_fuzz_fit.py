@@ -194,6 +194,7 @@ def _a2_interval_is_honest(result):
     assert hi - lo > 0.01, "3 sizes per budget: the Approach-2 interval had zero width"
     assert noise["method"] == "parametric" and noise["dof"] == 0 and noise["sd"] > 0
     assert any("cannot be measured" in w for w in _a2(result)["warnings"])
+    assert "bootstrap: parametric run noise, sd 0.50% of the loss (assumed: no budget has residuals)" in summary(result)
 
 
 def _a2_residual_noise(result):
@@ -201,6 +202,8 @@ def _a2_residual_noise(result):
     assert noise["method"] == "residual" and noise["budgets"] == 3 and noise["dof"] == 3 * (5 - 3)
     assert 0.002 < noise["sd"] < 0.03  # the study's 1% noise, measured
     assert result["run_noise"] == pytest.approx(noise["sd"])
+    text = summary(result)
+    assert "bootstrap: residual run noise, sd " in text and "pooled over 3 budget(s), 6 dof" in text
 
 
 def _summary_prints(result):

@@ -251,7 +251,8 @@ def _run_calibration(table, refit, params: dict, budgets, noise: float) -> dict:
     residuals = np.log(table["L"].to_numpy() / approach3.loss(params, table["N"].to_numpy(), table["D"].to_numpy()))
     errors = predictive.rolling_run_errors(table, refit, approach3.loss)
     floor = {"L": noise if np.isfinite(noise) else DEFAULT_RUN_NOISE}
-    return predictive.calibrate(errors, 3, budgets, [{"r_L": float(r)} for r in residuals], floor, quantities=("L",))
+    return predictive.calibrate(errors, 3, budgets, [{"r_L": float(r)} for r in residuals if np.isfinite(r)], floor,
+                               quantities=("L",))  # a surface NaN at a run (degenerate fit): no residual
 
 
 def _cached(refit):

@@ -54,6 +54,12 @@ def summary(result: dict) -> str:
             alpha, beta = _iv(p["alpha"], iv.get("alpha")), _iv(p["beta"], iv.get("beta"))
             text += f"; E = {_n(p['E'])}, alpha = {alpha}, beta = {beta}"
         lines.append(text)
+        noise = (block.get("bootstrap") or {}).get("noise")
+        if noise:  # Approach 2: what its bootstrap drew (bootstrap.study_noise)
+            source = (f"residuals pooled over {noise.get('budgets')} budget(s), {noise.get('dof')} dof"
+                      if noise.get("method") == "residual" else "assumed: no budget has residuals")
+            lines.append(f"    bootstrap: {noise.get('method')} run noise, sd {_n(_pct(noise.get('sd')), '.2f')}% "
+                         f"of the loss ({source})")
         if block.get("indicative"):
             lines.append(f"    {block['indicative']}")
         for b in block.get("excluded_budgets") or []:
