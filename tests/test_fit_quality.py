@@ -170,3 +170,23 @@ def test_a_flagged_budget_is_no_yardstick_for_the_rolling_backtest():
     assert 3e21 not in targets and BUDGETS[-1] in targets
     kept = fit_runs(runs, None, _opts(keep_flagged=True))
     assert 3e21 in {r["budget"] for r in kept["rolling_backtest"]}
+
+
+def test_budget_whose_vertex_is_not_resolved_from_the_edge_leaves_approach2():
+    """Sizes from 0.1 below to 0.5 decades above the optimum: the lowest run is inside, but the
+    vertex lies within 2 standard errors of the smallest size, so only rule 4 sees it."""
+    near = isoflop_study(CHINCHILLA, [3e21], sizes=7, span=0.3, offset=0.2, noise=0.005, seed=21)[0]
+    res = fit_runs(pd.concat([_study(seed=12), near]), None, _opts())
+    [flag] = res["quality"]["flagged_budgets"]
+    assert flag["rule"] == "unresolved_minimum" and flag["budget"] == 3e21
+    assert "not resolved from the edge" in flag["reason"]
+    assert res["approaches"]["approach2"]["excluded_budgets"][0]["budget"] == 3e21
+    assert res["approaches"]["approach2"]["a"] == pytest.approx(TRUE_A, abs=0.01)
+
+
+def test_flat_but_centred_budget_is_kept():
+    """A weak curvature alone (sizes within 0.15 decades of the optimum) makes a noisy vertex, which
+    Approach 2's bootstrap carries, not a biased one: kept."""
+    flat = isoflop_study(CHINCHILLA, [3e21], sizes=7, span=0.15, noise=0.005, seed=13)[0]
+    res = fit_runs(pd.concat([_study(seed=12), flat]), None, _opts())
+    assert res["quality"]["flagged_budgets"] == []

@@ -5,7 +5,7 @@ any approach is fitted; every flag is recorded in fit.json under ``quality`` (th
 behind it, a message) and printed in fit.log.  What a flag excludes follows what it says is wrong:
 
 * a run off its budget's parabola (rule 1) is a bad measurement: it leaves every approach;
-* a budget whose optimum is not measured (rules 2 and 3) leaves Approach 2, which rests on each
+* a budget whose optimum is not measured (rules 2 to 4) leaves Approach 2, which rests on each
   budget's vertex (:func:`approach2_minima`, for the fit and every backtest refit alike), while its
   runs stay for Approaches 1 and 3: they are good measurements of L(N, D) away from the optimum,
   which is where a surface fit learns its exponents.  A study with its lowest loss at an edge of
@@ -38,8 +38,14 @@ With ``keep_flagged`` every flag is recorded and nothing is excluded.  The rules
    (ties included): the optimum is not bracketed, the parabola's vertex is an extrapolation or
    leans on runs from one side only, which biases N* (Czech et al. 2026 on off-centre sampling;
    Hoffmann et al. 2022 sample around the optimum for this reason).
+4. ``unresolved_minimum`` (budgets).  The lowest loss is inside, but the vertex of the parabola of
+   ln L vs log10 N lies within ``RESOLVED_Z`` standard errors (delta method, from rule 1's noise
+   scale) of the smallest or largest size, or the parabola opens downward: rule 3 when the noise,
+   not the lowest run, decides (the collector's ``off_center`` budgets; Czech et al. 2026).  A
+   budget whose curvature alone is weak but whose vertex is well inside is kept: its vertex is
+   noisy, which Approach 2's bootstrap carries, not biased.
 
-Rules 2 and 3 judge IsoFLOP profiles, so they apply to *planned* budgets (a ``budget`` column in
+Rules 2 to 4 judge IsoFLOP profiles, so they apply to *planned* budgets (a ``budget`` column in
 the runs table, as every flops-fit study writes): without one, budgets are inferred from C and a
 table that is a grid of N x D (Farseer's, Gadre et al.'s over-training runs) has accidental
 budgets of one or two sizes, whose runs are still good points of L(N, D) for Approach 3.
@@ -64,6 +70,7 @@ OUTLIER_MIN_RUNS = 5  # budgets judged for outliers: at least this many runs
 OUTLIER_MIN_SIZES = 4  # ... at this many distinct sizes
 MIN_RESIDUALS = 10  # residuals needed to estimate the pooled noise scale
 MIN_SIZES = 3  # a parabola's minimum needs three sizes
+RESOLVED_Z = 2.0  # a budget's vertex lies at least this many standard errors inside its sizes
 MAD_TO_SIGMA = 1.4826  # sd of a normal variable per median absolute deviation
 
 RULES = {
@@ -73,6 +80,10 @@ RULES = {
     ),
     "too_few_sizes": f"budget with fewer than {MIN_SIZES} distinct model sizes: no measured optimum",
     "edge_minimum": "budget whose lowest loss is at its smallest or largest size: the optimum is not bracketed",
+    "unresolved_minimum": (
+        f"budget whose parabola's vertex lies within {RESOLVED_Z:g} standard errors (noise scale of rule 1) of its "
+        "smallest or largest size: the optimum is not bracketed beyond the noise"
+    ),
 }
 
 
@@ -194,8 +205,44 @@ def _outliers(table: pd.DataFrame) -> tuple[list[dict], float, list[str]]:
     return flags, sigma, []
 
 
-def _budget_flags(table: pd.DataFrame) -> list[dict]:
-    """Budgets with too few sizes or an unbracketed minimum (rules 2 and 3)."""
+def _noise(table: pd.DataFrame) -> float:
+    """The pooled noise scale of rule 1 (1.4826 MAD of the standardised deleted residuals of the judged
+    budgets) over ``table``; NaN with fewer than ``MIN_RESIDUALS``."""
+    pooled = []
+    for _, grp in table.groupby("budget_id"):
+        x = np.log10(grp["N"].to_numpy(float))
+        if _judged(x):
+            std = _deleted_residuals(x, np.log(grp["L"].to_numpy(float)))[0]
+            pooled.append(std[np.isfinite(std)])
+    pooled = np.concatenate(pooled) if pooled else np.array([])
+    return float(MAD_TO_SIGMA * np.median(np.abs(pooled))) if len(pooled) >= MIN_RESIDUALS else float("nan")
+
+
+def _unresolved(n: np.ndarray, loss: np.ndarray, sigma: float) -> str | None:
+    """Why the budget's minimum is not resolved from the edge of its sizes (rule 4), or None: the
+    parabola of ln L vs log10 N opens downward, or its vertex lies within ``RESOLVED_Z`` standard
+    errors (delta method, from the noise scale ``sigma``) of the smallest or largest size."""
+    x = np.log10(n)
+    centre = x.mean()
+    design = np.vander(x - centre, 3)
+    inverse = np.linalg.pinv(design.T @ design)
+    c2, c1, _ = inverse @ (design.T @ np.log(loss))
+    if not c2 > 0:
+        return "the parabola of ln L vs log10 N opens downward: no minimum inside these sizes"
+    vertex = -c1 / (2 * c2)
+    grad = np.array([c1 / (2 * c2 * c2), -1 / (2 * c2), 0.0])
+    se = sigma * float(np.sqrt(grad @ inverse @ grad))
+    inside = min(vertex - (x.min() - centre), (x.max() - centre) - vertex) / se
+    if inside > RESOLVED_Z:
+        return None
+    where = f"{inside:.1f} standard errors inside" if inside >= 0 else "outside"
+    return (f"the vertex N*={10 ** (vertex + centre):.3g} lies {where} the sampled sizes {n.min():.3g} to "
+            f"{n.max():.3g} (standard error {se:.2f} decades at noise scale {100 * sigma:.2f}%): not resolved from "
+            "the edge; add sizes beyond it")
+
+
+def _budget_flags(table: pd.DataFrame, sigma: float) -> list[dict]:
+    """Budgets with too few sizes, an unbracketed or an unresolved minimum (rules 2, 3 and 4)."""
     out = []
     for _, grp in table.groupby("budget_id", sort=True):
         n, loss = grp["N"].to_numpy(float), grp["L"].to_numpy(float)
@@ -210,6 +257,11 @@ def _budget_flags(table: pd.DataFrame) -> list[dict]:
             sides = [side for side, size in (("smallest", sizes[0]), ("largest", sizes[-1]))
                      if loss[n == size].min() <= lowest]
             if not sides:
+                why = _unresolved(n, loss, sigma) if np.isfinite(sigma) and sigma > 0 else None
+                if why is None:
+                    continue
+                flag.update(rule="unresolved_minimum", reason=why)
+                out.append(flag)
                 continue
             at = float(sizes[0] if sides[0] == "smallest" else sizes[-1])
             flag.update(
@@ -235,7 +287,7 @@ def apply(table: pd.DataFrame, keep_flagged: bool = False) -> tuple[pd.DataFrame
     dropped = {f["run_id"] for f in run_flags}
     rest = table[~table["run_id"].astype(str).isin(dropped)]
     planned = "budget_label" in table.columns
-    budget_flags = _budget_flags(rest) if planned else []
+    budget_flags = _budget_flags(rest, _noise(rest)) if planned else []
     if not planned:
         notes.append("too_few_sizes, edge_minimum not checked: budgets inferred from C (no budget column), "
                      "not planned IsoFLOP profiles")
@@ -254,13 +306,14 @@ def apply(table: pd.DataFrame, keep_flagged: bool = False) -> tuple[pd.DataFrame
 
 
 def approach2_minima(table: pd.DataFrame, flops: str, keep_flagged: bool = False) -> list[dict]:
-    """:func:`flops_fit.fitting.approach2.minima` with the budgets rules 2 and 3 flag marked as
+    """:func:`flops_fit.fitting.approach2.minima` with the budgets rules 2 to 4 flag marked as
     excluded, with the reason (unless ``keep_flagged``).  Used for the fit and for every backtest
-    refit alike (a budget's flags depend on its own runs only)."""
+    refit alike: a budget's flags depend on its own runs and the noise scale of the runs given."""
     details = approach2.minima(table, flops)
     if keep_flagged or "budget_label" not in table.columns:
         return details
-    reasons = {f["budget"]: f"quality control ({f['rule']}): {f['reason']}" for f in _budget_flags(table)}
+    flags = _budget_flags(table, _noise(table))
+    reasons = {f["budget"]: f"quality control ({f['rule']}): {f['reason']}" for f in flags}
     return [dict(d, included=False, reason=reasons[d["budget"]], warnings=[]) if d["budget"] in reasons else d
             for d in details]
 
