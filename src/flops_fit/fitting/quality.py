@@ -26,9 +26,9 @@ With ``keep_flagged`` every flag is recorded and nothing is excluded.  The rules
    to the parabola's own lack of fit.  The worst run is removed first and its budget refitted
    before the next is judged, so one outlier does not mask another; a removed run that the
    parabola through its budget's kept runs then explains is restored, so one does not frame
-   another (an outlier next to the edge bends the leave-one-out parabola at the edge run).  Only budgets with
-   ``OUTLIER_MIN_RUNS`` runs at ``OUTLIER_MIN_SIZES`` sizes are judged (fewer leave no redundancy to
-   tell which run is off).  Besiroglu et al. 2024 (Chinchilla: a replication attempt) show that a
+   another (an outlier next to the edge bends the leave-one-out parabola at the edge run).  Only
+   budgets with ``OUTLIER_MIN_RUNS`` runs at ``OUTLIER_MIN_SIZES`` sizes are judged (fewer leave no
+   redundancy to tell which run is off).  Besiroglu et al. 2024 (Chinchilla: a replication attempt) show that a
    handful of such points moves Chinchilla's fitted law; Open-Athena's collector of public IsoFLOP
    data (Czech et al. 2026) drops runs by a leave-one-out residual against an experiment-wide MAD
    in the same way.
@@ -46,9 +46,9 @@ With ``keep_flagged`` every flag is recorded and nothing is excluded.  The rules
    noisy, which Approach 2's bootstrap carries, not biased.
 
 Rules 2 to 4 judge IsoFLOP profiles, so they apply to *planned* budgets (a ``budget`` column in
-the runs table, as every flops-fit study writes): without one, budgets are inferred from C and a
-table that is a grid of N x D (Farseer's, Gadre et al.'s over-training runs) has accidental
-budgets of one or two sizes, whose runs are still good points of L(N, D) for Approach 3.
+the runs table, as every flops-fit study writes): without one, budgets are inferred from C, and in
+a table that is a grid of N x D (Farseer's, Gadre et al.'s over-training runs) they are accidental
+groups of one or two sizes, no profiles to judge.
 
 Not flagged here: runs whose status is not ``ok`` (diverged) and non-finite losses, which
 :func:`flops_fit.fitting.runs_table.prepare_runs` already excludes (``excluded_runs``); repeated
@@ -289,8 +289,8 @@ def apply(table: pd.DataFrame, keep_flagged: bool = False) -> tuple[pd.DataFrame
     planned = "budget_label" in table.columns
     budget_flags = _budget_flags(rest, _noise(rest)) if planned else []
     if not planned:
-        notes.append("too_few_sizes, edge_minimum not checked: budgets inferred from C (no budget column), "
-                     "not planned IsoFLOP profiles")
+        notes.append("too_few_sizes, edge_minimum, unresolved_minimum not checked: budgets inferred from C (no budget "
+                     "column), not planned IsoFLOP profiles")
     if not keep_flagged:
         table = rest.reset_index(drop=True)
     block = {
