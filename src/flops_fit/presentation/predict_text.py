@@ -90,8 +90,9 @@ def _backtest(r) -> str:
 
 
 def predictions_json(table, fit=None) -> dict:
-    """``flops-fit predict --json``: the conventions and one record per (budget, approach) with every
-    column of ``table`` (N_opt, N_opt_lo, ..., extrapolation, backtest errors); NaN becomes null."""
+    """``flops-fit predict --json``: the conventions, what the study cannot know (fit.json's ``reach``) and
+    one record per (budget, approach) with every column of ``table`` (N_opt, N_opt_lo, ...,
+    extrapolation, backtest errors); NaN becomes null."""
     import json
 
     import pandas as pd
@@ -105,6 +106,7 @@ def predictions_json(table, fit=None) -> dict:
             "convention": fit.get("convention") or {},
             "confidence": view.confidence if view.interval_level else None,
             "bootstrap": view.bootstrap,
+            "reach": fit.get("reach"),
             **out,
         }
     return out
