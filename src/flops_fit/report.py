@@ -160,7 +160,10 @@ def headline_html(fit_json, predictions_csv, targets, study: str = "", runs_csv=
             )
         out.append("</table>")
     failed = [f"{approach_of(a).name}: {v.reason}" for a, v in view.approaches.items() if not v.ok and v.reason]
-    notes = [str(d.get("message")) for d in view.fit.get("diagnostics") or [] if d.get("message")]
+    reach = view.fit.get("reach") or {}
+    message = str(reach.get("message") or "")
+    notes = [message[:1].upper() + message[1:]] if reach.get("limited") and message else []
+    notes += [str(d.get("message")) for d in view.fit.get("diagnostics") or [] if d.get("message")]
     notes += [
         f"{approach_of(k).name}: {v['indicative']}"
         for k, v in (view.fit.get("approaches") or {}).items()
