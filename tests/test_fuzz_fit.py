@@ -130,6 +130,7 @@ options = st.builds(
     huber_delta=st.sampled_from([1e-3, 1e-2]),
     approach3_method=st.sampled_from(["lbfgs", "lbfgs", "vpnls"]),
     approach3_starts=st.sampled_from([4, 8]),
+    predict_budgets=st.one_of(st.none(), st.lists(st.floats(1e3, 1e40), min_size=1, max_size=3).map(tuple)),
 )
 
 
@@ -152,7 +153,7 @@ def fit_everything(runs, curves, opts: FitOptions, tmp) -> dict | None:
     text = summary(result)
     assert text.startswith("fitted ")
     assert json.loads(dump_json(result))["schema_version"] == 1
-    table = predict(result, [max(result["budgets"]) * 10, 1e25])
+    table = predict(result, [max(result["budgets"]) * 10, 1e25, 1e3, 1e40])
     format_predictions(table, result)
     write_fit(result, tmp / "fit")
     again = read_fit(tmp / "fit")
