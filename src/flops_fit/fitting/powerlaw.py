@@ -26,6 +26,7 @@ from .runs_table import FitError
 PARAM_NAMES = ("a", "k_N", "b", "k_D", "gamma", "k_L", "E_L")
 MIN_BUDGETS_SATURATING = 4
 GAMMA_GRID = np.geomspace(1e-3, 3.0, 400)
+GRID_ELEMENTS = 1 << 21  # rows x gamma grid x budgets values per temporary of the loss law's grid search (16 MB)
 
 
 def _lines(logc: np.ndarray, logy: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -61,10 +62,11 @@ def _loss_law(logc: np.ndarray, loss: np.ndarray, mask: np.ndarray) -> tuple[np.
     ys = np.where(mask, loss, 0.0)[sat]
     ws, xs, r0 = w[sat], (ln_c - ref[:, None])[sat], ref[sat]
 
-    def sse(g: np.ndarray):
-        z = np.exp(-g[..., None] * xs[:, None, :]) * ws[:, None, :]  # rows x grid x budgets
-        sw, sz, szz = ws.sum(axis=1)[:, None], z.sum(axis=2), (z * z).sum(axis=2)
-        sy, szy = (ws * ys).sum(axis=1)[:, None], (z * ys[:, None, :]).sum(axis=2)
+    def sse(g: np.ndarray, at=slice(None)):
+        ys_, ws_, xs_ = ys[at], ws[at], xs[at]
+        z = np.exp(-g[..., None] * xs_[:, None, :]) * ws_[:, None, :]  # rows x grid x budgets
+        sw, sz, szz = ws_.sum(axis=1)[:, None], z.sum(axis=2), (z * z).sum(axis=2)
+        sy, szy = (ws_ * ys_).sum(axis=1)[:, None], (z * ys_[:, None, :]).sum(axis=2)
         det = sw * szz - sz * sz
         with np.errstate(invalid="ignore", divide="ignore"):
             e = (szz * sy - sz * szy) / det
@@ -72,11 +74,14 @@ def _loss_law(logc: np.ndarray, loss: np.ndarray, mask: np.ndarray) -> tuple[np.
             k0 = szy / szz  # E_L = 0 when the free fit wants E_L < 0
         neg = ~(e >= 0)
         e, k = np.where(neg, 0.0, e), np.where(neg, k0, k)
-        resid = ys[:, None, :] - e[..., None] - k[..., None] * z
-        return (ws[:, None, :] * resid * resid).sum(axis=2), e, k
+        resid = ys_[:, None, :] - e[..., None] - k[..., None] * z
+        return (ws_[:, None, :] * resid * resid).sum(axis=2), e, k
 
+    # the grid search holds rows x grid x budgets values per temporary: in blocks of rows (1,000
+    # bootstrap replicates of 150 envelope points would hold 0.5 GB a temporary); rows are independent
+    step = max(1, GRID_ELEMENTS // (len(GAMMA_GRID) * max(1, ys.shape[1])))
     grid = np.broadcast_to(GAMMA_GRID, (len(ys), len(GAMMA_GRID)))
-    s, _, _ = sse(grid)
+    s = np.concatenate([sse(grid[r : r + step], slice(r, r + step))[0] for r in range(0, len(ys), step)])
     s = np.where(np.isfinite(s), s, np.inf)
     i = np.clip(np.argmin(s, axis=1), 1, len(GAMMA_GRID) - 2)
     lg = np.log(GAMMA_GRID)
