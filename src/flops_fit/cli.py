@@ -40,19 +40,24 @@ class BadArgument(UserError):
         self.command = command
 
 
-def count_type(command: str, option: str):
-    """argparse type of a parameter or token count: a finite number >= 1, else one error line."""
+def number_type(command: str, option: str, what: str, lo: float, hi: float, allowed: str):
+    """argparse type of a finite number in [lo, hi], else one error line naming the option and ``allowed``."""
 
     def parse(value: str) -> float:
         try:
-            count = float(value)
+            number = float(value)
         except ValueError:
-            count = math.nan
-        if not (math.isfinite(count) and count >= 1):
-            raise BadArgument(command, f"{option} {value!r} is not a count (allowed: a finite number >= 1, e.g. 7e9)")
-        return count
+            number = math.nan
+        if not (math.isfinite(number) and lo <= number <= hi):
+            raise BadArgument(command, f"{option} {value!r} is not {what} (allowed: {allowed})")
+        return number
 
     return parse
+
+
+def count_type(command: str, option: str):
+    """argparse type of a parameter or token count: a finite number >= 1, else one error line."""
+    return number_type(command, option, "a count", 1.0, math.inf, "a finite number >= 1, e.g. 7e9")
 
 
 BUDGET_RANGE = (1e3, 1e30)
@@ -62,18 +67,8 @@ schema's largest, 1e30 (~1e5 x GPT-4). A budget outside it is a typo (1e-300, 1e
 
 def budget_type(command: str, option: str):
     """argparse type of a compute budget: a number of FLOPs in BUDGET_RANGE, else one error line."""
-
-    def parse(value: str) -> float:
-        try:
-            flops = float(value)
-        except ValueError:
-            flops = math.nan
-        if not (math.isfinite(flops) and BUDGET_RANGE[0] <= flops <= BUDGET_RANGE[1]):
-            allowed = "a number of FLOPs >= 1e3 and <= 1e30, e.g. 1e21"
-            raise BadArgument(command, f"{option} {value!r} is not a compute budget (allowed: {allowed})")
-        return flops
-
-    return parse
+    allowed = "a number of FLOPs >= 1e3 and <= 1e30, e.g. 1e21"
+    return number_type(command, option, "a compute budget", *BUDGET_RANGE, allowed)
 
 
 def int_type(command: str, option: str, lo: int, hi: int):

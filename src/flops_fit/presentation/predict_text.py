@@ -32,12 +32,7 @@ def format_predictions(table, fit=None) -> str:
         return "no predictions (no approach was fitted)"
     frame = normalise_predictions(_io.StringIO(frame.to_csv(index=False)))
     frame = frame.assign(_o=frame["approach"].map(approach_id)).sort_values(["budget", "_o"])
-    lines = []
-    if fit:
-        view = FitView(fit)
-        conf = view.interval_level
-        method = str(fit.get("intervals_method") or "bootstrap").split(":")[0]
-        lines.append(f"# {view.convention}" + (f"; [{conf} {method} interval]" if conf else ""))
+    lines = [_header(fit)] if fit else []
     indicative = {k for k, v in ((fit or {}).get("approaches") or {}).items() if v.get("indicative")}
     study_reach = (fit or {}).get("reach")
     if study_reach and study_reach.get("limited"):
@@ -61,6 +56,14 @@ def format_predictions(table, fit=None) -> str:
     for key in sorted(indicative & set(frame["approach"].map(lambda a: approach_of(a).key))):
         lines.append(f"# {approach_of(key).name}: {one_line(fit['approaches'][key]['indicative'])}")
     return "\n".join(lines)
+
+
+def _header(fit: dict, what: str = "") -> str:
+    """'# N = total parameters, C = 6ND[what]; [90% predictive interval]'."""
+    view = FitView(fit)
+    conf = view.interval_level
+    method = str(fit.get("intervals_method") or "bootstrap").split(":")[0]
+    return f"# {view.convention}{what}" + (f"; [{conf} {method} interval]" if conf else "")
 
 
 def _num(x) -> float:
@@ -115,12 +118,7 @@ def predictions_json(table, fit=None) -> dict:
 def format_loss(table, fit=None) -> str:
     """Plain text for ``flops-fit predict --params N --tokens D``: per run, the loss L(N, D) Approach 3's
     surface gives with its interval, its compute and how far beyond the studied budgets it lies."""
-    lines = []
-    if fit:
-        view = FitView(fit)
-        conf = view.interval_level
-        method = str(fit.get("intervals_method") or "bootstrap").split(":")[0]
-        lines.append(f"# {view.convention}; Approach 3's L(N, D)" + (f"; [{conf} {method} interval]" if conf else ""))
+    lines = [_header(fit, "; Approach 3's L(N, D)")] if fit else []
     for r in table.itertuples():
         iv = Interval(float(r.L), float(r.L_lo), float(r.L_hi))
         how_far = _how_far(table.iloc[[r.Index]])
