@@ -17,9 +17,10 @@ each form is used for:
   there rests on the choice of form.
 * The L* law of Approach 2 through the budgets' optima: ``saturating`` E_L + k_L C^-gamma (the law),
   ``power`` k_L C^-gamma, ``curved`` (ln L* quadratic in log10 C: the exponent changes with scale).
-  Their spread -- the sd, equal weights, of each form's change of L* from the largest studied budget,
-  zero at the data -- enters Approach 2's L* interval: synthetic studies' far L* coverage rose
-  towards the nominal level without widening the public or Porian intervals beyond their errors.
+  Their spread -- the sd, equal weights, of each form's change of L* beyond the furthest budget the
+  study's own backtest reached (up to there its calibration measured how the law errs) -- enters
+  Approach 2's L* interval: untested model uncertainty, where synthetic studies' far L* coverage
+  fell short of the nominal level.
 
 Surfaces are fitted like Approach 3: Huber loss on log L (delta as Approach 3's), least squares from
 the best of a grid of starts (``scipy.optimize.least_squares``).

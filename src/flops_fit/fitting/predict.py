@@ -47,7 +47,7 @@ def predict(result: dict, budgets) -> pd.DataFrame:
         cal = block.get("predictive")
         n_law, l_law = n, loss
         if method == "predictive" and cal:
-            spread = _form_spread(k, block, c, float(studied.max()))
+            spread = _form_spread(k, block, c, float(studied.max()) * 10 ** cal.get("drift_u_max", 0.0))
             n, n_lo, n_hi = predictive.prediction(n, *boot["N"], c, cal, "N", conf)
             loss, l_lo, l_hi = predictive.prediction(loss, *boot["L"], c, cal, "L", conf, spread)
             d = d * n_law / n
@@ -84,11 +84,13 @@ def predict(result: dict, budgets) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).sort_values(["budget", "approach"], ignore_index=True)
 
 
-def _form_spread(approach: int, block: dict, c, c_max: float) -> np.ndarray:
+def _form_spread(approach: int, block: dict, c, c_tested: float) -> np.ndarray:
     """Model uncertainty of Approach 2's L* at budgets ``c``: the spread of the L* law's forms through its
-    budgets' optima (:mod:`.forms`).  Approach 3 takes none (see :mod:`.forms` for why)."""
+    budgets' optima (:mod:`.forms`) from ``c_tested`` on, the furthest budget the study's own backtest
+    reached (up to there its calibration measured how the law errs).  Approach 3 takes none (see
+    :mod:`.forms` for why)."""
     if approach == 2:
-        return forms.spread_law(block.get("law_forms"), c, c_max)
+        return forms.spread_law(block.get("law_forms"), np.maximum(c, c_tested), c_tested)
     return np.zeros(np.shape(c))
 
 
