@@ -142,15 +142,29 @@ def test_every_output_has_a_report_caption():
 
 def _render(monkeypatch, *args, **kwargs) -> dict:
     """make_figures, keeping each figure drawn but not saved: {name: Figure};
-    ``fig.tick_boxes`` holds :func:`_tick_label_boxes` of the drawn figure."""
+    ``fig.tick_boxes`` holds :func:`_tick_label_boxes` of the drawn figure, ``fig.drawn_texts``
+    (Text, window extent) of every text it drew."""
     from flops_fit.figures import style
 
     kept = {}
 
     def keep(fig, out_dir, name, formats=("pdf", "png")):
         import matplotlib.pyplot as plt
+        import matplotlib.text
 
-        fig.canvas.draw()
+        drawn, text_draw = [], matplotlib.text.Text.draw
+
+        def record(self, renderer):  # every text the figure draws, with its box as drawn
+            text_draw(self, renderer)
+            if self.get_visible() and self.get_text():
+                drawn.append((self, self.get_window_extent(renderer)))
+
+        matplotlib.text.Text.draw = record
+        try:
+            fig.canvas.draw()
+        finally:
+            matplotlib.text.Text.draw = text_draw
+        fig.drawn_texts = drawn
         fig.tick_boxes = _tick_label_boxes(fig)
         kept[name] = fig
         plt.close(fig)  # not saved: the files are tested above
@@ -300,3 +314,134 @@ def test_backtest_draws_prediction_intervals(study, monkeypatch, tmp_path):
     assert bars(without["backtest"]) == []
     legend = [t.get_text() for t in with_iv["backtest"].legends[0].get_texts()]
     assert "predicted 90% interval" in legend
+
+
+# ----------------------------------------------------------------------------- labels that are true
+
+
+@pytest.fixture(scope="session")
+def narrow_study(tmp_path_factory):
+    """Losses within 1.92..2.05, like the default study's (a loss axis with ticks 0.02 apart)."""
+    return cached_study(tmp_path_factory, key="narrow", truth={"E": 1.8, "A": 40.0, "B": 200.0, "alpha": 0.34,
+                                                               "beta": 0.37})  # fmt: skip
+
+
+_SUFFIX = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
+
+
+def parse_label(text: str) -> tuple[float, float]:
+    """A tick label's value and half its last printed digit: '1.85' -> (1.85, 0.005), '1.5M' ->
+    (1.5e6, 5e4), '$\\mathdefault{10^{17}}$' -> (1e17, 0), '$3\\times10^{18}$' -> (3e18, 5e17)."""
+    t = text.replace("$", "").replace("\\mathdefault", "").replace("{", "").replace("}", "").replace("\u2212", "-")
+    scale = 1.0
+    if m := re.fullmatch(r"(?:([\d.]+)\\times)?10\^(-?\d+)", t):
+        mant, scale = m.group(1) or "1", 10.0 ** int(m.group(2))
+        if m.group(1) is None:
+            return scale, 0.0
+    elif t and t[-1] in _SUFFIX:
+        mant, scale = t[:-1], _SUFFIX[t[-1]]
+    else:
+        mant = t
+    assert re.fullmatch(r"-?\d+(\.\d+)?", mant), f"unreadable tick label {text!r}"
+    decimals = len(mant.split(".")[1]) if "." in mant else 0
+    return float(mant) * scale, 0.5 * 10.0**-decimals * scale
+
+
+def _tick_labels(fig) -> list:
+    """Per (axes, axis): [(tick value, label text)] of the drawn, non-empty labels within the view
+    (both sides: a colour bar's labels are on the right)."""
+    out = []
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            pairs = []
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                if not (tick.get_visible() and lo <= tick.get_loc() <= hi):
+                    continue
+                for label in (tick.label1, tick.label2):
+                    if label.get_visible() and label.get_text():
+                        pairs.append((tick.get_loc(), label.get_text()))
+            out.append((ax, axis, pairs))
+    return out
+
+
+def test_parse_label():
+    assert parse_label("1.85") == (1.85, pytest.approx(0.005))
+    assert parse_label("1.5M") == (1.5e6, pytest.approx(5e4))
+    assert parse_label("$\\mathdefault{10^{17}}$") == (1e17, 0.0)
+    assert parse_label("$3\\times10^{18}$") == (3e18, pytest.approx(5e17))
+
+
+def test_tick_labels_are_true_and_distinct(study, far_study, narrow_study, monkeypatch, tmp_path):
+    """Every labelled tick of every axis and colour bar, read back from the drawn figure: no two
+    labels of an axis alike, and each label is its tick's value to the precision it prints (issue
+    24: a loss axis read "2, 2, 1.9, 1.9, 1.9, 1.8" for ticks 0.05 apart; the contours' colour bar
+    "1.7, 1.7, 1.8" for levels 1.666, 1.737, ...)."""
+    colorbar_labels = 0
+    for key, st in (("study", study), ("far", far_study), ("narrow", narrow_study)):
+        figs = _render(monkeypatch, st["runs"], st["fit"], st["predictions"], tmp_path / key,
+                       curves_csv=st["curves"], formats=("png",))  # fmt: skip
+        for name, fig in figs.items():
+            for ax, axis, pairs in _tick_labels(fig):
+                texts = [t for _v, t in pairs]
+                assert len(set(texts)) == len(texts), (key, name, axis.axis_name, pairs)
+                for value, text in pairs:
+                    parsed, half = parse_label(text)
+                    assert abs(parsed - value) <= half + 1e-9 * abs(value), (key, name, axis.axis_name, value, text)
+                if name == "contours" and ax is not fig.axes[0] and axis is ax.yaxis:
+                    colorbar_labels += len(pairs)
+        if key == "narrow":  # the loss axis spans less than a decade: labels between the decades
+            _ax, _axis, pairs = next(p for p in _tick_labels(figs["isoflop"]) if p[1] is figs["isoflop"].axes[0].yaxis)
+            assert len(pairs) >= 3, pairs
+    assert colorbar_labels >= 9
+
+
+def test_every_text_inside_the_figure_and_its_clip_box(study, far_study, narrow_study, monkeypatch, tmp_path):
+    """Every text a figure draws lies inside the figure (nothing relies on bbox="tight" to grow the
+    file), and a text clipped to its axes (iso-FLOP labels on the contours) lies inside them: no
+    label cut off at an edge (issue 24: a clipped "10^13")."""
+    for width in ("single", "double"):
+        for key, st in (("study", study), ("far", far_study), ("narrow", narrow_study)):
+            figs = _render(monkeypatch, st["runs"], st["fit"], st["predictions"], tmp_path / f"{key}-{width}",
+                           curves_csv=st["curves"], formats=("png",), width=width)  # fmt: skip
+            for name, fig in figs.items():
+                page = fig.bbox
+                for text, box in fig.drawn_texts:
+                    where = (key, width, name, text.get_text())
+                    assert page.x0 - 0.5 <= box.x0 and box.x1 <= page.x1 + 0.5, where
+                    assert page.y0 - 0.5 <= box.y0 and box.y1 <= page.y1 + 0.5, where
+                    clip = text.get_clip_box()
+                    if text.get_clip_on() and clip is not None:
+                        assert clip.x0 - 0.5 <= box.x0 and box.x1 <= clip.x1 + 0.5, where
+                        assert clip.y0 - 0.5 <= box.y0 and box.y1 <= clip.y1 + 0.5, where
+    contour_labels = [t for t, _b in figs["contours"].drawn_texts if re.fullmatch(r"\$10\^\{\d+\}\$", t.get_text())]
+    assert contour_labels
+
+
+def test_frontier_is_the_least_loss_at_each_compute(study, monkeypatch, tmp_path):
+    """Approach 1's envelope drawn as the running minimum of loss over compute: non-increasing,
+    even where fit.json's envelope zig-zags between runs (issue 24: 1.935 -> 2.004 between
+    1.400e11 and 1.401e11 FLOPs)."""
+    import numpy as np
+
+    fit = json.loads(Path(study["fit"]).read_text())
+    env = fit["approaches"]["approach1"]["envelope"]  # columns: C, N, D, L, run_id
+    order = np.argsort(env["C"])
+    c = np.asarray(env["C"], float)[order]
+    loss = np.asarray(env["L"], float)[order] * np.where(np.arange(len(order)) % 2, 1.05, 1.0)
+    assert len(c) >= 4  # a sawtooth: every other point well above its neighbours
+    fit["approaches"]["approach1"]["envelope"] = {
+        **{k: [v[i] for i in order] for k, v in env.items()},
+        "C": c.tolist(),
+        "L": loss.tolist(),
+    }
+    least = np.minimum.accumulate(loss)
+    for curves in (study["curves"], None):
+        figs = _render(monkeypatch, study["runs"], fit, study["predictions"], tmp_path, curves_csv=curves,
+                       only=["frontier"])  # fmt: skip
+        ax = figs["frontier"].axes[0]
+        line = next(ln for ln in ax.get_lines() if ln.get_label().startswith("frontier"))
+        x, y = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+        assert np.all(np.diff(x) > 0) and np.all(np.diff(y) <= 0), (x, y)
+        assert y[-1] == pytest.approx(least[-1]) and y[0] == pytest.approx(loss[0])
+        assert x[0] == pytest.approx(c[0]) and x[-1] == pytest.approx(c[-1])

@@ -129,12 +129,14 @@ def make(view, out_dir, width="single", formats=("pdf", "png")) -> list[str]:
     style.use_paper_style()
     fig, axes = plt.subplots(1, 2, figsize=style.figure_size(width, 0.62 if width == "single" else 0.36))
     handles = draw(list(axes), view, ["L", "N"])
+    for ax in axes:  # flush right: centred under the right panel, the label ran off the figure
+        ax.set_xlabel(ax.get_xlabel(), loc="right")
     if handles:
         fig.legend(
             list(handles.values()),
             list(handles),
             loc="outside lower center",
-            ncols=3 if width == "single" else len(handles),
+            ncols=2 if width == "single" else len(handles),  # three columns are wider than a column
             columnspacing=1.0,
             handletextpad=0.3,
         )

@@ -26,6 +26,18 @@ def _frontier(p: dict, c):
     return n, np.asarray(c) / (6 * n)
 
 
+def _round_levels(levels):
+    """Contour levels rounded to the fewest significant digits (at least 2) that keep them strictly
+    increasing, so the colour bar's labels print each level exactly and no two read the same."""
+    import numpy as np
+
+    for digits in range(2, 8):
+        rounded = np.array([float(f"{x:.{digits - 1}e}") for x in levels])
+        if np.all(np.diff(rounded) > 0):
+            return rounded
+    return np.asarray(levels)
+
+
 def draw(ax, runs, view, fig=None) -> None:
     import numpy as np
 
@@ -52,7 +64,7 @@ def draw(ax, runs, view, fig=None) -> None:
     d = np.geomspace(d_lo, d_hi, 240)
     nn, dd = np.meshgrid(n, d)
     loss = p["E"] + p["A"] * nn ** -p["alpha"] + p["B"] * dd ** -p["beta"]
-    levels = np.quantile(loss, np.linspace(0.0, 0.97, 14))
+    levels = _round_levels(np.quantile(loss, np.linspace(0.0, 0.97, 14)))
     cs = ax.contourf(nn, dd, loss, levels=levels, cmap="viridis_r", extend="max", alpha=0.9)
     ax.contour(nn, dd, loss, levels=levels, colors="white", linewidths=0.3, alpha=0.6)
     if fig is not None:
@@ -89,9 +101,12 @@ def draw(ax, runs, view, fig=None) -> None:
     ax.set_ylabel(f"{view.data_label} $D$")
 
 
-def _iso_flop_lines(ax, nn, dd, kappa, most: int = 6) -> None:
+def _iso_flop_lines(ax, nn, dd, kappa, most: int = 6, margin: float = 0.12) -> None:
     """Dashed lines of constant compute C = kappa * 6 N D at powers of ten (every k-th when there
-    would be more than ``most``), each labelled with its C near its lower-right end."""
+    would be more than ``most``), each labelled with its C near its lower-right end. Labels keep
+    ``margin`` (a fraction of each log axis) from the axes' edges, so none is cut by them; a line
+    that crosses the panel only within that margin of a corner is left out (it could not be
+    labelled)."""
     import matplotlib.patheffects as pe
     import numpy as np
 
@@ -101,14 +116,21 @@ def _iso_flop_lines(ax, nn, dd, kappa, most: int = 6) -> None:
         return
     step = max(1, math.ceil((last - first + 1) / most))
     levels = list(range(first, last + 1, step))
-    lines = ax.contour(nn, dd, log_c, levels=levels, colors="white", linewidths=0.6, linestyles="--", alpha=0.85)
-    n_lo, n_hi, d_lo, d_hi = nn.min(), nn.max(), dd.min(), dd.max()
-    spots = []
-    for e in levels:  # the visible piece of N * D = const, in log space; its point 85% along
-        k = 10.0**e / (6 * kappa)
-        a, b = np.log10(max(n_lo, k / d_hi)), np.log10(min(n_hi, k / d_lo))
-        n = 10 ** (a + 0.85 * (b - a))
-        spots.append((n, k / n))
+    n_lo, n_hi, d_lo, d_hi = (math.log10(v) for v in (nn.min(), nn.max(), dd.min(), dd.max()))
+    mn, md = margin * (n_hi - n_lo), margin * (d_hi - d_lo)  # the labels' box: the panel less a margin
+    n_lo, n_hi, d_lo, d_hi = n_lo + mn, n_hi - mn, d_lo + md, d_hi - md
+    spots, kept = [], []
+    for e in levels:  # the piece of N * D = const inside the labels' box, in log space; 85% along it
+        k = e - math.log10(6 * kappa)
+        a, b = max(n_lo, k - d_hi), min(n_hi, k - d_lo)
+        if b <= a:
+            continue
+        n = a + 0.85 * (b - a)
+        spots.append((10**n, 10 ** (k - n)))
+        kept.append(e)
+    if not kept:
+        return
+    lines = ax.contour(nn, dd, log_c, levels=kept, colors="white", linewidths=0.6, linestyles="--", alpha=0.85)
     texts = ax.clabel(lines, fmt=lambda v: f"$10^{{{round(v)}}}$", fontsize=6, inline=True, manual=spots)
     for t in texts:
         t.set_path_effects([pe.withStroke(linewidth=1.2, foreground="0.2")])

@@ -3,8 +3,8 @@ Kaplan et al. 2020, Figure 1 left).
 
 With curves.csv: every run's validation-loss curve against compute (coloured by model size);
 without: each run's final loss. The frontier -- the least loss reached at each compute -- is
-Approach 1's envelope from fit.json (or, when the fit has no Approach 1, the running minimum of
-the curves). Each approach's predicted L*(C) from predictions.csv (the fitted law; beyond the data
+the running minimum over compute of Approach 1's envelope from fit.json (or, when the fit has no
+Approach 1, of the curves). Each approach's predicted L*(C) from predictions.csv (the fitted law; beyond the data
 moved by the measured drift) is drawn dashed on top, with its
 interval band, out to at most ``max_extrapolation`` (default 100) times the largest studied budget.
 """
@@ -14,6 +14,24 @@ from __future__ import annotations
 from flops_fit.approaches import APPROACH_KEYS, approach_of
 from flops_fit.extrapolation import PLOT_LIMIT
 from flops_fit.figures import style
+
+
+def least_loss(compute, loss):
+    """The frontier through points (C, L): the least loss reached with at most C FLOPs, i.e. the
+    running minimum of L over increasing C (non-increasing), as the points where it drops plus the
+    last compute (a zig-zag between runs is not a frontier: issue 24's 1.935 -> 2.004 between
+    1.400e11 and 1.401e11 FLOPs)."""
+    import numpy as np
+
+    c, loss = np.asarray(compute, float), np.asarray(loss, float)
+    good = np.isfinite(c) & np.isfinite(loss) & (c > 0)
+    order = np.argsort(c[good], kind="stable")
+    c, best = c[good][order], np.minimum.accumulate(loss[good][order])
+    if not len(c):
+        return c, best
+    keep = np.r_[True, best[1:] < best[:-1]]
+    keep[-1] = True
+    return c[keep], best[keep]
 
 
 def draw(ax, runs, view, curves=None, max_extrapolation=PLOT_LIMIT) -> None:
@@ -31,12 +49,8 @@ def draw(ax, runs, view, curves=None, max_extrapolation=PLOT_LIMIT) -> None:
             ax.plot(grp["flops"], grp["loss"], color=palette[grp["params"].iloc[0]], lw=0.5, alpha=0.7)
         _size_colorbar(ax, sizes, view.params_label)
         if env is None:  # no Approach 1 in the fit: draw the curves' running minimum instead
-            f, loss = curves["flops"].to_numpy(float), curves["loss"].to_numpy(float)
-            good = np.isfinite(f) & np.isfinite(loss) & (f > 0)
-            order = np.argsort(f[good])
-            env_f, env_l = f[good][order], np.minimum.accumulate(loss[good][order])
-            keep = np.r_[True, env_l[1:] < env_l[:-1]]
-            ax.plot(env_f[keep], env_l[keep], color="black", lw=1.2, label="lower envelope of the curves")
+            env_f, env_l = least_loss(curves["flops"], curves["loss"])
+            ax.plot(env_f, env_l, color="black", lw=1.2, label="lower envelope of the curves")
     else:
         used = view.used_runs()
         if used is not None and len(used):
@@ -44,8 +58,8 @@ def draw(ax, runs, view, curves=None, max_extrapolation=PLOT_LIMIT) -> None:
             ax.scatter(used["C"], used["L"], s=10, color="0.35", lw=0, zorder=3, label="runs (final loss)")
     if env is not None and "L" in env:
         have_data = True
-        env = env.sort_values("C")
-        ax.plot(env["C"], env["L"], color="black", lw=1.2, zorder=4, label="frontier (Approach 1 envelope)")
+        env_c, env_l = least_loss(env["C"], env["L"])
+        ax.plot(env_c, env_l, color="black", lw=1.2, zorder=4, label="frontier (Approach 1 envelope)")
     preds = view.predictions_within(max_extrapolation)
     band = False
     if preds is not None:

@@ -107,41 +107,73 @@ def sequential_colors(n: int) -> list[tuple]:
 # ----------------------------------------------------------------------------- tick labels
 
 
-def tex_power(x: float) -> str:
-    """3e18 -> '$3\\times10^{18}$', 1e21 -> '$10^{21}$' (mathtext, as LogFormatterSciNotation)."""
-    mant, exp = sci(x, 2).split("e")
+def tex_power(x: float, digits: int = 2) -> str:
+    """3e18 -> '$3\\times10^{18}$', 1e21 -> '$10^{21}$' (mathtext, as LogFormatterSciNotation);
+    the mantissa with at most ``digits`` significant digits."""
+    mant, exp = sci(x, digits).split("e")
     return f"$10^{{{int(exp)}}}$" if mant == "1" else f"${mant}\\times10^{{{int(exp)}}}$"
+
+
+def label_digits(values, least: int = 2, most: int = 6) -> int:
+    """Significant digits for the tick labels of ``values``: the fewest (at least ``least``) at
+    which every value prints exactly (ticks 0.05 apart: 1.85, not 1.9), or, for values no number
+    of digits up to ``most`` prints exactly (e.g. contour levels), the fewest at which the labels
+    are pairwise distinct. Labels are then both true and distinct (issue 24: "2, 2, 1.9, 1.9")."""
+    vals = sorted({abs(float(v)) for v in values if v and math.isfinite(v)})
+    for d in range(least, most + 1):
+        if all(abs(float(f"{x:.{d - 1}e}") - x) <= 1e-9 * x for x in vals):
+            return d
+    for d in range(least, most + 1):
+        if len({f"{x:.{d - 1}e}" for x in vals}) == len(vals):
+            return d
+    return most
+
+
+def precise_formatter(fmt):
+    """A matplotlib Formatter calling ``fmt(x, digits)`` for positive ticks, ``digits`` chosen by
+    :func:`label_digits` from all the ticks it labels at once (``set_locs``: the locator's
+    values), so its precision follows the locator's step."""
+    from matplotlib.ticker import Formatter
+
+    class _Precise(Formatter):
+        digits = 2
+
+        def set_locs(self, locs):
+            super().set_locs(locs)
+            lo, hi = self.axis.get_view_interval() if self.axis is not None else (-math.inf, math.inf)
+            shown = [x for x in locs if min(lo, hi) <= x <= max(lo, hi)] or list(locs)
+            self.digits = label_digits(shown)
+
+        def __call__(self, x, pos=None):
+            return fmt(x, self.digits) if x > 0 else ""
+
+    return _Precise()
 
 
 def count_formatter():
     """Tick labels for parameter and token counts: 10K, 10M, 1B, 10T; powers of ten beyond
-    (never "1000T")."""
-    from matplotlib.ticker import FuncFormatter
-
-    return FuncFormatter(lambda x, _pos: "" if x <= 0 else human(x, 2) if x < 999.5e12 else tex_power(x))
+    (never "1000T"); as many digits as the ticks need (1.25M)."""
+    return precise_formatter(lambda x, d: human(x, d) if x < 999.5e12 else tex_power(x, d))
 
 
 def flops_formatter():
     """Tick labels for FLOPs: $10^{21}$ on the decades (matplotlib's LogFormatterSciNotation),
     $3\\times10^{18}$ between them."""
-    from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation
+    from matplotlib.ticker import LogFormatterSciNotation
 
     decades = LogFormatterSciNotation(base=10)
 
-    def label(x, pos):
-        if x <= 0:
-            return ""
-        mant = sci(x, 2).split("e")[0]
-        return decades(x, pos) if mant == "1" else tex_power(x)
+    def label(x, d):
+        mant = sci(x, d).split("e")[0]
+        return decades(x) if mant == "1" else tex_power(x, d)
 
-    return FuncFormatter(label)
+    return precise_formatter(label)
 
 
 def plain_formatter():
-    """Tick formatter for losses on a log axis: plain decimals (2.5, 3, 4)."""
-    from matplotlib.ticker import FuncFormatter
-
-    return FuncFormatter(lambda x, _pos: sig(x, 2) if x > 0 else "")
+    """Tick formatter for losses: plain decimals (2.5, 3, 4; 1.85, 1.9, 1.95 when the ticks are
+    0.05 apart), with as many digits as the ticks need to be true and distinct."""
+    return precise_formatter(sig)
 
 
 _LABEL_SPACE_IN = {
