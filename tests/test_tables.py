@@ -288,3 +288,9 @@ def test_predict_json(study, capsys):
     for rec, row in zip(data["predictions"], table.itertuples(), strict=True):
         assert rec["budget"] == 1e21 and rec["N_opt"] == pytest.approx(row.N_opt, rel=1e-12)
         assert rec["N_opt_lo"] < rec["N_opt"] < rec["N_opt_hi"]
+        assert isinstance(rec["warnings"], list)
+    # what the text says, the JSON says too: Approach 1 is indicative, the study's reach and warnings
+    assert [bool(rec["indicative"]) for rec in data["predictions"]] == [True, False, False]
+    assert data["predictions"][0]["indicative"].startswith("indicative only")
+    assert data["reach"]["limited"] and "add budgets at" in data["reach"]["message"]
+    assert isinstance(data["warnings"], list)

@@ -93,9 +93,10 @@ def _backtest(r) -> str:
 
 
 def predictions_json(table, fit=None) -> dict:
-    """``flops-fit predict --json``: the conventions, what the study cannot know (fit.json's ``reach``) and
-    one record per (budget, approach) with every column of ``table`` (N_opt, N_opt_lo, ...,
-    extrapolation, backtest errors); NaN becomes null."""
+    """``flops-fit predict --json``: the conventions, what the study cannot know (fit.json's ``reach``), the
+    study's warnings and design diagnostics, and one record per (budget, approach) with every column of
+    ``table`` (N_opt, N_opt_lo, ..., extrapolation, backtest errors) plus the approach's ``indicative``
+    note and ``warnings``; NaN becomes null."""
     import json
 
     import pandas as pd
@@ -105,11 +106,17 @@ def predictions_json(table, fit=None) -> dict:
     out = {"predictions": records}
     if fit:
         view = FitView(fit)
+        approaches = fit.get("approaches") or {}
+        for record in records:
+            block = approaches.get(approach_of(record["approach"]).key, {}) if "approach" in record else {}
+            record["indicative"] = block.get("indicative")  # Approach 1's note, else null
+            record["warnings"] = list(block.get("warnings") or [])
         out = {
             "convention": fit.get("convention") or {},
             "confidence": view.confidence if view.interval_level else None,
             "bootstrap": view.bootstrap,
             "reach": fit.get("reach"),
+            "warnings": list(fit.get("warnings") or []) + [d.get("message") for d in fit.get("diagnostics") or []],
             **out,
         }
     return out
