@@ -34,6 +34,8 @@ import math
 import numpy as np
 from scipy.optimize import least_squares
 
+from .approach3 import _huber
+
 NAMES = ("chinchilla", "no_floor", "kaplan")
 EQUATIONS = {
     "chinchilla": "E + A/N^alpha + B/D^beta",
@@ -68,7 +70,7 @@ def _starts(form: str, chinchilla_theta) -> np.ndarray:
 def _fit_form(form: str, log_n, log_d, log_l, chinchilla_theta, delta: float) -> np.ndarray | None:
     starts = _starts(form, chinchilla_theta)
     with np.errstate(all="ignore"):
-        cost = np.array([np.sum(_huber(log_loss(form, s, log_n, log_d) - log_l, delta)) for s in starts])
+        cost = np.array([np.sum(_huber(log_loss(form, s, log_n, log_d) - log_l, delta)[0]) for s in starts])
     best = None
     for s in starts[np.argsort(np.where(np.isfinite(cost), cost, np.inf), kind="stable")[:N_POLISH]]:
         with np.errstate(all="ignore"):
@@ -80,11 +82,6 @@ def _fit_form(form: str, log_n, log_d, log_l, chinchilla_theta, delta: float) ->
         if np.all(np.isfinite(res.x)) and (best is None or res.cost < best.cost):
             best = res
     return None if best is None else best.x
-
-
-def _huber(r, delta):
-    a = np.abs(r)
-    return np.where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta))
 
 
 def fit(table, chinchilla_theta, delta: float) -> dict:

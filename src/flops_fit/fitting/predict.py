@@ -47,7 +47,10 @@ def predict(result: dict, budgets) -> pd.DataFrame:
         cal = block.get("predictive")
         n_law, l_law = n, loss
         if method == "predictive" and cal:
-            spread = _form_spread(k, block, c, float(studied.max()) * 10 ** cal.get("drift_u_max", 0.0))
+            # Approach 2's L* law forms (the others carry none): their spread beyond the furthest budget
+            # the study's backtest reached, where its calibration stops measuring how the law errs
+            tested = float(studied.max()) * 10 ** cal.get("drift_u_max", 0.0)
+            spread = forms.spread_law(block.get("law_forms"), np.maximum(c, tested), tested)
             n, n_lo, n_hi = predictive.prediction(n, *boot["N"], c, cal, "N", conf)
             loss, l_lo, l_hi = predictive.prediction(loss, *boot["L"], c, cal, "L", conf, spread)
             d = d * n_law / n
@@ -82,16 +85,6 @@ def predict(result: dict, budgets) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=["budget", "approach", "N_opt", "D_opt", "L_opt", "tokens_per_param"])
     return pd.concat(frames, ignore_index=True).sort_values(["budget", "approach"], ignore_index=True)
-
-
-def _form_spread(approach: int, block: dict, c, c_tested: float) -> np.ndarray:
-    """Model uncertainty of Approach 2's L* at budgets ``c``: the spread of the L* law's forms through its
-    budgets' optima (:mod:`.forms`) from ``c_tested`` on, the furthest budget the study's own backtest
-    reached (up to there its calibration measured how the law errs).  Approach 3 takes none (see
-    :mod:`.forms` for why)."""
-    if approach == 2:
-        return forms.spread_law(block.get("law_forms"), np.maximum(c, c_tested), c_tested)
-    return np.zeros(np.shape(c))
 
 
 def _one_budget_out(result: dict, key: str) -> tuple[float, float]:
